@@ -1,0 +1,1 @@
+# Letters, print batches and notifications arrive with the letter-exchange issue.

@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class PenpalsConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "penpals"
+    verbose_name = "Accounts"
+
+    def export_user_data(self, user) -> dict:
+        """This app's part of "download my data" (see penpals.services)."""
+        from penpals.services import export_account
+
+        return export_account(user)

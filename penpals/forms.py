@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from django import forms
+
+from penpals.models import User
+
+
+class SignupForm(forms.Form):
+    """Extra fields on allauth's sign-up form."""
+
+    display_name = forms.CharField(
+        max_length=60,
+        required=False,
+        help_text="The name other people see. Please do not use your full legal name.",
+    )
+
+    def signup(self, request, user: User) -> None:
+        user.display_name = self.cleaned_data["display_name"].strip()
+        user.save(update_fields=["display_name"])
+
+
+class AccountSettingsForm(forms.ModelForm):
+    class Meta:
+        model = User
+        fields = [
+            "display_name",
+            "has_letter_status_emails",
+            "has_reply_emails",
+            "has_digest_emails",
+        ]
+        help_texts = {"display_name": "The name other people see. Not your legal name."}
+
+    def clean_display_name(self) -> str:
+        return self.cleaned_data["display_name"].strip()
+
+
+class DeleteAccountForm(forms.Form):
+    confirm = forms.BooleanField(
+        label="I understand that my account and personal data will be deleted and cannot be restored.",
+        required=True,
+    )

@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from allauth.mfa.utils import is_mfa_enabled
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+
+# Areas a staff member or liaison may reach only with a second factor set up.
+MFA_PROTECTED_PREFIXES = ("/admin/", "/liaison/")
+
+
+class RequireMFAMiddleware:
+    """Send staff and liaisons without MFA to set it up before the admin or portal.
+
+    allauth offers MFA to everyone but has no setting to require it, so this
+    is the one place the requirement lives.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = request.user
+        if (
+            request.path.startswith(MFA_PROTECTED_PREFIXES)
+            and user.is_authenticated
+            and user.requires_mfa()
+            and not is_mfa_enabled(user)
+        ):
+            messages.warning(
+                request,
+                "Staff and facility liaisons must set up two-factor authentication "
+                "before they continue.",
+            )
+            return redirect("mfa_activate_totp")
+        return self.get_response(request)

@@ -1,0 +1,128 @@
+from __future__ import annotations
+
+import uuid
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.utils import timezone
+
+MODERATORS_GROUP = "Moderators"
+LIAISONS_GROUP = "Liaisons"
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def _create_user(self, email: str, password: str | None, **fields) -> User:
+        if not email:
+            raise ValueError("An email address is required.")
+        user = self.model(email=self.normalize_email(email).lower(), **fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email: str, password: str | None = None, **fields) -> User:
+        fields.setdefault("is_staff", False)
+        fields.setdefault("is_superuser", False)
+        return self._create_user(email, password, **fields)
+
+    def create_superuser(self, email: str, password: str | None = None, **fields) -> User:
+        fields["is_staff"] = True
+        fields["is_superuser"] = True
+        return self._create_user(email, password, **fields)
+
+    def get_by_natural_key(self, username: str | None) -> User:
+        # Logins are case-insensitive: addresses are stored lower-cased.
+        return self.get(email=(username or "").strip().lower())
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person with an account: pen pal, liaison, moderator or admin.
+
+    The email address is the login. Deleting an account is a soft delete
+    (see penpals.services.do_delete_account): personal data is wiped and the
+    row stays so that letters keep an anonymous author for the audit trail.
+    """
+
+    # Stored lower-cased (see save), so this index also makes logins case-insensitive.
+    email = models.EmailField("email address", max_length=254, unique=True)
+    display_name = models.CharField(
+        max_length=60, blank=True, help_text="The name other people see. Not your legal name."
+    )
+    is_staff = models.BooleanField(
+        default=False, help_text="Can log into the admin site (moderators and admins)."
+    )
+    is_active = models.BooleanField(default=True)
+    date_joined = models.DateTimeField(default=timezone.now)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+
+    # Notification preferences: which emails this person wants.
+    has_letter_status_emails = models.BooleanField(
+        "email me when a letter I wrote is approved, rejected or delivered", default=True
+    )
+    has_reply_emails = models.BooleanField("email me when a reply arrives", default=True)
+    has_digest_emails = models.BooleanField("send me a weekly digest", default=False)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    def __str__(self) -> str:
+        return self.display_name or self.email
+
+    def save(self, *args, **kwargs) -> None:
+        self.email = self.email.strip().lower()
+        super().save(*args, **kwargs)
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+    @property
+    def public_name(self) -> str:
+        """What others see; never the email address."""
+        if self.is_deleted:
+            return "Former member"
+        return self.display_name or "Pen pal"
+
+    def requires_mfa(self) -> bool:
+        """Staff and facility liaisons must use a second factor."""
+        if self.is_staff or self.is_superuser:
+            return True
+        # One query: in the Liaisons group, or a liaison of any facility.
+        return (
+            User.objects.filter(pk=self.pk)
+            .filter(
+                models.Q(groups__name=LIAISONS_GROUP) | models.Q(facility_memberships__isnull=False)
+            )
+            .exists()
+        )
+
+    def anonymize(self) -> None:
+        """Wipe personal data in place; the caller saves and removes related rows."""
+        self.email = f"deleted-{uuid.uuid4().hex}@deleted.invalid"
+        self.display_name = ""
+        self.has_letter_status_emails = False
+        self.has_reply_emails = False
+        self.has_digest_emails = False
+        self.is_active = False
+        self.is_staff = False
+        self.is_superuser = False
+        self.deleted_at = timezone.now()
+        self.set_unusable_password()
+
+
+class WorkerHeartbeat(models.Model):
+    """The last time a Celery worker ran the beat-scheduled heartbeat task.
+
+    /healthz reports its age, so an operator can see that beat and the
+    workers are alive without shell access.
+    """
+
+    worker = models.CharField(max_length=200, unique=True)
+    seen_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.worker} at {self.seen_at:%Y-%m-%d %H:%M:%S}"

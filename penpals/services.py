@@ -1,0 +1,73 @@
+"""Account operations that span several models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from allauth.account.models import EmailAddress
+from allauth.mfa.models import Authenticator
+from django.apps import apps
+from django.db import transaction
+from django.utils import timezone
+
+from penpals.models import User
+
+
+def export_account(user: User) -> dict[str, Any]:
+    """The account part of a data export: the user row, addresses, MFA methods."""
+    return {
+        "email": user.email,
+        "display_name": user.display_name,
+        "date_joined": user.date_joined.isoformat(),
+        "last_login": user.last_login.isoformat() if user.last_login else None,
+        "notification_preferences": {
+            "letter_status_emails": user.has_letter_status_emails,
+            "reply_emails": user.has_reply_emails,
+            "digest_emails": user.has_digest_emails,
+        },
+        "email_addresses": [
+            {"email": address.email, "verified": address.verified, "primary": address.primary}
+            for address in EmailAddress.objects.filter(user=user).order_by("pk")
+        ],
+        # Which second factors exist, never their secrets.
+        "mfa_methods": [
+            {"type": auth.type, "created_at": auth.created_at.isoformat()}
+            for auth in Authenticator.objects.filter(user=user).order_by("pk")
+        ],
+    }
+
+
+def export_user_data(user: User) -> dict[str, Any]:
+    """Everything the service holds about `user`, as JSON-ready data.
+
+    Each app contributes through an `export_user_data(user)` method on its
+    AppConfig, so a new model with personal data adds itself to the export in
+    its own app.
+    """
+    export: dict[str, Any] = {
+        "service": "Penpals",
+        "exported_at": timezone.now().isoformat(),
+    }
+    for config in apps.get_app_configs():
+        exporter = getattr(config, "export_user_data", None)
+        if exporter is not None:
+            export[config.label] = exporter(user)
+    return export
+
+
+@transaction.atomic
+def do_delete_account(user: User) -> None:
+    """Soft-delete `user`: wipe personal data and disable the login.
+
+    The row stays, so letters written by this person keep an anonymous author
+    for the audit trail. Changing the password hash ends every other session.
+    """
+    user = User.objects.select_for_update().get(pk=user.pk)
+    if user.is_deleted:
+        return
+    EmailAddress.objects.filter(user=user).delete()
+    Authenticator.objects.filter(user=user).delete()
+    user.groups.clear()
+    user.user_permissions.clear()
+    user.anonymize()
+    user.save()

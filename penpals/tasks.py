@@ -1,0 +1,40 @@
+"""Account tasks and the one way this project enqueues work."""
+
+from __future__ import annotations
+
+import logging
+import socket
+
+from celery import shared_task
+from django.db import transaction
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+
+def enqueue_on_commit(task, *args, **kwargs) -> None:
+    """Send `task` to the broker once the current transaction commits.
+
+    If the broker is unreachable the error is logged, not raised: the row that
+    needs the work is already committed, and each feature's sweep task (beat)
+    picks up rows whose task never ran. A user therefore never sees an error
+    page because Redis is down.
+    """
+
+    def send() -> None:
+        try:
+            task.delay(*args, **kwargs)
+        except Exception:
+            logger.exception("enqueue failed; the sweep will retry", extra={"task": task.name})
+
+    transaction.on_commit(send)
+
+
+@shared_task
+def record_worker_heartbeat() -> str:
+    """Record that a worker is alive (scheduled by beat every minute)."""
+    from penpals.models import WorkerHeartbeat
+
+    worker = socket.gethostname()
+    WorkerHeartbeat.objects.update_or_create(worker=worker, defaults={"seen_at": timezone.now()})
+    return worker

@@ -1,0 +1,32 @@
+from allauth.account.decorators import secure_admin_login
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path, re_path
+from django.views.static import serve
+
+from penpals import views
+
+# The admin login goes through allauth, so its rate limits and MFA apply.
+admin.site.login = secure_admin_login(admin.site.login)
+admin.site.site_header = "Penpals staff"
+admin.site.site_title = "Penpals staff"
+
+urlpatterns = [
+    path("", views.page("pages/home.html"), name="home"),
+    path("about/", views.page("pages/about.html"), name="about"),
+    path("safety/", views.page("pages/safety.html"), name="safety"),
+    path("privacy/", views.page("pages/privacy.html"), name="privacy"),
+    path("terms/", views.page("pages/terms.html"), name="terms"),
+    path("healthz", views.healthz, name="healthz"),
+    path("account/settings/", views.account_settings, name="account_settings"),
+    path("account/export/", views.export_data, name="account_export"),
+    path("account/delete/", views.delete_account, name="account_delete"),
+    path("accounts/", include("allauth.urls")),
+    path("admin/", admin.site.urls),
+]
+
+if settings.SERVE_LOCAL_MEDIA:
+    # Public media only (processed photos); private files have no URL here.
+    urlpatterns += [
+        re_path(r"^media/(?P<path>.*)$", serve, {"document_root": settings.MEDIA_ROOT}),
+    ]

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import json
+
+from allauth.account.decorators import reauthentication_required
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods
+
+from penpals import health
+from penpals.forms import AccountSettingsForm, DeleteAccountForm
+from penpals.services import do_delete_account, export_user_data
+
+
+def page(template_name: str):
+    """A static content page (home, about, safety guide, privacy, terms)."""
+
+    @require_GET
+    def view(request: HttpRequest) -> HttpResponse:
+        return render(request, template_name)
+
+    return view
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def account_settings(request: HttpRequest) -> HttpResponse:
+    form = AccountSettingsForm(request.POST or None, instance=request.user)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Your settings were saved.")
+        return redirect("account_settings")
+    return render(request, "penpals/settings.html", {"form": form})
+
+
+@login_required
+@reauthentication_required
+@require_GET
+def export_data(request: HttpRequest) -> HttpResponse:
+    payload = json.dumps(export_user_data(request.user), indent=2, ensure_ascii=False)
+    response = HttpResponse(payload, content_type="application/json; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="penpals-my-data.json"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@reauthentication_required
+@require_http_methods(["GET", "POST"])
+def delete_account(request: HttpRequest) -> HttpResponse:
+    form = DeleteAccountForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        do_delete_account(request.user)
+        logout(request)
+        messages.success(request, "Your account was deleted. We are sorry to see you go.")
+        return redirect("home")
+    return render(request, "penpals/delete_account.html", {"form": form})
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    states, down = health.run_checks()
+    body = {
+        "status": "ok" if not down else "down",
+        "down": down,
+        "checks": states,
+        "worker": health.worker_state() if "database" not in down else "unknown",
+    }
+    return JsonResponse(body, status=503 if down else 200)

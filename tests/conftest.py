@@ -1,0 +1,190 @@
+"""Shared fixtures: people (alice, bob, charlie, staff), a real Celery worker,
+and a Chromium browser driven by Playwright.
+
+`make test` starts a throwaway Postgres and Redis and exports DATABASE_URL and
+REDIS_URL; pytest-xdist runs several test processes against them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from penpals.celery import app as celery_app
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _isolate_redis_per_test_process() -> None:
+    """Give each xdist process its own Redis databases (cache, broker).
+
+    The processes share one Redis server; without this, one process's cache
+    clear or queued task would reach another's.
+    """
+    if not settings.REDIS_URL:
+        return
+    worker_number = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+    base = settings.REDIS_URL.rsplit("/", 1)[0]
+    cache_url = f"{base}/{2 * worker_number + 1}"
+    broker_url = f"{base}/{2 * worker_number + 2}"
+    settings.CACHES["default"]["LOCATION"] = cache_url
+    settings.REDIS_URL = broker_url
+    settings.CELERY_BROKER_URL = broker_url
+    celery_app.conf.update(broker_url=broker_url)
+
+
+_isolate_redis_per_test_process()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Rate-limit counters and cached pages never leak between tests."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+# --- People ----------------------------------------------------------------------
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+@pytest.fixture
+def alice(db):
+    """A pen pal with a verified email: the owner in most tests."""
+    from tests.factories import PenPalFactory
+
+    return PenPalFactory(email="alice@example.org", display_name="Alice")
+
+
+@pytest.fixture
+def bob(db):
+    """Another pen pal."""
+    from tests.factories import PenPalFactory
+
+    return PenPalFactory(email="bob@example.org", display_name="Bob")
+
+
+@pytest.fixture
+def charlie(db):
+    """An outsider: a pen pal with no relation to anyone's objects."""
+    from tests.factories import PenPalFactory
+
+    return PenPalFactory(email="charlie@example.org", display_name="Charlie")
+
+
+@pytest.fixture
+def moderator(db):
+    """Staff in the Moderators group, without MFA set up."""
+    from tests.factories import ModeratorFactory
+
+    return ModeratorFactory(email="moderator@example.org")
+
+
+@pytest.fixture
+def moderator_with_mfa(moderator):
+    from tests.factories import activate_totp
+
+    moderator.totp_secret = activate_totp(moderator)
+    return moderator
+
+
+@pytest.fixture
+def liaison(db):
+    """A liaison of one facility, without MFA set up."""
+    from tests.factories import LiaisonFactory
+
+    return LiaisonFactory(user__email="liaison@example.org").user
+
+
+# --- A real Celery worker ------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
+    """A real `celery worker` process on this test process's broker and test database.
+
+    Tests using it need committed data (`transactional_db`) and should carry
+    `@pytest.mark.xdist_group("worker")` so one process starts one worker.
+    """
+    import redis
+    from django.db import connection
+
+    if not settings.REDIS_URL:
+        pytest.fail("The worker tests need Redis: run them through `make test`.")
+    # Drop tasks queued by earlier tests that had no worker.
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "REDIS_URL": settings.CELERY_BROKER_URL,
+        "CELERY_TASK_ALWAYS_EAGER": "false",
+    }
+    log_path = tmp_path_factory.mktemp("celery") / "worker.log"
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "penpals", "worker", "--pool=solo",
+             "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not re.search(r"\bready\.", log_path.read_text()):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"Celery worker did not start:\n{log_path.read_text()}")
+        time.sleep(0.2)
+    yield process
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+# --- A real browser ---------------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium per test process."""
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API keeps an event loop in the test thread; Django's ORM
+    # refuses to run beside one unless told it is safe (it is: one thread per test).
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    """A fresh browser context (no cookies) per test; page.base_url is the live server."""
+    context = browser.new_context(base_url=live_server.url, accept_downloads=True)
+    context.set_default_timeout(15_000)
+    browser_page = context.new_page()
+    yield browser_page
+    context.close()

@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+import pytest
+from allauth.account.models import EmailAddress
+from django.core.management import CommandError, call_command
+from django.test import override_settings
+
+from penpals.management.commands.seed_demo import DEMO_PASSWORD
+from penpals.models import User
+from profiles.models import Facility, FacilityLiaison
+
+
+@pytest.mark.django_db
+@override_settings(DEBUG=True)
+def test_it_seeds_each_role_once_when_run_twice():
+    call_command("seed_demo")
+    counts = (User.objects.count(), Facility.objects.count(), FacilityLiaison.objects.count())
+    call_command("seed_demo")
+    assert (
+        User.objects.count(),
+        Facility.objects.count(),
+        FacilityLiaison.objects.count(),
+    ) == counts
+    assert counts == (5, 3, 1)
+
+    moderator = User.objects.get(email="moderator@example.org")
+    assert moderator.is_staff and not moderator.is_superuser
+    assert moderator.groups.filter(name="Moderators").exists()
+    assert moderator.check_password(DEMO_PASSWORD)
+    liaison = User.objects.get(email="liaison@example.org")
+    assert not liaison.is_staff
+    assert liaison.requires_mfa()
+    assert User.objects.get(email="admin@example.org").is_superuser
+    assert EmailAddress.objects.filter(verified=True).count() == 5
+    assert not User.objects.get(email="alex@example.org").requires_mfa()
+
+
+@pytest.mark.django_db
+@override_settings(DEBUG=False)
+def test_it_refuses_to_seed_in_production():
+    with pytest.raises(CommandError, match="DEBUG off"):
+        call_command("seed_demo")
+    assert not User.objects.exists()
