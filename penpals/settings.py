@@ -341,6 +341,10 @@ STORAGES = {
 # Serve public media from Django only for local files (development, or a
 # single-box install); S3 serves its own.
 SERVE_LOCAL_MEDIA = env_bool("SERVE_LOCAL_MEDIA", not S3_PUBLIC_BUCKET)
+# Photos: the largest upload accepted, and the most pixels decoded (decompression bombs).
+PHOTO_MAX_UPLOAD_BYTES = env_int("PHOTO_MAX_UPLOAD_BYTES", 15_000_000)
+PHOTO_MAX_PIXELS = env_int("PHOTO_MAX_PIXELS", 60_000_000)
+CONSENT_FORM_MAX_UPLOAD_BYTES = env_int("CONSENT_FORM_MAX_UPLOAD_BYTES", 10_000_000)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 

@@ -21,6 +21,8 @@ urlpatterns = [
     path("account/settings/", views.account_settings, name="account_settings"),
     path("account/export/", views.export_data, name="account_export"),
     path("account/delete/", views.delete_account, name="account_delete"),
+    path("inmates/", include("profiles.urls")),
+    path("liaison/", include("profiles.liaison_urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -5,3 +5,28 @@ class ProfilesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "profiles"
     verbose_name = "Facilities and profiles"
+
+    def ready(self) -> None:
+        from moderation import registry
+        from moderation.models import ModerationItem
+        from profiles import services
+
+        Kind = ModerationItem.Kind
+        registry.register(Kind.PROFILE, on_approve=services.approve_profile, on_reject=services.reject_profile)
+        registry.register(
+            Kind.PROFILE_CHANGE,
+            on_approve=services.approve_profile_change,
+            on_reject=services.reject_profile_change,
+        )
+        registry.register(Kind.PHOTO, on_approve=services.approve_photo, on_reject=services.reject_photo)
+
+    def export_user_data(self, user) -> dict:
+        """A pen pal's saved profiles (display names only)."""
+        from profiles.models import Favorite
+
+        return {
+            "favorites": [
+                {"profile": favorite.profile.display_name, "saved_at": favorite.created_at.isoformat()}
+                for favorite in Favorite.objects.filter(user=user).select_related("profile")
+            ]
+        }

@@ -1,7 +1,42 @@
 from __future__ import annotations
 
+import secrets
+import uuid
+from pathlib import Path
+
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.contrib.postgres.search import SearchVector, SearchVectorField
+from django.core.files.storage import storages
 from django.db import models
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.text import slugify
+
+
+
+def private_storage():
+    """Private files (originals, consent forms) never get a public URL."""
+    return storages["private"]
+
+
+PUBLISHED = Q(status="published")
+
+# Names weigh most, then interests, then the bio; 'simple' keeps names unstemmed.
+SEARCH_VECTOR = (
+    SearchVector("display_name", weight="A", config="simple")
+    + SearchVector(
+        Coalesce(
+            models.Func(F("interests"), Value(" "), function="array_to_string", output_field=models.TextField()),
+            Value(""),
+        ),
+        weight="B",
+        config="english",
+    )
+    + SearchVector("bio", weight="C", config="english")
+)
 
 
 class Facility(models.Model):
@@ -66,3 +101,300 @@ class FacilityLiaison(models.Model):
         super().save(*args, **kwargs)
         # The group carries the liaisons' permissions (created by a data migration).
         self.user.groups.add(Group.objects.get_or_create(name=LIAISONS_GROUP)[0])
+
+
+def consent_form_path(profile: InmateProfile, filename: str) -> str:
+    # Random names: nothing about the person leaks through a file name.
+    return f"consent-forms/{profile.facility_id}/{uuid.uuid4().hex}{Path(filename).suffix.lower()[:6]}"
+
+
+def photo_original_path(photo: ProfilePhoto, filename: str) -> str:
+    return f"photos/originals/{uuid.uuid4().hex}"
+
+
+class InmateProfileQuerySet(models.QuerySet):
+    def published(self) -> InmateProfileQuerySet:
+        return self.filter(status=InmateProfile.Status.PUBLISHED)
+
+    def for_liaison(self, user) -> InmateProfileQuerySet:
+        """Profiles of the facilities `user` is a liaison of (and nothing else)."""
+        return self.filter(facility__liaisons__user=user)
+
+
+class InmateProfile(models.Model):
+    """A person in prison listed in the directory, kept by their facility's liaisons.
+
+    Public fields hold the approved version. Edits to public text of a
+    published profile wait in `pending_changes` until a moderator approves
+    them (see profiles.services), so the public never sees unreviewed text.
+    Legal name, date of birth, inmate number and consent form are private.
+    """
+
+    class Gender(models.TextChoices):
+        FEMALE = "female", "Woman"
+        MALE = "male", "Man"
+        NONBINARY = "nonbinary", "Non-binary"
+        OTHER = "other", "Another gender"
+
+    class ReleaseKind(models.TextChoices):
+        DATE = "date", "Release date"
+        LIFE = "life", "Life sentence"
+        UNKNOWN = "unknown", "Not set"
+
+    class Seeking(models.TextChoices):
+        FRIENDSHIP = "friendship", "Friendship"
+        ROMANCE = "romance", "Romance"
+        MENTORSHIP = "mentorship", "Mentorship"
+        LEGAL_HELP = "legal_help", "Legal help"
+        FAITH = "faith", "Faith"
+        EDUCATION = "education", "Education"
+
+    class Language(models.TextChoices):
+        ENGLISH = "en", "English"
+        SPANISH = "es", "Spanish"
+        FRENCH = "fr", "French"
+        PORTUGUESE = "pt", "Portuguese"
+        CHINESE = "zh", "Chinese"
+        VIETNAMESE = "vi", "Vietnamese"
+        ARABIC = "ar", "Arabic"
+        ASL = "asl", "American Sign Language"
+        OTHER = "other", "Other"
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        PENDING_REVIEW = "pending_review", "Pending review"
+        PUBLISHED = "published", "Published"
+        PAUSED = "paused", "Paused"
+        RELEASED = "released", "Released"
+        TRANSFERRED = "transferred", "Transferred"
+        ARCHIVED = "archived", "Archived"
+
+    # Public text that needs a moderator's approval when it changes.
+    REVIEWED_FIELDS = ("display_name", "bio", "interests")
+
+    facility = models.ForeignKey(Facility, on_delete=models.PROTECT, related_name="profiles")
+    inmate_number = models.CharField(max_length=40)
+    legal_name = models.CharField(max_length=200, help_text="Private: printed on mail only.")
+    display_name = models.CharField(max_length=80)
+    slug = models.SlugField(max_length=100, unique=True)
+    date_of_birth = models.DateField(help_text="Private: only the age is shown.")
+    gender = models.CharField(max_length=12, choices=Gender.choices)
+    release_kind = models.CharField(max_length=10, choices=ReleaseKind.choices, default=ReleaseKind.UNKNOWN)
+    release_date = models.DateField(null=True, blank=True)
+    bio = models.TextField(max_length=4000, blank=True)
+    interests = ArrayField(models.CharField(max_length=40), default=list, blank=True, size=20)
+    seeking = ArrayField(models.CharField(max_length=12, choices=Seeking.choices), default=list, blank=True)
+    languages = ArrayField(models.CharField(max_length=8, choices=Language.choices), default=list, blank=True)
+    is_accepting_letters = models.BooleanField(default=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    pending_changes = models.JSONField(default=dict, blank=True)
+
+    # The approved primary photo shown in the directory (denormalised for the list page).
+    primary_photo = models.ForeignKey(
+        "ProfilePhoto", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    consent_form = models.FileField(
+        upload_to=consent_form_path, storage=private_storage, blank=True, max_length=200
+    )
+    consent_confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    consent_confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    # When the public version last changed (shown as "last updated").
+    public_updated_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateField(null=True, blank=True)
+    transferred_to = models.ForeignKey(
+        Facility, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    search_vector = SearchVectorField(null=True, editable=False)
+
+    objects = InmateProfileQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["facility", "inmate_number"], name="profiles_inmate_number_unique_per_facility"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(release_kind="date", release_date__isnull=False)
+                | models.Q(~models.Q(release_kind="date"), release_date__isnull=True),
+                name="profiles_release_date_matches_kind",
+            ),
+        ]
+        indexes = [
+            # The directory: every filter and sort runs on published rows only.
+            models.Index(
+                F("published_at").desc(), "id", name="profiles_pub_newest", condition=PUBLISHED
+            ),  # sort=newest (the default) and "new in the last 30 days"
+            models.Index(
+                F("public_updated_at").desc(), "id", name="profiles_pub_updated", condition=PUBLISHED
+            ),  # sort=updated
+            models.Index(
+                "release_date", "id", name="profiles_pub_release", condition=PUBLISHED
+            ),  # sort=release and the release-within filters
+            models.Index("display_name", "id", name="profiles_pub_name", condition=PUBLISHED),  # sort=name
+            models.Index("date_of_birth", name="profiles_pub_birth", condition=PUBLISHED),  # age range
+            models.Index("facility", "gender", name="profiles_pub_facility", condition=PUBLISHED),  # facility
+            models.Index("gender", name="profiles_pub_gender", condition=PUBLISHED),  # gender
+            GinIndex(fields=["seeking"], name="profiles_pub_seeking", condition=PUBLISHED),  # seeking
+            GinIndex(fields=["languages"], name="profiles_pub_languages", condition=PUBLISHED),  # language
+            GinIndex(fields=["search_vector"], name="profiles_search_vector"),  # full-text q=
+            GinIndex(
+                OpClass("display_name", name="gin_trgm_ops"), name="profiles_name_trgm"
+            ),  # near-spelling name search
+            models.Index(fields=["facility", "status"], name="profiles_facility_status"),  # liaison dashboard
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.display_name} ({self.facility.slug} #{self.inmate_number})"
+
+    def save(self, *args, **kwargs) -> None:
+        if not self.slug:
+            self.slug = f"{slugify(self.display_name)[:60] or 'profile'}-{secrets.token_hex(3)}"
+        super().save(*args, **kwargs)
+        # Keep the stored search vector in step with the public text.
+        update_fields = kwargs.get("update_fields")
+        if update_fields is None or set(update_fields) & {"display_name", "bio", "interests"}:
+            InmateProfile.objects.filter(pk=self.pk).update(search_vector=SEARCH_VECTOR)
+
+    @property
+    def age(self) -> int:
+        today = timezone.localdate()
+        born = self.date_of_birth
+        return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+    @property
+    def is_listed(self) -> bool:
+        return self.status == self.Status.PUBLISHED
+
+    @property
+    def has_confirmed_consent(self) -> bool:
+        return bool(self.consent_form) and self.consent_confirmed_at is not None
+
+    def release_label(self) -> str:
+        if self.release_kind == self.ReleaseKind.DATE and self.release_date:
+            return f"{self.release_date:%B %Y}"
+        return self.get_release_kind_display()
+
+    def seeking_labels(self) -> list[str]:
+        return [self.Seeking(value).label for value in self.seeking if value in self.Seeking.values]
+
+    def language_labels(self) -> list[str]:
+        return [self.Language(value).label for value in self.languages if value in self.Language.values]
+
+
+class ProfilePhoto(models.Model):
+    """A photo of a listed person: the private original and public processed variants."""
+
+    class Status(models.TextChoices):
+        UPLOADED = "uploaded", "Uploaded"
+        PROCESSING = "processing", "Processing"
+        READY = "ready", "Ready"
+        REJECTED = "rejected", "Rejected"
+        FAILED = "failed", "Failed"
+
+    class Review(models.TextChoices):
+        PENDING = "pending", "Awaiting review"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    profile = models.ForeignKey(InmateProfile, on_delete=models.CASCADE, related_name="photos")
+    original = models.FileField(upload_to=photo_original_path, storage=private_storage, max_length=200)
+    display = models.ImageField(upload_to="photos/display/", blank=True, max_length=200)
+    thumbnail = models.ImageField(upload_to="photos/thumbs/", blank=True, max_length=200)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.UPLOADED)
+    status_reason = models.CharField(max_length=300, blank=True, help_text="Why it was rejected or failed.")
+    review_status = models.CharField(max_length=10, choices=Review.choices, default=Review.PENDING)
+    is_primary = models.BooleanField(default=False)
+    size_bytes = models.PositiveBigIntegerField(default=0)
+    checksum = models.CharField(max_length=64, help_text="SHA-256 of the uploaded file.")
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-is_primary", "created_at"]
+        constraints = [
+            # The same file uploaded twice for one person is one photo.
+            models.UniqueConstraint(fields=["profile", "checksum"], name="profiles_photo_unique_checksum"),
+            models.UniqueConstraint(
+                fields=["profile"], condition=models.Q(is_primary=True), name="profiles_one_primary_photo"
+            ),
+        ]
+        indexes = [
+            # The processing sweep: uploads whose task never ran.
+            models.Index(fields=["status", "created_at"], name="profiles_photo_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Photo {self.pk} of {self.profile_id}"
+
+    @property
+    def is_public(self) -> bool:
+        return self.status == self.Status.READY and self.review_status == self.Review.APPROVED
+
+
+class Favorite(models.Model):
+    """A pen pal saved a profile."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="favorites")
+    profile = models.ForeignKey(InmateProfile, on_delete=models.CASCADE, related_name="favorited_by")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "profile"], name="profiles_favorite_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} saved {self.profile_id}"
+
+
+class LiaisonAction(models.Model):
+    """The audit trail: who did what to which profile, and when."""
+
+    class Kind(models.TextChoices):
+        PROFILE_CREATED = "profile_created", "Created a profile"
+        PROFILE_UPDATED = "profile_updated", "Updated a profile"
+        PROFILE_SUBMITTED = "profile_submitted", "Submitted a profile for review"
+        CONSENT_UPLOADED = "consent_uploaded", "Uploaded a consent form"
+        CONSENT_CONFIRMED = "consent_confirmed", "Confirmed a consent form"
+        PHOTO_UPLOADED = "photo_uploaded", "Uploaded a photo"
+        PHOTO_PRIMARY = "photo_primary", "Chose the primary photo"
+        PHOTO_DELETED = "photo_deleted", "Deleted a photo"
+        CSV_IMPORTED = "csv_imported", "Imported profiles from CSV"
+        RELEASED = "released", "Marked released"
+        TRANSFERRED = "transferred", "Marked transferred"
+        PAUSED = "paused", "Paused"
+        RENEWED = "renewed", "Renewed"
+        RESUMED = "resumed", "Resumed"
+
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    facility = models.ForeignKey(Facility, on_delete=models.CASCADE, related_name="liaison_actions")
+    profile = models.ForeignKey(
+        InmateProfile, null=True, blank=True, on_delete=models.SET_NULL, related_name="liaison_actions"
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            # The dashboard's recent activity and a profile's history.
+            models.Index(fields=["facility", "-created_at"], name="profiles_action_facility"),
+            models.Index(fields=["profile", "-created_at"], name="profiles_action_profile"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} by {self.actor_id} at {self.created_at:%Y-%m-%d %H:%M}"

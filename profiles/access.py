@@ -1,0 +1,48 @@
+"""The one place that decides which facilities, profiles and photos a person may reach.
+
+Every liaison view resolves objects through these helpers; each raises
+Http404 for anything outside the liaison's facilities, so a liaison cannot
+even learn that another facility's object exists.
+"""
+
+from __future__ import annotations
+
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+
+from profiles.models import Facility, InmateProfile, ProfilePhoto
+
+
+def liaison_facilities(user):
+    return Facility.objects.filter(liaisons__user=user, is_active=True)
+
+
+def get_facility_for_liaison(user, slug: str) -> Facility:
+    return get_object_or_404(liaison_facilities(user), slug=slug)
+
+
+def get_profile_for_liaison(user, pk: int) -> InmateProfile:
+    return get_object_or_404(
+        InmateProfile.objects.select_related("facility").filter(facility__in=liaison_facilities(user)), pk=pk
+    )
+
+
+def get_photo_for_liaison(user, pk: int) -> ProfilePhoto:
+    return get_object_or_404(
+        ProfilePhoto.objects.select_related("profile__facility").filter(
+            profile__facility__in=liaison_facilities(user)
+        ),
+        pk=pk,
+    )
+
+
+def get_published_profile(slug: str) -> InmateProfile:
+    """A profile as the public may see it: published, or 404."""
+    return get_object_or_404(
+        InmateProfile.objects.published().select_related("facility", "primary_photo"), slug=slug
+    )
+
+
+def require_liaison(user) -> None:
+    if not liaison_facilities(user).exists():
+        raise Http404("Not a liaison.")

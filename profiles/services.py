@@ -1,0 +1,322 @@
+"""Profile operations that span models, record the audit trail, or enqueue work.
+
+`check_*` functions validate and enforce the rules, then call `do_*`, which
+performs the change. Callers have already resolved objects through
+profiles.access, so every function here may assume the liaison is allowed to
+act on the facility in question.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from moderation.models import ModerationItem
+from moderation.services import submit_for_review, withdraw_pending
+from penpals.tasks import enqueue_on_commit
+from profiles.models import Facility, InmateProfile, LiaisonAction, ProfilePhoto
+
+Status = InmateProfile.Status
+Action = LiaisonAction.Kind
+
+# How long a published profile stays listed before its liaison renews it.
+LISTING_PERIOD = timedelta(days=365)
+
+
+def record_action(actor, facility: Facility, kind: str, *, profile: InmateProfile | None = None, **detail) -> None:
+    LiaisonAction.objects.create(actor=actor, facility=facility, profile=profile, kind=kind, detail=detail)
+
+
+def _review_summary(profile: InmateProfile) -> str:
+    return f"{profile.display_name}: {profile.bio[:200]}"
+
+
+# --- Profiles ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def do_create_profile(liaison, facility: Facility, fields: dict) -> InmateProfile:
+    profile = InmateProfile(facility=facility, status=Status.DRAFT, **fields)
+    profile.save()
+    record_action(liaison, facility, Action.PROFILE_CREATED, profile=profile)
+    return profile
+
+
+@transaction.atomic
+def do_update_profile(liaison, profile: InmateProfile, fields: dict) -> InmateProfile:
+    """Apply an edit. Public text of a listed profile waits for review in
+    `pending_changes`; everything else, and any change to an unlisted
+    profile, applies at once."""
+    profile = InmateProfile.objects.select_for_update().get(pk=profile.pk)
+    is_public = profile.status in (Status.PUBLISHED, Status.PAUSED)
+    reviewed = {}
+    changed = []
+    for name, value in fields.items():
+        if getattr(profile, name) == value and name not in profile.pending_changes:
+            continue
+        if is_public and name in InmateProfile.REVIEWED_FIELDS:
+            if getattr(profile, name) == value:
+                profile.pending_changes.pop(name, None)
+            else:
+                reviewed[name] = value
+        else:
+            setattr(profile, name, value)
+        changed.append(name)
+    if not changed:
+        return profile
+    if reviewed:
+        profile.pending_changes.update(reviewed)
+    profile.save()
+    if is_public:
+        if profile.pending_changes:
+            submit_for_review(
+                profile,
+                ModerationItem.Kind.PROFILE_CHANGE,
+                facility=profile.facility,
+                summary=f"Changes to {', '.join(sorted(profile.pending_changes))} of {profile.display_name}",
+            )
+        else:
+            withdraw_pending(profile, ModerationItem.Kind.PROFILE_CHANGE)
+    elif profile.status == Status.PENDING_REVIEW:
+        submit_for_review(
+            profile, ModerationItem.Kind.PROFILE, facility=profile.facility, summary=_review_summary(profile)
+        )
+    record_action(liaison, profile.facility, Action.PROFILE_UPDATED, profile=profile, fields=sorted(changed))
+    return profile
+
+
+@transaction.atomic
+def do_upload_consent_form(liaison, profile: InmateProfile, consent_file, *, is_confirmed: bool) -> None:
+    """Store the signed consent form (private) and, if the liaison confirms it
+    is signed by this person, record who confirmed it and when."""
+    profile = InmateProfile.objects.select_for_update().get(pk=profile.pk)
+    old_name = profile.consent_form.name if profile.consent_form else ""
+    profile.consent_form.save(consent_file.name, consent_file, save=False)
+    profile.consent_confirmed_by = liaison if is_confirmed else None
+    profile.consent_confirmed_at = timezone.now() if is_confirmed else None
+    profile.save(update_fields=["consent_form", "consent_confirmed_by", "consent_confirmed_at"])
+    record_action(liaison, profile.facility, Action.CONSENT_UPLOADED, profile=profile)
+    if is_confirmed:
+        record_action(liaison, profile.facility, Action.CONSENT_CONFIRMED, profile=profile)
+    if old_name:
+        storage = profile.consent_form.storage
+        transaction.on_commit(lambda: storage.delete(old_name))
+
+
+def check_submit_profile(liaison, profile: InmateProfile) -> InmateProfile:
+    if profile.status not in (Status.DRAFT,):
+        raise ValidationError("Only a draft can be submitted for review.")
+    if not profile.has_confirmed_consent:
+        raise ValidationError("Upload the signed consent form and confirm it before submitting for review.")
+    return do_submit_profile(liaison, profile)
+
+
+@transaction.atomic
+def do_submit_profile(liaison, profile: InmateProfile) -> InmateProfile:
+    profile = InmateProfile.objects.select_for_update().get(pk=profile.pk)
+    profile.status = Status.PENDING_REVIEW
+    profile.save(update_fields=["status", "updated_at"])
+    submit_for_review(profile, ModerationItem.Kind.PROFILE, facility=profile.facility, summary=_review_summary(profile))
+    record_action(liaison, profile.facility, Action.PROFILE_SUBMITTED, profile=profile)
+    return profile
+
+
+# --- Lifecycle -----------------------------------------------------------------------
+
+# Which statuses each lifecycle action may start from.
+LIFECYCLE_FROM = {
+    Action.PAUSED: {Status.PUBLISHED},
+    Action.RESUMED: {Status.PAUSED},
+    Action.RENEWED: {Status.PUBLISHED, Status.PAUSED},
+    Action.RELEASED: {Status.DRAFT, Status.PENDING_REVIEW, Status.PUBLISHED, Status.PAUSED},
+    Action.TRANSFERRED: {Status.DRAFT, Status.PENDING_REVIEW, Status.PUBLISHED, Status.PAUSED},
+}
+
+
+def check_change_lifecycle(liaison, profile: InmateProfile, action: str, *, transferred_to: Facility | None = None) -> InmateProfile:
+    if action not in LIFECYCLE_FROM:
+        raise ValidationError("Unknown action.")
+    if profile.status not in LIFECYCLE_FROM[action]:
+        raise ValidationError(f"A {profile.get_status_display().lower()} profile cannot be {Action(action).label.lower()}.")
+    if transferred_to is not None and transferred_to.pk == profile.facility_id:
+        raise ValidationError("A transfer must be to a different facility.")
+    return do_change_lifecycle(liaison, profile, action, transferred_to=transferred_to)
+
+
+@transaction.atomic
+def do_change_lifecycle(liaison, profile: InmateProfile, action: str, *, transferred_to: Facility | None = None) -> InmateProfile:
+    """Pause, resume, renew, or mark a person released or transferred.
+
+    Released and transferred profiles leave the directory at once; open
+    reviews of them are withdrawn.
+    """
+    profile = InmateProfile.objects.select_for_update().get(pk=profile.pk)
+    if action == Action.PAUSED:
+        profile.status = Status.PAUSED
+    elif action == Action.RESUMED:
+        profile.status = Status.PUBLISHED
+    elif action == Action.RENEWED:
+        profile.expires_at = timezone.localdate() + LISTING_PERIOD
+        profile.status = Status.PUBLISHED
+    elif action == Action.RELEASED:
+        profile.status = Status.RELEASED
+    elif action == Action.TRANSFERRED:
+        profile.status = Status.TRANSFERRED
+        profile.transferred_to = transferred_to
+    profile.save(update_fields=["status", "expires_at", "transferred_to", "updated_at"])
+    if profile.status in (Status.RELEASED, Status.TRANSFERRED):
+        for item in ModerationItem.objects.for_object(profile).pending():
+            item.status = ModerationItem.Status.WITHDRAWN
+            item.save(update_fields=["status"])
+    record_action(
+        liaison,
+        profile.facility,
+        action,
+        profile=profile,
+        **({"transferred_to": transferred_to.slug if transferred_to else "outside the service"} if action == Action.TRANSFERRED else {}),
+    )
+    return profile
+
+
+# --- Photos ---------------------------------------------------------------------------
+
+
+class PhotoUploadError(ValidationError):
+    pass
+
+
+def checksum_of(uploaded_file) -> tuple[str, int]:
+    digest = hashlib.sha256()
+    size = 0
+    for chunk in uploaded_file.chunks():
+        digest.update(chunk)
+        size += len(chunk)
+    uploaded_file.seek(0)
+    return digest.hexdigest(), size
+
+
+def check_upload_photo(liaison, profile: InmateProfile, uploaded_file) -> tuple[ProfilePhoto, bool]:
+    """Store an uploaded photo's original privately and queue its processing.
+
+    Returns (photo, created); the same file uploaded twice for one person is
+    the existing photo. Content checks happen in the task (by content, not name).
+    """
+    if uploaded_file.size > settings.PHOTO_MAX_UPLOAD_BYTES:
+        raise PhotoUploadError(
+            f"This file is {uploaded_file.size / 1_000_000:.1f} MB; photos may be at most "
+            f"{settings.PHOTO_MAX_UPLOAD_BYTES // 1_000_000} MB."
+        )
+    if uploaded_file.size == 0:
+        raise PhotoUploadError("This file is empty.")
+    checksum, size = checksum_of(uploaded_file)
+    existing = ProfilePhoto.objects.filter(profile=profile, checksum=checksum).first()
+    if existing is not None:
+        return existing, False
+    try:
+        return do_upload_photo(liaison, profile, uploaded_file, checksum=checksum, size=size), True
+    except IntegrityError:
+        # A concurrent upload of the same file won the race.
+        return ProfilePhoto.objects.get(profile=profile, checksum=checksum), False
+
+
+@transaction.atomic
+def do_upload_photo(liaison, profile: InmateProfile, uploaded_file, *, checksum: str, size: int) -> ProfilePhoto:
+    from profiles.tasks import process_photo
+
+    photo = ProfilePhoto(profile=profile, checksum=checksum, size_bytes=size, uploaded_by=liaison)
+    photo.original.save("original", uploaded_file, save=False)
+    try:
+        with transaction.atomic():
+            photo.save()
+    except IntegrityError:
+        photo.original.storage.delete(photo.original.name)
+        raise
+    record_action(liaison, profile.facility, Action.PHOTO_UPLOADED, profile=profile, photo=photo.pk)
+    enqueue_on_commit(process_photo, photo.pk)
+    return photo
+
+
+@transaction.atomic
+def do_set_primary_photo(liaison, photo: ProfilePhoto) -> None:
+    InmateProfile.objects.select_for_update().get(pk=photo.profile_id)
+    ProfilePhoto.objects.filter(profile_id=photo.profile_id, is_primary=True).update(is_primary=False)
+    ProfilePhoto.objects.filter(pk=photo.pk).update(is_primary=True)
+    if photo.is_public:
+        InmateProfile.objects.filter(pk=photo.profile_id).update(primary_photo=photo)
+    record_action(liaison, photo.profile.facility, Action.PHOTO_PRIMARY, profile=photo.profile, photo=photo.pk)
+
+
+@transaction.atomic
+def do_delete_photo(liaison, photo: ProfilePhoto) -> None:
+    profile = InmateProfile.objects.select_for_update().get(pk=photo.profile_id)
+    withdraw_pending(photo, ModerationItem.Kind.PHOTO)
+    files = [(f.storage, f.name) for f in (photo.original, photo.display, photo.thumbnail) if f]
+    photo_id = photo.pk
+    photo.delete()
+    if profile.primary_photo_id == photo_id:
+        refresh_primary_photo(profile)
+    record_action(liaison, profile.facility, Action.PHOTO_DELETED, profile=profile, photo=photo_id)
+    transaction.on_commit(lambda: [storage.delete(name) for storage, name in files])
+
+
+def refresh_primary_photo(profile: InmateProfile) -> None:
+    """Point the profile at its best public photo: the chosen primary, else the oldest."""
+    public = ProfilePhoto.objects.filter(
+        profile=profile, status=ProfilePhoto.Status.READY, review_status=ProfilePhoto.Review.APPROVED
+    ).order_by("-is_primary", "created_at")
+    InmateProfile.objects.filter(pk=profile.pk).update(primary_photo=public.first())
+
+
+# --- Moderation handlers (registered in ProfilesConfig.ready) ------------------------------
+
+
+def approve_profile(item: ModerationItem, moderator) -> None:
+    profile = InmateProfile.objects.select_for_update().get(pk=item.object_id)
+    if profile.status != Status.PENDING_REVIEW:
+        return
+    now = timezone.now()
+    profile.status = Status.PUBLISHED
+    profile.published_at = profile.published_at or now
+    profile.public_updated_at = now
+    profile.expires_at = timezone.localdate() + LISTING_PERIOD
+    profile.save(update_fields=["status", "published_at", "public_updated_at", "expires_at", "updated_at"])
+
+
+def reject_profile(item: ModerationItem, moderator) -> None:
+    InmateProfile.objects.filter(pk=item.object_id, status=Status.PENDING_REVIEW).update(status=Status.DRAFT)
+
+
+def approve_profile_change(item: ModerationItem, moderator) -> None:
+    profile = InmateProfile.objects.select_for_update().get(pk=item.object_id)
+    if not profile.pending_changes:
+        return
+    for name, value in profile.pending_changes.items():
+        if name in InmateProfile.REVIEWED_FIELDS:
+            setattr(profile, name, value)
+    profile.pending_changes = {}
+    profile.public_updated_at = timezone.now()
+    profile.save()
+
+
+def reject_profile_change(item: ModerationItem, moderator) -> None:
+    InmateProfile.objects.filter(pk=item.object_id).update(pending_changes={})
+
+
+def approve_photo(item: ModerationItem, moderator) -> None:
+    photo = ProfilePhoto.objects.select_related("profile").get(pk=item.object_id)
+    photo.review_status = ProfilePhoto.Review.APPROVED
+    photo.save(update_fields=["review_status"])
+    refresh_primary_photo(photo.profile)
+    InmateProfile.objects.filter(pk=photo.profile_id).update(public_updated_at=timezone.now())
+
+
+def reject_photo(item: ModerationItem, moderator) -> None:
+    photo = ProfilePhoto.objects.select_related("profile").get(pk=item.object_id)
+    photo.review_status = ProfilePhoto.Review.REJECTED
+    photo.save(update_fields=["review_status"])
+    refresh_primary_photo(photo.profile)
