@@ -51,12 +51,20 @@ class ModerationItem(models.Model):
     object_id = models.PositiveBigIntegerField()
     content_object = GenericForeignKey("content_type", "object_id")
     facility = models.ForeignKey(
-        "profiles.Facility", null=True, blank=True, on_delete=models.SET_NULL, related_name="moderation_items"
+        "profiles.Facility",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="moderation_items",
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     risk_score = models.PositiveIntegerField(default=0)
-    flags = models.JSONField(default=list, blank=True, help_text="Category codes of screening hits.")
-    summary = models.CharField(max_length=300, blank=True, help_text="What the moderator needs to know at a glance.")
+    flags = models.JSONField(
+        default=list, blank=True, help_text="Category codes of screening hits."
+    )
+    summary = models.CharField(
+        max_length=300, blank=True, help_text="What the moderator needs to know at a glance."
+    )
     claimed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -100,7 +108,9 @@ class ModerationDecision(models.Model):
     """Every decision on an item, kept: who, when, what, why."""
 
     item = models.ForeignKey(ModerationItem, on_delete=models.CASCADE, related_name="decisions")
-    moderator = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    moderator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     status = models.CharField(max_length=10, choices=ModerationItem.Status.choices)
     reason_code = models.CharField(max_length=16, choices=ModerationItem.Reason.choices, blank=True)
     note = models.TextField(blank=True)

@@ -11,7 +11,9 @@ from moderation import registry
 from moderation.models import ModerationDecision, ModerationItem
 
 
-def submit_for_review(obj, kind: str, *, facility=None, summary: str = "", risk_score: int = 0, flags=()) -> ModerationItem:
+def submit_for_review(
+    obj, kind: str, *, facility=None, summary: str = "", risk_score: int = 0, flags=()
+) -> ModerationItem:
     """Open (or refresh) the pending item for `obj`. Call inside the caller's transaction."""
     content_type = ContentType.objects.get_for_model(obj)
     item, created = ModerationItem.objects.get_or_create(
@@ -19,7 +21,12 @@ def submit_for_review(obj, kind: str, *, facility=None, summary: str = "", risk_
         object_id=obj.pk,
         kind=kind,
         status=ModerationItem.Status.PENDING,
-        defaults={"facility": facility, "summary": summary[:300], "risk_score": risk_score, "flags": list(flags)},
+        defaults={
+            "facility": facility,
+            "summary": summary[:300],
+            "risk_score": risk_score,
+            "flags": list(flags),
+        },
     )
     if not created:
         item.summary = summary[:300]
@@ -31,7 +38,9 @@ def submit_for_review(obj, kind: str, *, facility=None, summary: str = "", risk_
 
 def withdraw_pending(obj, kind: str) -> None:
     """Close pending items for `obj` that no longer need a decision (e.g. a deleted photo)."""
-    ModerationItem.objects.for_object(obj).filter(kind=kind).pending().update(status=ModerationItem.Status.WITHDRAWN)
+    ModerationItem.objects.for_object(obj).filter(kind=kind).pending().update(
+        status=ModerationItem.Status.WITHDRAWN
+    )
 
 
 class AlreadyDecided(Exception):
@@ -39,7 +48,9 @@ class AlreadyDecided(Exception):
 
 
 @transaction.atomic
-def do_decide(item_id: int, moderator, *, approve: bool, reason_code: str = "", note: str = "") -> ModerationItem:
+def do_decide(
+    item_id: int, moderator, *, approve: bool, reason_code: str = "", note: str = ""
+) -> ModerationItem:
     """Approve or reject a pending item once. Locks the row, so two moderators
     deciding at the same moment produce one decision; the second gets AlreadyDecided."""
     item = ModerationItem.objects.select_for_update().get(pk=item_id)

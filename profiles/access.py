@@ -23,7 +23,10 @@ def get_facility_for_liaison(user, slug: str) -> Facility:
 
 def get_profile_for_liaison(user, pk: int) -> InmateProfile:
     return get_object_or_404(
-        InmateProfile.objects.select_related("facility").filter(facility__in=liaison_facilities(user)), pk=pk
+        InmateProfile.objects.select_related("facility").filter(
+            facility__in=liaison_facilities(user)
+        ),
+        pk=pk,
     )
 
 

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from profiles.models import Facility, FacilityLiaison
+from profiles.models import Facility, FacilityLiaison, InmateProfile, LiaisonAction, ProfilePhoto
 
 
 class FacilityLiaisonInline(admin.TabularInline):
@@ -24,3 +24,69 @@ class FacilityLiaisonAdmin(admin.ModelAdmin):
     list_select_related = ["user", "facility"]
     autocomplete_fields = ["user", "facility"]
     search_fields = ["user__email", "facility__name"]
+
+
+# Fields only admins see: private data of the person listed.
+PRIVATE_PROFILE_FIELDS = ["legal_name", "date_of_birth", "consent_form"]
+
+
+@admin.register(InmateProfile)
+class InmateProfileAdmin(admin.ModelAdmin):
+    list_display = [
+        "display_name",
+        "facility",
+        "status",
+        "is_accepting_letters",
+        "published_at",
+        "expires_at",
+    ]
+    list_filter = ["status", "facility", "is_accepting_letters"]
+    list_select_related = ["facility"]
+    search_fields = ["display_name", "slug", "inmate_number"]
+    readonly_fields = [
+        "search_vector",
+        "pending_changes",
+        "consent_confirmed_by",
+        "consent_confirmed_at",
+        "primary_photo",
+    ]
+    show_full_result_count = False  # no COUNT(*) of a large table on every page
+
+    def get_exclude(self, request, obj=None):
+        # Moderators review public text; the private fields are for admins and printed mail.
+        return [] if request.user.is_superuser else PRIVATE_PROFILE_FIELDS
+
+
+@admin.register(ProfilePhoto)
+class ProfilePhotoAdmin(admin.ModelAdmin):
+    list_display = [
+        "pk",
+        "profile",
+        "status",
+        "review_status",
+        "is_primary",
+        "size_bytes",
+        "created_at",
+    ]
+    list_filter = ["status", "review_status"]
+    list_select_related = ["profile"]
+    readonly_fields = ["checksum", "size_bytes", "width", "height", "processed_at", "status_reason"]
+    exclude = ["original"]  # private: served through an access-checked view only
+    raw_id_fields = ["profile", "uploaded_by"]
+
+
+@admin.register(LiaisonAction)
+class LiaisonActionAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "actor", "facility", "profile", "kind"]
+    list_filter = ["kind", "facility"]
+    list_select_related = ["actor", "facility", "profile"]
+    readonly_fields = ["created_at", "actor", "facility", "profile", "kind", "detail"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

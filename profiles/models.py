@@ -16,7 +16,6 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 
-
 def private_storage():
     """Private files (originals, consent forms) never get a public URL."""
     return storages["private"]
@@ -29,8 +28,14 @@ SEARCH_VECTOR = (
     SearchVector("display_name", weight="A", config="simple")
     + SearchVector(
         Coalesce(
-            models.Func(F("interests"), Value(" "), function="array_to_string", output_field=models.TextField()),
+            models.Func(
+                F("interests"),
+                Value(" "),
+                function="array_to_string",
+                output_field=models.TextField(),
+            ),
             Value(""),
+            output_field=models.TextField(),
         ),
         weight="B",
         config="english",
@@ -105,7 +110,9 @@ class FacilityLiaison(models.Model):
 
 def consent_form_path(profile: InmateProfile, filename: str) -> str:
     # Random names: nothing about the person leaks through a file name.
-    return f"consent-forms/{profile.facility_id}/{uuid.uuid4().hex}{Path(filename).suffix.lower()[:6]}"
+    return (
+        f"consent-forms/{profile.facility_id}/{uuid.uuid4().hex}{Path(filename).suffix.lower()[:6]}"
+    )
 
 
 def photo_original_path(photo: ProfilePhoto, filename: str) -> str:
@@ -179,12 +186,18 @@ class InmateProfile(models.Model):
     slug = models.SlugField(max_length=100, unique=True)
     date_of_birth = models.DateField(help_text="Private: only the age is shown.")
     gender = models.CharField(max_length=12, choices=Gender.choices)
-    release_kind = models.CharField(max_length=10, choices=ReleaseKind.choices, default=ReleaseKind.UNKNOWN)
+    release_kind = models.CharField(
+        max_length=10, choices=ReleaseKind.choices, default=ReleaseKind.UNKNOWN
+    )
     release_date = models.DateField(null=True, blank=True)
     bio = models.TextField(max_length=4000, blank=True)
     interests = ArrayField(models.CharField(max_length=40), default=list, blank=True, size=20)
-    seeking = ArrayField(models.CharField(max_length=12, choices=Seeking.choices), default=list, blank=True)
-    languages = ArrayField(models.CharField(max_length=8, choices=Language.choices), default=list, blank=True)
+    seeking = ArrayField(
+        models.CharField(max_length=12, choices=Seeking.choices), default=list, blank=True
+    )
+    languages = ArrayField(
+        models.CharField(max_length=8, choices=Language.choices), default=list, blank=True
+    )
     is_accepting_letters = models.BooleanField(default=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
     pending_changes = models.JSONField(default=dict, blank=True)
@@ -218,7 +231,8 @@ class InmateProfile(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["facility", "inmate_number"], name="profiles_inmate_number_unique_per_facility"
+                fields=["facility", "inmate_number"],
+                name="profiles_inmate_number_unique_per_facility",
             ),
             models.CheckConstraint(
                 condition=models.Q(release_kind="date", release_date__isnull=False)
@@ -232,22 +246,37 @@ class InmateProfile(models.Model):
                 F("published_at").desc(), "id", name="profiles_pub_newest", condition=PUBLISHED
             ),  # sort=newest (the default) and "new in the last 30 days"
             models.Index(
-                F("public_updated_at").desc(), "id", name="profiles_pub_updated", condition=PUBLISHED
+                F("public_updated_at").desc(),
+                "id",
+                name="profiles_pub_updated",
+                condition=PUBLISHED,
             ),  # sort=updated
             models.Index(
                 "release_date", "id", name="profiles_pub_release", condition=PUBLISHED
             ),  # sort=release and the release-within filters
-            models.Index("display_name", "id", name="profiles_pub_name", condition=PUBLISHED),  # sort=name
-            models.Index("date_of_birth", name="profiles_pub_birth", condition=PUBLISHED),  # age range
-            models.Index("facility", "gender", name="profiles_pub_facility", condition=PUBLISHED),  # facility
+            models.Index(
+                "display_name", "id", name="profiles_pub_name", condition=PUBLISHED
+            ),  # sort=name
+            models.Index(
+                "date_of_birth", name="profiles_pub_birth", condition=PUBLISHED
+            ),  # age range
+            models.Index(
+                "facility", "gender", name="profiles_pub_facility", condition=PUBLISHED
+            ),  # facility
             models.Index("gender", name="profiles_pub_gender", condition=PUBLISHED),  # gender
-            GinIndex(fields=["seeking"], name="profiles_pub_seeking", condition=PUBLISHED),  # seeking
-            GinIndex(fields=["languages"], name="profiles_pub_languages", condition=PUBLISHED),  # language
+            GinIndex(
+                fields=["seeking"], name="profiles_pub_seeking", condition=PUBLISHED
+            ),  # seeking
+            GinIndex(
+                fields=["languages"], name="profiles_pub_languages", condition=PUBLISHED
+            ),  # language
             GinIndex(fields=["search_vector"], name="profiles_search_vector"),  # full-text q=
             GinIndex(
                 OpClass("display_name", name="gin_trgm_ops"), name="profiles_name_trgm"
             ),  # near-spelling name search
-            models.Index(fields=["facility", "status"], name="profiles_facility_status"),  # liaison dashboard
+            models.Index(
+                fields=["facility", "status"], name="profiles_facility_status"
+            ),  # liaison dashboard
         ]
 
     def __str__(self) -> str:
@@ -285,7 +314,9 @@ class InmateProfile(models.Model):
         return [self.Seeking(value).label for value in self.seeking if value in self.Seeking.values]
 
     def language_labels(self) -> list[str]:
-        return [self.Language(value).label for value in self.languages if value in self.Language.values]
+        return [
+            self.Language(value).label for value in self.languages if value in self.Language.values
+        ]
 
 
 class ProfilePhoto(models.Model):
@@ -304,11 +335,15 @@ class ProfilePhoto(models.Model):
         REJECTED = "rejected", "Rejected"
 
     profile = models.ForeignKey(InmateProfile, on_delete=models.CASCADE, related_name="photos")
-    original = models.FileField(upload_to=photo_original_path, storage=private_storage, max_length=200)
+    original = models.FileField(
+        upload_to=photo_original_path, storage=private_storage, max_length=200
+    )
     display = models.ImageField(upload_to="photos/display/", blank=True, max_length=200)
     thumbnail = models.ImageField(upload_to="photos/thumbs/", blank=True, max_length=200)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.UPLOADED)
-    status_reason = models.CharField(max_length=300, blank=True, help_text="Why it was rejected or failed.")
+    status_reason = models.CharField(
+        max_length=300, blank=True, help_text="Why it was rejected or failed."
+    )
     review_status = models.CharField(max_length=10, choices=Review.choices, default=Review.PENDING)
     is_primary = models.BooleanField(default=False)
     size_bytes = models.PositiveBigIntegerField(default=0)
@@ -325,9 +360,13 @@ class ProfilePhoto(models.Model):
         ordering = ["-is_primary", "created_at"]
         constraints = [
             # The same file uploaded twice for one person is one photo.
-            models.UniqueConstraint(fields=["profile", "checksum"], name="profiles_photo_unique_checksum"),
             models.UniqueConstraint(
-                fields=["profile"], condition=models.Q(is_primary=True), name="profiles_one_primary_photo"
+                fields=["profile", "checksum"], name="profiles_photo_unique_checksum"
+            ),
+            models.UniqueConstraint(
+                fields=["profile"],
+                condition=models.Q(is_primary=True),
+                name="profiles_one_primary_photo",
             ),
         ]
         indexes = [
@@ -346,8 +385,12 @@ class ProfilePhoto(models.Model):
 class Favorite(models.Model):
     """A pen pal saved a profile."""
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="favorites")
-    profile = models.ForeignKey(InmateProfile, on_delete=models.CASCADE, related_name="favorited_by")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="favorites"
+    )
+    profile = models.ForeignKey(
+        InmateProfile, on_delete=models.CASCADE, related_name="favorited_by"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -379,10 +422,16 @@ class LiaisonAction(models.Model):
         RENEWED = "renewed", "Renewed"
         RESUMED = "resumed", "Resumed"
 
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     facility = models.ForeignKey(Facility, on_delete=models.CASCADE, related_name="liaison_actions")
     profile = models.ForeignKey(
-        InmateProfile, null=True, blank=True, on_delete=models.SET_NULL, related_name="liaison_actions"
+        InmateProfile,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="liaison_actions",
     )
     kind = models.CharField(max_length=20, choices=Kind.choices)
     detail = models.JSONField(default=dict, blank=True)

@@ -28,8 +28,12 @@ Action = LiaisonAction.Kind
 LISTING_PERIOD = timedelta(days=365)
 
 
-def record_action(actor, facility: Facility, kind: str, *, profile: InmateProfile | None = None, **detail) -> None:
-    LiaisonAction.objects.create(actor=actor, facility=facility, profile=profile, kind=kind, detail=detail)
+def record_action(
+    actor, facility: Facility, kind: str, *, profile: InmateProfile | None = None, **detail
+) -> None:
+    LiaisonAction.objects.create(
+        actor=actor, facility=facility, profile=profile, kind=kind, detail=detail
+    )
 
 
 def _review_summary(profile: InmateProfile) -> str:
@@ -84,14 +88,21 @@ def do_update_profile(liaison, profile: InmateProfile, fields: dict) -> InmatePr
             withdraw_pending(profile, ModerationItem.Kind.PROFILE_CHANGE)
     elif profile.status == Status.PENDING_REVIEW:
         submit_for_review(
-            profile, ModerationItem.Kind.PROFILE, facility=profile.facility, summary=_review_summary(profile)
+            profile,
+            ModerationItem.Kind.PROFILE,
+            facility=profile.facility,
+            summary=_review_summary(profile),
         )
-    record_action(liaison, profile.facility, Action.PROFILE_UPDATED, profile=profile, fields=sorted(changed))
+    record_action(
+        liaison, profile.facility, Action.PROFILE_UPDATED, profile=profile, fields=sorted(changed)
+    )
     return profile
 
 
 @transaction.atomic
-def do_upload_consent_form(liaison, profile: InmateProfile, consent_file, *, is_confirmed: bool) -> None:
+def do_upload_consent_form(
+    liaison, profile: InmateProfile, consent_file, *, is_confirmed: bool
+) -> None:
     """Store the signed consent form (private) and, if the liaison confirms it
     is signed by this person, record who confirmed it and when."""
     profile = InmateProfile.objects.select_for_update().get(pk=profile.pk)
@@ -112,7 +123,9 @@ def check_submit_profile(liaison, profile: InmateProfile) -> InmateProfile:
     if profile.status not in (Status.DRAFT,):
         raise ValidationError("Only a draft can be submitted for review.")
     if not profile.has_confirmed_consent:
-        raise ValidationError("Upload the signed consent form and confirm it before submitting for review.")
+        raise ValidationError(
+            "Upload the signed consent form and confirm it before submitting for review."
+        )
     return do_submit_profile(liaison, profile)
 
 
@@ -121,7 +134,12 @@ def do_submit_profile(liaison, profile: InmateProfile) -> InmateProfile:
     profile = InmateProfile.objects.select_for_update().get(pk=profile.pk)
     profile.status = Status.PENDING_REVIEW
     profile.save(update_fields=["status", "updated_at"])
-    submit_for_review(profile, ModerationItem.Kind.PROFILE, facility=profile.facility, summary=_review_summary(profile))
+    submit_for_review(
+        profile,
+        ModerationItem.Kind.PROFILE,
+        facility=profile.facility,
+        summary=_review_summary(profile),
+    )
     record_action(liaison, profile.facility, Action.PROFILE_SUBMITTED, profile=profile)
     return profile
 
@@ -138,18 +156,24 @@ LIFECYCLE_FROM = {
 }
 
 
-def check_change_lifecycle(liaison, profile: InmateProfile, action: str, *, transferred_to: Facility | None = None) -> InmateProfile:
+def check_change_lifecycle(
+    liaison, profile: InmateProfile, action: str, *, transferred_to: Facility | None = None
+) -> InmateProfile:
     if action not in LIFECYCLE_FROM:
         raise ValidationError("Unknown action.")
     if profile.status not in LIFECYCLE_FROM[action]:
-        raise ValidationError(f"A {profile.get_status_display().lower()} profile cannot be {Action(action).label.lower()}.")
+        raise ValidationError(
+            f"A {profile.get_status_display().lower()} profile cannot be {Action(action).label.lower()}."
+        )
     if transferred_to is not None and transferred_to.pk == profile.facility_id:
         raise ValidationError("A transfer must be to a different facility.")
     return do_change_lifecycle(liaison, profile, action, transferred_to=transferred_to)
 
 
 @transaction.atomic
-def do_change_lifecycle(liaison, profile: InmateProfile, action: str, *, transferred_to: Facility | None = None) -> InmateProfile:
+def do_change_lifecycle(
+    liaison, profile: InmateProfile, action: str, *, transferred_to: Facility | None = None
+) -> InmateProfile:
     """Pause, resume, renew, or mark a person released or transferred.
 
     Released and transferred profiles leave the directory at once; open
@@ -178,7 +202,11 @@ def do_change_lifecycle(liaison, profile: InmateProfile, action: str, *, transfe
         profile.facility,
         action,
         profile=profile,
-        **({"transferred_to": transferred_to.slug if transferred_to else "outside the service"} if action == Action.TRANSFERRED else {}),
+        **(
+            {"transferred_to": transferred_to.slug if transferred_to else "outside the service"}
+            if action == Action.TRANSFERRED
+            else {}
+        ),
     )
     return profile
 
@@ -225,7 +253,9 @@ def check_upload_photo(liaison, profile: InmateProfile, uploaded_file) -> tuple[
 
 
 @transaction.atomic
-def do_upload_photo(liaison, profile: InmateProfile, uploaded_file, *, checksum: str, size: int) -> ProfilePhoto:
+def do_upload_photo(
+    liaison, profile: InmateProfile, uploaded_file, *, checksum: str, size: int
+) -> ProfilePhoto:
     from profiles.tasks import process_photo
 
     photo = ProfilePhoto(profile=profile, checksum=checksum, size_bytes=size, uploaded_by=liaison)
@@ -244,11 +274,15 @@ def do_upload_photo(liaison, profile: InmateProfile, uploaded_file, *, checksum:
 @transaction.atomic
 def do_set_primary_photo(liaison, photo: ProfilePhoto) -> None:
     InmateProfile.objects.select_for_update().get(pk=photo.profile_id)
-    ProfilePhoto.objects.filter(profile_id=photo.profile_id, is_primary=True).update(is_primary=False)
+    ProfilePhoto.objects.filter(profile_id=photo.profile_id, is_primary=True).update(
+        is_primary=False
+    )
     ProfilePhoto.objects.filter(pk=photo.pk).update(is_primary=True)
     if photo.is_public:
         InmateProfile.objects.filter(pk=photo.profile_id).update(primary_photo=photo)
-    record_action(liaison, photo.profile.facility, Action.PHOTO_PRIMARY, profile=photo.profile, photo=photo.pk)
+    record_action(
+        liaison, photo.profile.facility, Action.PHOTO_PRIMARY, profile=photo.profile, photo=photo.pk
+    )
 
 
 @transaction.atomic
@@ -267,7 +301,9 @@ def do_delete_photo(liaison, photo: ProfilePhoto) -> None:
 def refresh_primary_photo(profile: InmateProfile) -> None:
     """Point the profile at its best public photo: the chosen primary, else the oldest."""
     public = ProfilePhoto.objects.filter(
-        profile=profile, status=ProfilePhoto.Status.READY, review_status=ProfilePhoto.Review.APPROVED
+        profile=profile,
+        status=ProfilePhoto.Status.READY,
+        review_status=ProfilePhoto.Review.APPROVED,
     ).order_by("-is_primary", "created_at")
     InmateProfile.objects.filter(pk=profile.pk).update(primary_photo=public.first())
 
@@ -284,11 +320,15 @@ def approve_profile(item: ModerationItem, moderator) -> None:
     profile.published_at = profile.published_at or now
     profile.public_updated_at = now
     profile.expires_at = timezone.localdate() + LISTING_PERIOD
-    profile.save(update_fields=["status", "published_at", "public_updated_at", "expires_at", "updated_at"])
+    profile.save(
+        update_fields=["status", "published_at", "public_updated_at", "expires_at", "updated_at"]
+    )
 
 
 def reject_profile(item: ModerationItem, moderator) -> None:
-    InmateProfile.objects.filter(pk=item.object_id, status=Status.PENDING_REVIEW).update(status=Status.DRAFT)
+    InmateProfile.objects.filter(pk=item.object_id, status=Status.PENDING_REVIEW).update(
+        status=Status.DRAFT
+    )
 
 
 def approve_profile_change(item: ModerationItem, moderator) -> None:

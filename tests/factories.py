@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import factory
 from allauth.account.models import EmailAddress
 from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
@@ -32,13 +34,27 @@ class PenPalFactory(UserFactory):
             EmailAddress.objects.create(user=obj, email=obj.email, verified=True, primary=True)
 
 
+def ensure_moderator_permissions() -> None:
+    """Re-grant the Moderators group's permissions from its data migration.
+
+    Transactional tests (real worker, browser) empty every table afterwards,
+    group permissions included; the next test that needs a moderator gets
+    them back from the same definition the migration uses.
+    """
+    from django.apps import apps
+
+    migration = importlib.import_module("moderation.migrations.0002_moderators_permissions")
+    migration.grant(apps, None)
+
+
 class ModeratorFactory(PenPalFactory):
     is_staff = True
 
     @factory.post_generation
     def moderators_group(obj, create, extracted, **kwargs):
         if create:
-            obj.groups.add(Group.objects.get_or_create(name=MODERATORS_GROUP)[0])
+            ensure_moderator_permissions()
+            obj.groups.add(Group.objects.get(name=MODERATORS_GROUP))
 
 
 class FacilityFactory(factory.django.DjangoModelFactory):
@@ -77,3 +93,30 @@ def totp_code(secret: str) -> str:
 
     counters = list(yield_hotp_counters_from_time())
     return format_hotp_value(hotp_value(secret, counters[len(counters) // 2]))
+
+
+class InmateProfileFactory(factory.django.DjangoModelFactory):
+    """A draft profile; use `.published()` for one listed in the directory."""
+
+    class Meta:
+        model = "profiles.InmateProfile"
+
+    facility = factory.SubFactory(FacilityFactory)
+    inmate_number = factory.Sequence(lambda n: f"A{100000 + n}")
+    legal_name = factory.Faker("name")
+    display_name = factory.Faker("first_name")
+    date_of_birth = factory.Faker("date_of_birth", minimum_age=20, maximum_age=70)
+    gender = "male"
+    bio = "I like reading, chess and long letters about everyday life."
+    interests = factory.LazyFunction(lambda: ["chess", "reading"])
+    seeking = factory.LazyFunction(lambda: ["friendship"])
+    languages = factory.LazyFunction(lambda: ["en"])
+
+    @classmethod
+    def published(cls, **kwargs):
+        from django.utils import timezone
+
+        now = timezone.now()
+        kwargs.setdefault("published_at", now)
+        kwargs.setdefault("public_updated_at", now)
+        return cls(status="published", **kwargs)

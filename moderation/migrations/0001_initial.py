@@ -6,65 +6,216 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('contenttypes', '0002_remove_content_type_name'),
-        ('profiles', '0002_profiles_photos_favorites_audit'),
+        ("contenttypes", "0002_remove_content_type_name"),
+        ("profiles", "0002_profiles_photos_favorites_audit"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ModerationItem',
+            name="ModerationItem",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('profile', 'New profile'), ('profile_change', 'Profile change'), ('photo', 'Photo'), ('letter_out', 'Letter out'), ('letter_in', 'Letter in'), ('report', 'Report')], max_length=16)),
-                ('object_id', models.PositiveBigIntegerField()),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('approved', 'Approved'), ('rejected', 'Rejected'), ('escalated', 'Escalated'), ('withdrawn', 'Withdrawn')], default='pending', max_length=10)),
-                ('risk_score', models.PositiveIntegerField(default=0)),
-                ('flags', models.JSONField(blank=True, default=list, help_text='Category codes of screening hits.')),
-                ('summary', models.CharField(blank=True, help_text='What the moderator needs to know at a glance.', max_length=300)),
-                ('claimed_until', models.DateTimeField(blank=True, null=True)),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('reason_code', models.CharField(blank=True, choices=[('money', 'Money request'), ('contact', 'Contact details'), ('explicit', 'Explicit content'), ('threat', 'Threat'), ('contraband', 'Contraband'), ('facility_rule', 'Facility rule'), ('other', 'Other')], max_length=16)),
-                ('note', models.TextField(blank=True, help_text='Shown to the person whose content was rejected.')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('claimed_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('content_type', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='contenttypes.contenttype')),
-                ('decided_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('facility', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='moderation_items', to='profiles.facility')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("profile", "New profile"),
+                            ("profile_change", "Profile change"),
+                            ("photo", "Photo"),
+                            ("letter_out", "Letter out"),
+                            ("letter_in", "Letter in"),
+                            ("report", "Report"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("object_id", models.PositiveBigIntegerField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("approved", "Approved"),
+                            ("rejected", "Rejected"),
+                            ("escalated", "Escalated"),
+                            ("withdrawn", "Withdrawn"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("risk_score", models.PositiveIntegerField(default=0)),
+                (
+                    "flags",
+                    models.JSONField(
+                        blank=True, default=list, help_text="Category codes of screening hits."
+                    ),
+                ),
+                (
+                    "summary",
+                    models.CharField(
+                        blank=True,
+                        help_text="What the moderator needs to know at a glance.",
+                        max_length=300,
+                    ),
+                ),
+                ("claimed_until", models.DateTimeField(blank=True, null=True)),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "reason_code",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("money", "Money request"),
+                            ("contact", "Contact details"),
+                            ("explicit", "Explicit content"),
+                            ("threat", "Threat"),
+                            ("contraband", "Contraband"),
+                            ("facility_rule", "Facility rule"),
+                            ("other", "Other"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                (
+                    "note",
+                    models.TextField(
+                        blank=True, help_text="Shown to the person whose content was rejected."
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "claimed_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "content_type",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="contenttypes.contenttype",
+                    ),
+                ),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "facility",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="moderation_items",
+                        to="profiles.facility",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-risk_score', 'created_at'],
+                "ordering": ["-risk_score", "created_at"],
             },
         ),
         migrations.CreateModel(
-            name='ModerationDecision',
+            name="ModerationDecision",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('approved', 'Approved'), ('rejected', 'Rejected'), ('escalated', 'Escalated'), ('withdrawn', 'Withdrawn')], max_length=10)),
-                ('reason_code', models.CharField(blank=True, choices=[('money', 'Money request'), ('contact', 'Contact details'), ('explicit', 'Explicit content'), ('threat', 'Threat'), ('contraband', 'Contraband'), ('facility_rule', 'Facility rule'), ('other', 'Other')], max_length=16)),
-                ('note', models.TextField(blank=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('moderator', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('item', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='decisions', to='moderation.moderationitem')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("approved", "Approved"),
+                            ("rejected", "Rejected"),
+                            ("escalated", "Escalated"),
+                            ("withdrawn", "Withdrawn"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "reason_code",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("money", "Money request"),
+                            ("contact", "Contact details"),
+                            ("explicit", "Explicit content"),
+                            ("threat", "Threat"),
+                            ("contraband", "Contraband"),
+                            ("facility_rule", "Facility rule"),
+                            ("other", "Other"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("note", models.TextField(blank=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "moderator",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "item",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="decisions",
+                        to="moderation.moderationitem",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['created_at'],
+                "ordering": ["created_at"],
             },
         ),
         migrations.AddIndex(
-            model_name='moderationitem',
-            index=models.Index(condition=models.Q(('status', 'pending')), fields=['-risk_score', 'created_at'], name='moderation_pending_queue'),
+            model_name="moderationitem",
+            index=models.Index(
+                condition=models.Q(("status", "pending")),
+                fields=["-risk_score", "created_at"],
+                name="moderation_pending_queue",
+            ),
         ),
         migrations.AddIndex(
-            model_name='moderationitem',
-            index=models.Index(fields=['content_type', 'object_id'], name='moderation_item_object'),
+            model_name="moderationitem",
+            index=models.Index(fields=["content_type", "object_id"], name="moderation_item_object"),
         ),
         migrations.AddConstraint(
-            model_name='moderationitem',
-            constraint=models.UniqueConstraint(condition=models.Q(('status', 'pending')), fields=('content_type', 'object_id', 'kind'), name='moderation_one_pending_item_per_object'),
+            model_name="moderationitem",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("status", "pending")),
+                fields=("content_type", "object_id", "kind"),
+                name="moderation_one_pending_item_per_object",
+            ),
         ),
     ]
