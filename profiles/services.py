@@ -360,3 +360,26 @@ def reject_photo(item: ModerationItem, moderator) -> None:
     photo.review_status = ProfilePhoto.Review.REJECTED
     photo.save(update_fields=["review_status"])
     refresh_primary_photo(photo.profile)
+
+
+# --- Expiry (beat) --------------------------------------------------------------------------
+
+
+def expire_profiles() -> int:
+    """Pause published profiles whose listing period ended; liaisons renew them.
+
+    Returns how many were paused. Runs daily from beat; safe to run twice.
+    """
+    expired = InmateProfile.objects.published().filter(expires_at__lt=timezone.localdate())
+    paused = 0
+    for profile in expired.only("pk", "facility_id").iterator():
+        with transaction.atomic():
+            updated = InmateProfile.objects.filter(pk=profile.pk, status=Status.PUBLISHED).update(
+                status=Status.PAUSED, updated_at=timezone.now()
+            )
+            if updated:
+                record_action(
+                    None, profile.facility, Action.PAUSED, profile=profile, reason="listing expired"
+                )
+                paused += updated
+    return paused
