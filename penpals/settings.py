@@ -200,6 +200,11 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "inte
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "penpals.tasks.record_worker_heartbeat", "schedule": 60.0},
+    "sweep-unprocessed-photos": {
+        "task": "profiles.tasks.sweep_unprocessed_photos",
+        "schedule": 300.0,
+    },
+    "expire-profiles": {"task": "profiles.tasks.expire_profiles", "schedule": 24 * 60 * 60.0},
 }
 
 # --- Auth and accounts ------------------------------------------------------------
@@ -317,11 +322,10 @@ else:
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": str(MEDIA_ROOT), "base_url": MEDIA_URL},
     }
-    # No base_url: private files have no public address; views stream them
-    # after an access check.
+    # Private files have no URL; views stream them after an access check.
     _private_storage = {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(PRIVATE_MEDIA_ROOT), "base_url": None},
+        "BACKEND": "penpals.storage.PrivateFileSystemStorage",
+        "OPTIONS": {"location": str(PRIVATE_MEDIA_ROOT)},
     }
 
 STATIC_URL = "/static/"

@@ -39,6 +39,22 @@ def get_photo_for_liaison(user, pk: int) -> ProfilePhoto:
     )
 
 
+def get_profile_for_private_file(user, pk: int) -> InmateProfile:
+    """A profile whose private files (consent form) `user` may download: a
+    liaison of its facility, or staff (moderators check consent when they
+    review). The caller is behind RequireMFAMiddleware, so both have MFA."""
+    if user.is_staff:
+        return get_object_or_404(InmateProfile.objects.select_related("facility"), pk=pk)
+    return get_profile_for_liaison(user, pk)
+
+
+def get_photo_for_private_file(user, pk: int) -> ProfilePhoto:
+    """A photo whose private original `user` may download (as above)."""
+    if user.is_staff:
+        return get_object_or_404(ProfilePhoto.objects.select_related("profile__facility"), pk=pk)
+    return get_photo_for_liaison(user, pk)
+
+
 def get_published_profile(slug: str) -> InmateProfile:
     """A profile as the public may see it: published, or 404."""
     return get_object_or_404(

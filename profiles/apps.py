@@ -12,13 +12,17 @@ class ProfilesConfig(AppConfig):
         from profiles import services
 
         Kind = ModerationItem.Kind
-        registry.register(Kind.PROFILE, on_approve=services.approve_profile, on_reject=services.reject_profile)
+        registry.register(
+            Kind.PROFILE, on_approve=services.approve_profile, on_reject=services.reject_profile
+        )
         registry.register(
             Kind.PROFILE_CHANGE,
             on_approve=services.approve_profile_change,
             on_reject=services.reject_profile_change,
         )
-        registry.register(Kind.PHOTO, on_approve=services.approve_photo, on_reject=services.reject_photo)
+        registry.register(
+            Kind.PHOTO, on_approve=services.approve_photo, on_reject=services.reject_photo
+        )
 
     def export_user_data(self, user) -> dict:
         """A pen pal's saved profiles (display names only)."""
@@ -26,7 +30,10 @@ class ProfilesConfig(AppConfig):
 
         return {
             "favorites": [
-                {"profile": favorite.profile.display_name, "saved_at": favorite.created_at.isoformat()}
+                {
+                    "profile": favorite.profile.display_name,
+                    "saved_at": favorite.created_at.isoformat(),
+                }
                 for favorite in Favorite.objects.filter(user=user).select_related("profile")
             ]
         }

@@ -51,30 +51,64 @@ def do_create_profile(liaison, facility: Facility, fields: dict) -> InmateProfil
     return profile
 
 
+# A liaison keeps a profile up to date until the person leaves the facility.
+EDITABLE_STATUSES = frozenset(
+    {Status.DRAFT, Status.PENDING_REVIEW, Status.PUBLISHED, Status.PAUSED}
+)
+# Fields the public never sees; changing them does not change "last updated".
+PRIVATE_FIELDS = frozenset({"legal_name", "inmate_number"})
+
+
+def ensure_editable(profile: InmateProfile) -> None:
+    if profile.status not in EDITABLE_STATUSES:
+        raise ValidationError(
+            f"This profile is {profile.get_status_display().lower()}; it can no longer be changed."
+        )
+
+
+def changed_fields(profile: InmateProfile, fields: dict) -> list[str]:
+    """The names in `fields` whose value differs from the profile as its
+    liaison last left it: for public text of a listed profile, that is the
+    edit waiting for review, if any."""
+    is_public = profile.status in (Status.PUBLISHED, Status.PAUSED)
+    changed = []
+    for name, value in fields.items():
+        current = getattr(profile, name)
+        if is_public and name in InmateProfile.REVIEWED_FIELDS:
+            current = profile.pending_changes.get(name, current)
+        if current != value:
+            changed.append(name)
+    return changed
+
+
+def check_update_profile(liaison, profile: InmateProfile, fields: dict) -> InmateProfile:
+    ensure_editable(profile)
+    return do_update_profile(liaison, profile, fields)
+
+
 @transaction.atomic
 def do_update_profile(liaison, profile: InmateProfile, fields: dict) -> InmateProfile:
     """Apply an edit. Public text of a listed profile waits for review in
     `pending_changes`; everything else, and any change to an unlisted
-    profile, applies at once."""
+    profile, applies at once. Saving the same values again changes nothing
+    and records nothing, so re-importing a file is safe."""
     profile = InmateProfile.objects.select_for_update().get(pk=profile.pk)
     is_public = profile.status in (Status.PUBLISHED, Status.PAUSED)
-    reviewed = {}
-    changed = []
-    for name, value in fields.items():
-        if getattr(profile, name) == value and name not in profile.pending_changes:
-            continue
-        if is_public and name in InmateProfile.REVIEWED_FIELDS:
-            if getattr(profile, name) == value:
-                profile.pending_changes.pop(name, None)
-            else:
-                reviewed[name] = value
-        else:
-            setattr(profile, name, value)
-        changed.append(name)
+    changed = changed_fields(profile, fields)
     if not changed:
         return profile
-    if reviewed:
-        profile.pending_changes.update(reviewed)
+    for name in changed:
+        value = fields[name]
+        if is_public and name in InmateProfile.REVIEWED_FIELDS:
+            if getattr(profile, name) == value:
+                # Back to the approved text: nothing left to review.
+                profile.pending_changes.pop(name, None)
+            else:
+                profile.pending_changes[name] = value
+        else:
+            setattr(profile, name, value)
+    if is_public and set(changed) - set(InmateProfile.REVIEWED_FIELDS) - PRIVATE_FIELDS:
+        profile.public_updated_at = timezone.now()
     profile.save()
     if is_public:
         if profile.pending_changes:
@@ -99,6 +133,13 @@ def do_update_profile(liaison, profile: InmateProfile, fields: dict) -> InmatePr
     return profile
 
 
+def check_upload_consent_form(
+    liaison, profile: InmateProfile, consent_file, *, is_confirmed: bool
+) -> None:
+    ensure_editable(profile)
+    do_upload_consent_form(liaison, profile, consent_file, is_confirmed=is_confirmed)
+
+
 @transaction.atomic
 def do_upload_consent_form(
     liaison, profile: InmateProfile, consent_file, *, is_confirmed: bool
@@ -108,12 +149,17 @@ def do_upload_consent_form(
     profile = InmateProfile.objects.select_for_update().get(pk=profile.pk)
     old_name = profile.consent_form.name if profile.consent_form else ""
     profile.consent_form.save(consent_file.name, consent_file, save=False)
-    profile.consent_confirmed_by = liaison if is_confirmed else None
-    profile.consent_confirmed_at = timezone.now() if is_confirmed else None
-    profile.save(update_fields=["consent_form", "consent_confirmed_by", "consent_confirmed_at"])
-    record_action(liaison, profile.facility, Action.CONSENT_UPLOADED, profile=profile)
-    if is_confirmed:
-        record_action(liaison, profile.facility, Action.CONSENT_CONFIRMED, profile=profile)
+    try:
+        profile.consent_confirmed_by = liaison if is_confirmed else None
+        profile.consent_confirmed_at = timezone.now() if is_confirmed else None
+        profile.save(update_fields=["consent_form", "consent_confirmed_by", "consent_confirmed_at"])
+        record_action(liaison, profile.facility, Action.CONSENT_UPLOADED, profile=profile)
+        if is_confirmed:
+            record_action(liaison, profile.facility, Action.CONSENT_CONFIRMED, profile=profile)
+    except Exception:
+        # The row was not written: do not leave the new file behind.
+        profile.consent_form.storage.delete(profile.consent_form.name)
+        raise
     if old_name:
         storage = profile.consent_form.storage
         transaction.on_commit(lambda: storage.delete(old_name))
@@ -180,6 +226,9 @@ def do_change_lifecycle(
     reviews of them are withdrawn.
     """
     profile = InmateProfile.objects.select_for_update().get(pk=profile.pk)
+    if profile.status not in LIFECYCLE_FROM[action]:
+        # Someone changed it between the check and the lock.
+        raise ValidationError(f"This profile is now {profile.get_status_display().lower()}.")
     if action == Action.PAUSED:
         profile.status = Status.PAUSED
     elif action == Action.RESUMED:
@@ -234,6 +283,7 @@ def check_upload_photo(liaison, profile: InmateProfile, uploaded_file) -> tuple[
     Returns (photo, created); the same file uploaded twice for one person is
     the existing photo. Content checks happen in the task (by content, not name).
     """
+    ensure_editable(profile)
     if uploaded_file.size > settings.PHOTO_MAX_UPLOAD_BYTES:
         raise PhotoUploadError(
             f"This file is {uploaded_file.size / 1_000_000:.1f} MB; photos may be at most "
@@ -244,6 +294,9 @@ def check_upload_photo(liaison, profile: InmateProfile, uploaded_file) -> tuple[
     checksum, size = checksum_of(uploaded_file)
     existing = ProfilePhoto.objects.filter(profile=profile, checksum=checksum).first()
     if existing is not None:
+        if existing.status == ProfilePhoto.Status.FAILED:
+            # "Please upload the photo again" must work: process the stored original anew.
+            do_retry_photo(existing)
         return existing, False
     try:
         return do_upload_photo(liaison, profile, uploaded_file, checksum=checksum, size=size), True
@@ -269,6 +322,17 @@ def do_upload_photo(
     record_action(liaison, profile.facility, Action.PHOTO_UPLOADED, profile=profile, photo=photo.pk)
     enqueue_on_commit(process_photo, photo.pk)
     return photo
+
+
+@transaction.atomic
+def do_retry_photo(photo: ProfilePhoto) -> None:
+    from profiles.tasks import process_photo
+
+    ProfilePhoto.objects.filter(pk=photo.pk, status=ProfilePhoto.Status.FAILED).update(
+        status=ProfilePhoto.Status.UPLOADED, status_reason=""
+    )
+    photo.refresh_from_db(fields=["status", "status_reason"])
+    enqueue_on_commit(process_photo, photo.pk)
 
 
 @transaction.atomic
@@ -356,10 +420,16 @@ def approve_photo(item: ModerationItem, moderator) -> None:
 
 
 def reject_photo(item: ModerationItem, moderator) -> None:
+    """A rejected photo keeps its private original (audit) but loses its public variants."""
     photo = ProfilePhoto.objects.select_related("profile").get(pk=item.object_id)
+    public_files = [(f.storage, f.name) for f in (photo.display, photo.thumbnail) if f]
     photo.review_status = ProfilePhoto.Review.REJECTED
-    photo.save(update_fields=["review_status"])
+    photo.display = ""
+    photo.thumbnail = ""
+    photo.is_primary = False
+    photo.save(update_fields=["review_status", "display", "thumbnail", "is_primary"])
     refresh_primary_photo(photo.profile)
+    transaction.on_commit(lambda: [storage.delete(name) for storage, name in public_files])
 
 
 # --- Expiry (beat) --------------------------------------------------------------------------

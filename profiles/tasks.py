@@ -4,9 +4,29 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from profiles.photos import RETRYABLE_ERRORS
 
-@shared_task
+
+# Besides the database and broker, storage errors (a full disk, S3 away) are
+# retried: the task is idempotent, and the photo keeps its place meanwhile.
+@shared_task(autoretry_for=RETRYABLE_ERRORS)
 def process_photo(photo_id: int) -> str:
     from profiles.photos import run_photo_processing
 
     return run_photo_processing(photo_id)
+
+
+@shared_task
+def sweep_unprocessed_photos() -> int:
+    """Re-send photos whose processing task was lost (scheduled by beat)."""
+    from profiles.photos import sweep_unprocessed_photos as sweep
+
+    return sweep()
+
+
+@shared_task
+def expire_profiles() -> int:
+    """Pause listings whose period ended (scheduled daily by beat)."""
+    from profiles.services import expire_profiles as expire
+
+    return expire()

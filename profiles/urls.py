@@ -1,6 +1,14 @@
 """Public directory URLs (mounted at /inmates/)."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from profiles import views
 
 app_name = "directory"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.directory_list, name="list"),
+    # Before <slug>/: profile slugs always end in "-<hex>", so none is "saved".
+    path("saved/", views.saved, name="saved"),
+    path("<slug:slug>/", views.profile, name="profile"),
+    path("<slug:slug>/favorite/", views.favorite, name="favorite"),
+]

@@ -120,3 +120,55 @@ class InmateProfileFactory(factory.django.DjangoModelFactory):
         kwargs.setdefault("published_at", now)
         kwargs.setdefault("public_updated_at", now)
         return cls(status="published", **kwargs)
+
+
+class ProfilePhotoFactory(factory.django.DjangoModelFactory):
+    """A photo as just uploaded: the original in private storage, not processed yet."""
+
+    class Meta:
+        model = "profiles.ProfilePhoto"
+
+    profile = factory.SubFactory(InmateProfileFactory)
+    original = factory.django.FileField(filename="original", data=b"\xff\xd8\xff\xe0 not a photo")
+    checksum = factory.Sequence(lambda n: f"{n:064x}")
+    size_bytes = 17
+
+
+def image_bytes(image_format: str = "JPEG", size: tuple[int, int] = (64, 48)) -> bytes:
+    """A small real image (Pillow) in `image_format`, for upload tests."""
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", size, (200, 120, 40)).save(out, format=image_format)
+    return out.getvalue()
+
+
+# The smallest PDF viewers open: one empty page.
+MINIMAL_PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 612 792]>>endobj\n"
+    b"trailer<</Root 1 0 R>>\n%%EOF\n"
+)
+
+
+def add_public_photo(profile, *, is_primary: bool = True, **kwargs):
+    """A processed, approved photo of `profile` (display and thumbnail names
+    only, no files), made its primary photo unless `is_primary` is False."""
+    photo = ProfilePhotoFactory(
+        profile=profile,
+        status="ready",
+        review_status="approved",
+        is_primary=is_primary,
+        display=kwargs.pop("display", f"photos/display/{profile.slug}.jpg"),
+        thumbnail=kwargs.pop("thumbnail", f"photos/thumbs/{profile.slug}.jpg"),
+        width=480,
+        height=480,
+        **kwargs,
+    )
+    if is_primary:
+        profile.primary_photo = photo
+        profile.save(update_fields=["primary_photo"])
+    return photo

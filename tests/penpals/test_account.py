@@ -24,7 +24,7 @@ def test_it_requires_login(client, db, name):
 
 def test_it_shows_settings_with_few_queries(client, alice, django_assert_max_num_queries):
     client.force_login(alice)
-    with django_assert_max_num_queries(2):
+    with django_assert_max_num_queries(3):  # session, user, liaison check
         response = client.get(reverse("account_settings"))
     assert response.status_code == 200
     assert 'value="Alice"' in response.content.decode()
@@ -118,3 +118,18 @@ def test_it_soft_deletes_the_account(client, alice, bob):
     # Nobody else was touched.
     bob.refresh_from_db()
     assert bob.is_active and bob.email == "bob@example.org"
+
+
+def test_it_sends_each_role_to_its_workplace_after_login(client, alice, liaison, moderator):
+    expectations = [(alice, reverse("account_settings")), (liaison, reverse("liaison:dashboard"))]
+    for user, expected in expectations:
+        client.logout()
+        response = client.post(
+            reverse("account_login"), {"login": user.email, "password": PASSWORD}
+        )
+        assert response["Location"] == expected
+    client.logout()
+    response = client.post(
+        reverse("account_login"), {"login": moderator.email, "password": PASSWORD}
+    )
+    assert response["Location"] == reverse("admin:index")

@@ -38,3 +38,13 @@ def test_it_lets_a_liaison_renew_an_expired_listing(liaison):
     profile.refresh_from_db()
     assert profile.status == InmateProfile.Status.PUBLISHED
     assert profile.expires_at > timezone.localdate() + timedelta(days=360)
+
+
+def test_it_schedules_the_expiry_job_daily():
+    from django.conf import settings
+
+    from profiles.tasks import expire_profiles as task
+
+    entry = settings.CELERY_BEAT_SCHEDULE["expire-profiles"]
+    assert entry["task"] == task.name
+    assert entry["schedule"] == 24 * 60 * 60

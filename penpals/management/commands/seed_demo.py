@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from penpals.models import MODERATORS_GROUP, User
+from profiles.demo import seed_profiles
 from profiles.models import Facility, FacilityLiaison
 
 DEMO_PASSWORD = "penpals-demo-2026"  # noqa: S105 - demo accounts on a development machine only
@@ -87,7 +88,7 @@ def seed_accounts() -> None:
 
 
 # Run in order; each must be idempotent.
-DEMO_SEEDERS = [seed_facilities, seed_accounts]
+DEMO_SEEDERS = [seed_facilities, seed_accounts, seed_profiles]
 
 
 class Command(BaseCommand):

@@ -1,0 +1,97 @@
+"""Directory benchmarks: server time of directory pages at 100,000 published profiles.
+
+Each case is timed through the whole Django request cycle (middleware,
+view, queries, template) with django.test.Client, rotating through a few
+representative URLs so that no single cached plan or page flatters it:
+
+- list:      the first page, unfiltered (newest first)
+- filtered:  three filters combined
+- search:    full-text searches, broad (newest first) and ranked
+- deep_page: page 200 of a broad query
+- profile:   profile pages of random published people
+
+Target: every p95 under 50 ms.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Iterator
+
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from profiles.demo import seed_scale
+from profiles.models import InmateProfile
+
+Figure = tuple[str, float | int, str]
+
+PROFILES = 100_000
+REQUESTS_PER_CASE = 200
+
+CASES = {
+    "list": ["/inmates/"],
+    "filtered": [
+        "/inmates/?gender=male&state=CA&seeking=education",
+        "/inmates/?age_min=25&age_max=40&language=es&accepting=on",
+        "/inmates/?release=2&photo=on&seeking=faith",
+    ],
+    "search": [
+        "/inmates/?q=chess",
+        "/inmates/?q=poetry+guitar",
+        "/inmates/?q=Marcus",
+        "/inmates/?q=basketball+cooking",
+        "/inmates/?q=%22bible+study%22",
+    ],
+    "deep_page": [
+        "/inmates/?page=200",
+        "/inmates/?gender=male&page=200",
+        "/inmates/?accepting=on&sort=name&page=200",
+    ],
+}
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
+
+
+def _get(client: Client, path: str) -> float:
+    """Milliseconds to answer `path`, which must be a page with profiles on it."""
+    start = time.perf_counter()
+    response = client.get(path)
+    elapsed = (time.perf_counter() - start) * 1000
+    shows_profiles = b'class="profile-card"' in response.content or b'id="profile-name"' in (
+        response.content
+    )
+    if response.status_code != 200 or not shows_profiles:
+        raise RuntimeError(f"{path} answered {response.status_code} without profiles")
+    return elapsed
+
+
+def bench_directory() -> Iterator[Figure]:
+    listed = InmateProfile.objects.published().count()
+    if listed < PROFILES:
+        yield "directory.seed_scale.seconds", seed_scale(PROFILES - listed), "s"
+        listed = InmateProfile.objects.published().count()
+    yield "directory.published_profiles", listed, "profiles"
+
+    slugs = (
+        InmateProfile.objects.published()
+        .order_by("?")
+        .values_list("slug", flat=True)[:REQUESTS_PER_CASE]
+    )
+    cases = {**CASES, "profile": [f"/inmates/{slug}/" for slug in slugs]}
+
+    client = Client(SERVER_NAME="localhost")
+    for case, paths in cases.items():
+        for path in paths[:5]:  # warm caches, connections and plans
+            _get(client, path)
+        timings = [_get(client, paths[number % len(paths)]) for number in range(REQUESTS_PER_CASE)]
+        with CaptureQueriesContext(connection) as queries:
+            _get(client, paths[0])
+        yield f"directory.{case}.p50_ms", statistics.median(timings), "ms"
+        yield f"directory.{case}.p95_ms", _percentile(timings, 0.95), "ms"
+        yield f"directory.{case}.queries", len(queries), "queries"

@@ -1,0 +1,492 @@
+"""Forms of the liaison portal.
+
+ProfileForm is the one statement of what a valid inmate profile is: the
+portal's create/edit page uses it, and so does every row of a CSV import
+(profiles.csv_import), so the two can never disagree.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+from django import forms
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.utils import timezone
+from PIL import Image, UnidentifiedImageError
+
+from profiles.models import Facility, InmateProfile
+from profiles.services import LIFECYCLE_FROM, Action
+
+Profile = InmateProfile
+
+MINIMUM_AGE = 18
+MAXIMUM_AGE = 120
+BIO_MAX_LENGTH = 4000
+INTEREST_MAX_LENGTH = 40
+INTERESTS_MAX_COUNT = 20
+# Paperwork lags: a release date this many days in the past is still accepted.
+RELEASE_DATE_GRACE_DAYS = 90
+RELEASE_DATE_MAX_YEARS = 100
+# Dates are ISO 8601 everywhere: the browser's date picker sends it, and a
+# CSV cell like 03/04/1980 would be ambiguous.
+DATE_FORMATS = ["%Y-%m-%d"]
+PHOTOS_PER_UPLOAD = 10
+
+
+def years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
+def megabytes(size: int) -> str:
+    return f"{size / 1_000_000:.0f} MB" if size >= 1_000_000 else f"{size / 1000:.0f} kB"
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, **kwargs):
+        super().__init__(format="%Y-%m-%d", **kwargs)
+
+
+class InterestsField(forms.Field):
+    """Short free-text tags: "chess, poetry" from the browser, or a list
+    (a CSV import splits its cell on semicolons). Cleans to a list of unique tags."""
+
+    widget = forms.TextInput
+
+    def to_python(self, value) -> list[str]:
+        if value in self.empty_values:
+            return []
+        parts = value if isinstance(value, (list, tuple)) else str(value).split(",")
+        tags: list[str] = []
+        seen: set[str] = set()
+        for part in parts:
+            tag = " ".join(str(part).split())
+            if tag and tag.casefold() not in seen:
+                seen.add(tag.casefold())
+                tags.append(tag)
+        return tags
+
+    def validate(self, value: list[str]) -> None:
+        super().validate(value)
+        too_long = [tag for tag in value if len(tag) > INTEREST_MAX_LENGTH]
+        if too_long:
+            raise forms.ValidationError(
+                "Each interest may be at most %(limit)d characters; “%(tag)s” is longer.",
+                code="interest_too_long",
+                params={"limit": INTEREST_MAX_LENGTH, "tag": too_long[0]},
+            )
+        if len(value) > INTERESTS_MAX_COUNT:
+            raise forms.ValidationError(
+                "List at most %(limit)d interests (there are %(count)d).",
+                code="too_many_interests",
+                params={"limit": INTERESTS_MAX_COUNT, "count": len(value)},
+            )
+
+    def prepare_value(self, value):
+        if isinstance(value, (list, tuple)):
+            return ", ".join(value)
+        return value
+
+
+class ProfileForm(forms.Form):
+    """An inmate profile's fields, with every rule a liaison must meet.
+
+    `facility` is where the profile lives (inmate numbers are unique per
+    facility); `profile` is the one being edited, or None for a new one.
+    """
+
+    display_name = forms.CharField(
+        max_length=80,
+        help_text="Shown in the directory: a first name or nickname, not the legal name.",
+    )
+    legal_name = forms.CharField(
+        max_length=200, help_text="Private: printed on letters only, never shown to pen pals."
+    )
+    inmate_number = forms.CharField(
+        max_length=40,
+        validators=[
+            RegexValidator(
+                r"^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
+                "Use letters, digits, spaces, dots, slashes and hyphens only.",
+            )
+        ],
+        help_text="The facility's number for this person. Private: printed on letters only.",
+    )
+    date_of_birth = forms.DateField(
+        input_formats=DATE_FORMATS,
+        widget=DateInput(),
+        help_text="Private: only the age is shown. Format YYYY-MM-DD.",
+    )
+    gender = forms.ChoiceField(choices=[("", "Choose…"), *Profile.Gender.choices])
+    release_kind = forms.ChoiceField(
+        choices=Profile.ReleaseKind.choices, initial=Profile.ReleaseKind.UNKNOWN
+    )
+    release_date = forms.DateField(
+        required=False,
+        input_formats=DATE_FORMATS,
+        widget=DateInput(),
+        help_text="Only when the release kind is “Release date”.",
+    )
+    bio = forms.CharField(
+        required=False,
+        max_length=BIO_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text=f"In the person's own words, at most {BIO_MAX_LENGTH} characters. "
+        "No addresses, phone numbers or requests for money.",
+    )
+    interests = InterestsField(
+        required=False,
+        help_text=f"Separated by commas, at most {INTERESTS_MAX_COUNT}, "
+        f"each at most {INTEREST_MAX_LENGTH} characters.",
+    )
+    seeking = forms.MultipleChoiceField(
+        required=False,
+        choices=Profile.Seeking.choices,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    languages = forms.MultipleChoiceField(
+        choices=Profile.Language.choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="The languages this person reads and writes letters in.",
+        error_messages={"required": "Choose at least one language."},
+    )
+    is_accepting_letters = forms.BooleanField(
+        required=False, initial=True, label="Accepting new letters"
+    )
+
+    def __init__(
+        self,
+        *args,
+        facility: Facility,
+        profile: InmateProfile | None = None,
+        check_inmate_number: bool = True,
+        **kwargs,
+    ):
+        # A CSV import matches rows to profiles by inmate number, so a clash
+        # cannot happen there; it turns the uniqueness query off.
+        self.facility = facility
+        self.profile = profile
+        self.check_inmate_number = check_inmate_number
+        if profile is not None and "initial" not in kwargs:
+            kwargs["initial"] = self.initial_for(profile)
+        super().__init__(*args, **kwargs)
+
+    @staticmethod
+    def initial_for(profile: InmateProfile) -> dict:
+        """The profile as its liaison last left it: public text still waiting
+        for review shows the edited version."""
+        initial = {name: getattr(profile, name) for name in ProfileForm.base_fields}
+        if profile.status in (Profile.Status.PUBLISHED, Profile.Status.PAUSED):
+            for name, value in profile.pending_changes.items():
+                if name in Profile.REVIEWED_FIELDS:
+                    initial[name] = value
+        return initial
+
+    def clean_inmate_number(self) -> str:
+        number = self.cleaned_data["inmate_number"]
+        if self.check_inmate_number:
+            clashes = InmateProfile.objects.filter(facility=self.facility, inmate_number=number)
+            if self.profile is not None:
+                clashes = clashes.exclude(pk=self.profile.pk)
+            if clashes.exists():
+                raise forms.ValidationError(
+                    "Another profile at %(facility)s already has inmate number %(number)s.",
+                    code="duplicate_inmate_number",
+                    params={"facility": self.facility.name, "number": number},
+                )
+        return number
+
+    def clean_date_of_birth(self) -> date:
+        born = self.cleaned_data["date_of_birth"]
+        today = timezone.localdate()
+        if born > today:
+            raise forms.ValidationError("The date of birth cannot be in the future.")
+        if born > years_before(today, MINIMUM_AGE):
+            raise forms.ValidationError(
+                "Only adults can be listed: the person must be at least %(age)d years old.",
+                code="too_young",
+                params={"age": MINIMUM_AGE},
+            )
+        if born < years_before(today, MAXIMUM_AGE):
+            raise forms.ValidationError("Check the year of birth: it is more than 120 years ago.")
+        return born
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        kind = cleaned.get("release_kind")
+        release_date = cleaned.get("release_date")
+        if kind is None or "release_date" in self.errors:
+            return cleaned
+        if kind == Profile.ReleaseKind.DATE:
+            today = timezone.localdate()
+            if release_date is None:
+                self.add_error(
+                    "release_date", "Enter the release date, or choose another release kind."
+                )
+            elif release_date < today - timedelta(days=RELEASE_DATE_GRACE_DAYS):
+                self.add_error(
+                    "release_date",
+                    f"This release date is more than {RELEASE_DATE_GRACE_DAYS} days ago. "
+                    "If the person has been released, mark the profile released instead.",
+                )
+            elif release_date.year > today.year + RELEASE_DATE_MAX_YEARS:
+                self.add_error("release_date", "Check the year of the release date.")
+        elif release_date is not None:
+            self.add_error(
+                "release_date",
+                "Leave the release date empty unless the release kind is “Release date”.",
+            )
+        return cleaned
+
+
+# --- Files ------------------------------------------------------------------------
+
+PDF_MAGIC = b"%PDF-"
+JPEG_MAGIC = b"\xff\xd8\xff"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+# What a consent form may be, told by its first bytes: extension and Pillow format.
+CONSENT_TYPES = {"pdf": (".pdf", None), "jpeg": (".jpg", "JPEG"), "png": (".png", "PNG")}
+
+
+def sniff_consent_type(uploaded_file) -> str | None:
+    """'pdf', 'jpeg' or 'png' from the file's content (never its name), else None."""
+    uploaded_file.seek(0)
+    head = uploaded_file.read(16)
+    uploaded_file.seek(0)
+    if head.startswith(PDF_MAGIC):
+        return "pdf"
+    if head.startswith(JPEG_MAGIC):
+        return "jpeg"
+    if head.startswith(PNG_MAGIC):
+        return "png"
+    return None
+
+
+def has_pdf_end_marker(uploaded_file) -> bool:
+    """A complete PDF ends with %%EOF (a truncated upload does not)."""
+    uploaded_file.seek(max(uploaded_file.size - 2048, 0))
+    tail = uploaded_file.read()
+    uploaded_file.seek(0)
+    return b"%%EOF" in tail
+
+
+def is_intact_image(uploaded_file, pillow_format: str) -> bool:
+    try:
+        with Image.open(uploaded_file) as image:
+            if image.format != pillow_format:
+                return False
+            image.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return False
+    finally:
+        uploaded_file.seek(0)
+    return True
+
+
+class ConsentForm(forms.Form):
+    consent_form = forms.FileField(
+        label="Signed consent form",
+        widget=forms.ClearableFileInput(attrs={"accept": "application/pdf,image/jpeg,image/png"}),
+    )
+    is_confirmed = forms.BooleanField(
+        label="I confirm this form is signed by the person named on this profile.",
+        error_messages={"required": "Confirm that the form is signed by the person named."},
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["consent_form"].help_text = (
+            "A scan or photo of the signed form: PDF, JPEG or PNG, at most "
+            f"{megabytes(settings.CONSENT_FORM_MAX_UPLOAD_BYTES)}. It is stored privately."
+        )
+
+    def clean_consent_form(self):
+        uploaded = self.cleaned_data["consent_form"]
+        limit = settings.CONSENT_FORM_MAX_UPLOAD_BYTES
+        if uploaded.size > limit:
+            raise forms.ValidationError(
+                f"This file is {megabytes(uploaded.size)}; the limit is {megabytes(limit)}."
+            )
+        kind = sniff_consent_type(uploaded)
+        if kind is None:
+            raise forms.ValidationError(
+                "This file is not a PDF, JPEG or PNG. Scan the signed form to one of those."
+            )
+        extension, pillow_format = CONSENT_TYPES[kind]
+        if kind == "pdf" and not has_pdf_end_marker(uploaded):
+            raise forms.ValidationError("This PDF looks incomplete; upload it again.")
+        if pillow_format is not None and not is_intact_image(uploaded, pillow_format):
+            raise forms.ValidationError("This image is damaged or incomplete; upload it again.")
+        # Stored under a name that matches its content, whatever it was called.
+        uploaded.name = f"consent{extension}"
+        return uploaded
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files from one <input type=file multiple>; cleans to a list."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": "image/*"}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None) -> list:
+        files = [item for item in (data if isinstance(data, (list, tuple)) else [data]) if item]
+        if not files and self.required:
+            raise forms.ValidationError(self.error_messages["required"], code="required")
+        return [super(MultipleFileField, self).clean(item, initial) for item in files]
+
+
+class PhotoUploadForm(forms.Form):
+    photos = MultipleFileField(
+        label="Photos",
+        error_messages={"required": "Choose at least one photo."},
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["photos"].help_text = (
+            f"Up to {PHOTOS_PER_UPLOAD} photos at once, each at most "
+            f"{megabytes(settings.PHOTO_MAX_UPLOAD_BYTES)}. They are checked, cleaned of "
+            "location data and resized before a moderator reviews them."
+        )
+
+    def clean_photos(self) -> list:
+        photos = self.cleaned_data["photos"]
+        if len(photos) > PHOTOS_PER_UPLOAD:
+            raise forms.ValidationError(
+                f"Upload at most {PHOTOS_PER_UPLOAD} photos at once ({len(photos)} chosen)."
+            )
+        limit = settings.PHOTO_MAX_UPLOAD_BYTES
+        errors = []
+        for photo in photos:
+            name = Path(photo.name).name
+            if photo.size == 0:
+                errors.append(f"{name} is empty.")
+            elif photo.size > limit:
+                errors.append(
+                    f"{name} is {megabytes(photo.size)}; the limit is {megabytes(limit)}."
+                )
+        if errors:
+            raise forms.ValidationError(errors)
+        return photos
+
+
+# --- Lifecycle and import -----------------------------------------------------------
+
+OUTSIDE_THE_SERVICE = "outside"
+
+LIFECYCLE_LABELS = {
+    Action.PAUSED: "Pause the listing: it leaves the directory until resumed.",
+    Action.RESUMED: "Resume the listing: it returns to the directory.",
+    Action.RENEWED: "Renew the listing for another year.",
+    Action.RELEASED: "Mark released: the profile leaves the directory for good.",
+    Action.TRANSFERRED: "Mark transferred: the profile leaves the directory for good.",
+}
+
+
+def lifecycle_actions_for(profile: InmateProfile) -> list[str]:
+    """The lifecycle actions the profile's current status allows, in display order."""
+    return [action for action, statuses in LIFECYCLE_FROM.items() if profile.status in statuses]
+
+
+class LifecycleForm(forms.Form):
+    """Pause, resume, renew, release or transfer one profile.
+
+    Only the actions its current status allows are offered; a transfer names
+    the destination, another active facility on the service or none.
+    """
+
+    action = forms.ChoiceField(widget=forms.RadioSelect, label="What happened?")
+    destination = forms.ChoiceField(
+        required=False,
+        label="Transferred to",
+        help_text="Only for a transfer.",
+    )
+
+    def __init__(self, *args, profile: InmateProfile, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.profile = profile
+        self.fields["action"].choices = [
+            (action.value, LIFECYCLE_LABELS[action]) for action in lifecycle_actions_for(profile)
+        ]
+        self.destinations = {
+            str(facility.pk): facility
+            for facility in Facility.objects.filter(is_active=True)
+            .exclude(pk=profile.facility_id)
+            .order_by("name")
+        }
+        self.fields["destination"].choices = [
+            ("", "Choose…"),
+            (OUTSIDE_THE_SERVICE, "A facility not on Penpals, or unknown"),
+            *[(pk, str(facility)) for pk, facility in self.destinations.items()],
+        ]
+
+    @property
+    def allows_anything(self) -> bool:
+        return bool(self.fields["action"].choices)
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        cleaned["transferred_to"] = None
+        if cleaned.get("action") == Action.TRANSFERRED:
+            destination = cleaned.get("destination")
+            if not destination:
+                self.add_error("destination", "Choose where the person was transferred to.")
+            elif destination != OUTSIDE_THE_SERVICE:
+                cleaned["transferred_to"] = self.destinations[destination]
+        return cleaned
+
+
+class CsvImportForm(forms.Form):
+    csv_file = forms.FileField(
+        label="CSV file",
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+    )
+    is_dry_run = forms.BooleanField(
+        required=False,
+        label="Check the file only: report what would happen and write nothing.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        from profiles import csv_import
+
+        super().__init__(*args, **kwargs)
+        self.fields["csv_file"].help_text = (
+            f"UTF-8 CSV with a header row, at most {csv_import.MAX_ROWS:,} rows and "
+            f"{megabytes(csv_import.MAX_BYTES)}."
+        )
+
+    def clean(self) -> dict:
+        from profiles import csv_import
+
+        cleaned = super().clean()
+        uploaded = cleaned.get("csv_file")
+        if uploaded is not None:
+            try:
+                cleaned["rows"] = csv_import.read_rows(uploaded)
+            except forms.ValidationError as error:
+                self.add_error("csv_file", error)
+        return cleaned
+
+
+class ProfileFilterForm(forms.Form):
+    """The profile list's search box and status filter (GET)."""
+
+    q = forms.CharField(
+        required=False,
+        max_length=100,
+        label="Name or inmate number",
+    )
+    status = forms.ChoiceField(
+        required=False, choices=[("", "Any status"), *Profile.Status.choices]
+    )

@@ -1,0 +1,576 @@
+"""The liaison portal: facility liaisons keep their facility's profiles.
+
+Every view resolves what it touches through profiles.access, which answers
+404 for anything outside the liaison's facilities (and for anyone who is not
+a liaison). penpals.middleware.RequireMFAMiddleware requires a second factor
+for all of /liaison/. Pages carry private data (legal names, dates of birth),
+so no response may be stored by a browser or proxy cache.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+from pathlib import PurePosixPath
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db import IntegrityError
+from django.db.models import Count, Q
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from moderation.models import ModerationItem
+from profiles import csv_import
+from profiles.access import (
+    get_facility_for_liaison,
+    get_photo_for_liaison,
+    get_photo_for_private_file,
+    get_profile_for_liaison,
+    get_profile_for_private_file,
+    liaison_facilities,
+)
+from profiles.forms import (
+    ConsentForm,
+    CsvImportForm,
+    LifecycleForm,
+    PhotoUploadForm,
+    ProfileFilterForm,
+    ProfileForm,
+    lifecycle_actions_for,
+)
+from profiles.models import Facility, InmateProfile, LiaisonAction, ProfilePhoto
+from profiles.services import (
+    EDITABLE_STATUSES,
+    check_change_lifecycle,
+    check_submit_profile,
+    check_update_profile,
+    check_upload_consent_form,
+    check_upload_photo,
+    do_create_profile,
+    do_delete_photo,
+    do_set_primary_photo,
+    ensure_editable,
+)
+
+Status = InmateProfile.Status
+PhotoStatus = ProfilePhoto.Status
+Review = ProfilePhoto.Review
+
+PAGE_SIZE = 50
+DASHBOARD_LIST_SIZE = 10
+PROFILE_HISTORY_SIZE = 50
+# Listings this close to expiry show up under "needs your action".
+EXPIRY_WARNING = timedelta(days=30)
+
+private_page = cache_control(private=True, no_store=True)
+
+
+# --- Queries behind the pages (read-only; each runs a fixed number of queries) ---------
+
+
+def facilities_with_counts(user):
+    return liaison_facilities(user).annotate(
+        profile_count=Count("profiles"),
+        draft_count=Count("profiles", filter=Q(profiles__status=Status.DRAFT)),
+        pending_count=Count("profiles", filter=Q(profiles__status=Status.PENDING_REVIEW)),
+        published_count=Count("profiles", filter=Q(profiles__status=Status.PUBLISHED)),
+    )
+
+
+def dashboard_summary(facility: Facility) -> dict:
+    """Everything the facility dashboard shows, in seven queries whatever the size."""
+    profiles = InmateProfile.objects.filter(facility=facility)
+    counts = dict(profiles.values_list("status").annotate(count=Count("id")).order_by())
+    photos = ProfilePhoto.objects.filter(profile__facility=facility)
+    photos_to_replace = Q(status__in=[PhotoStatus.REJECTED, PhotoStatus.FAILED]) | Q(
+        review_status=Review.REJECTED
+    )
+    photo_counts = photos.aggregate(
+        awaiting_processing=Count(
+            "id", filter=Q(status__in=[PhotoStatus.UPLOADED, PhotoStatus.PROCESSING])
+        ),
+        awaiting_review=Count(
+            "id", filter=Q(status=PhotoStatus.READY, review_status=Review.PENDING)
+        ),
+        to_replace=Count("id", filter=photos_to_replace),
+    )
+    consent_confirmed = ~Q(consent_form="") & Q(consent_confirmed_at__isnull=False)
+    drafts = profiles.filter(status=Status.DRAFT).order_by("-updated_at", "id")
+    limit = DASHBOARD_LIST_SIZE
+    return {
+        "status_counts": [(status, counts.get(status.value, 0)) for status in Status],
+        "photo_counts": photo_counts,
+        "needs_consent": list(drafts.exclude(consent_confirmed)[:limit]),
+        "ready_to_submit": list(drafts.filter(consent_confirmed)[:limit]),
+        "photos_to_replace": list(
+            photos.filter(photos_to_replace, profile__status__in=EDITABLE_STATUSES)
+            .select_related("profile")
+            .order_by("-created_at")[:limit]
+        ),
+        "expiring": list(
+            profiles.filter(
+                status__in=[Status.PUBLISHED, Status.PAUSED],
+                expires_at__lte=timezone.localdate() + EXPIRY_WARNING,
+            ).order_by("expires_at", "id")[:limit]
+        ),
+        "recent_actions": describe_actions(
+            LiaisonAction.objects.filter(facility=facility)
+            .select_related("actor", "profile")
+            .order_by("-created_at", "-id")[:limit]
+        ),
+    }
+
+
+def field_labels() -> dict[str, str]:
+    return {
+        name: field.label or name.replace("_", " ").capitalize()
+        for name, field in ProfileForm.base_fields.items()
+    }
+
+
+def describe_actions(actions):
+    """Attach a short human description of each action's detail (for the history tables)."""
+    actions = list(actions)
+    labels = field_labels()
+    for action in actions:
+        detail = action.detail or {}
+        parts = []
+        if detail.get("fields"):
+            parts.append(
+                "Changed: " + ", ".join(labels.get(name, name) for name in detail["fields"])
+            )
+        if "created" in detail:
+            parts.append(
+                f"{detail.get('filename') or 'CSV file'}: {detail.get('rows', 0)} rows, "
+                f"{detail['created']} created, {detail.get('updated', 0)} updated, "
+                f"{detail.get('unchanged', 0)} unchanged, {detail.get('rejected', 0)} rejected"
+            )
+        if "transferred_to" in detail:
+            parts.append(f"To: {detail['transferred_to']}")
+        if "photo" in detail:
+            parts.append(f"Photo {detail['photo']}")
+        if "reason" in detail:
+            parts.append(str(detail["reason"]).capitalize())
+        action.description = "; ".join(parts)
+    return actions
+
+
+# --- Dashboard and lists ----------------------------------------------------------------
+
+
+@login_required
+@require_GET
+@private_page
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """The portal's front door: a liaison of one facility goes straight to it;
+    a liaison of several chooses one."""
+    facilities = list(facilities_with_counts(request.user))
+    if not facilities:
+        raise Http404("Not a liaison.")
+    if len(facilities) == 1:
+        return redirect("liaison:facility_dashboard", facility_slug=facilities[0].slug)
+    return render(request, "profiles/liaison/choose_facility.html", {"facilities": facilities})
+
+
+@login_required
+@require_GET
+@private_page
+def facility_dashboard(request: HttpRequest, facility_slug: str) -> HttpResponse:
+    facility = get_facility_for_liaison(request.user, facility_slug)
+    context = {"facility": facility, **dashboard_summary(facility)}
+    return render(request, "profiles/liaison/dashboard.html", context)
+
+
+@login_required
+@require_GET
+@private_page
+def profile_list(request: HttpRequest, facility_slug: str) -> HttpResponse:
+    facility = get_facility_for_liaison(request.user, facility_slug)
+    form = ProfileFilterForm(request.GET)
+    filters = form.cleaned_data if form.is_valid() else {}
+    profiles = (
+        InmateProfile.objects.filter(facility=facility)
+        .annotate(photo_count=Count("photos"))
+        .order_by("display_name", "id")
+    )
+    if filters.get("status"):
+        profiles = profiles.filter(status=filters["status"])
+    if query := filters.get("q", "").strip():
+        profiles = profiles.filter(
+            Q(display_name__icontains=query)
+            | Q(legal_name__icontains=query)
+            | Q(inmate_number__icontains=query)
+        )
+    page = Paginator(profiles, PAGE_SIZE).get_page(request.GET.get("page"))
+    query_string = request.GET.copy()
+    query_string.pop("page", None)
+    return render(
+        request,
+        "profiles/liaison/profile_list.html",
+        {
+            "facility": facility,
+            "form": form,
+            "page": page,
+            "query_string": query_string.urlencode(),
+        },
+    )
+
+
+@login_required
+@require_GET
+@private_page
+def activity(request: HttpRequest, facility_slug: str) -> HttpResponse:
+    """The facility's audit trail: every liaison action, newest first."""
+    facility = get_facility_for_liaison(request.user, facility_slug)
+    actions = (
+        LiaisonAction.objects.filter(facility=facility)
+        .select_related("actor", "profile")
+        .order_by("-created_at", "-id")
+    )
+    page = Paginator(actions, PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = describe_actions(page.object_list)
+    return render(request, "profiles/liaison/activity.html", {"facility": facility, "page": page})
+
+
+def post_data(request: HttpRequest):
+    """A form's data: bound on every POST, even an empty one (so it shows its
+    errors), unbound on GET."""
+    return request.POST if request.method == "POST" else None
+
+
+def post_files(request: HttpRequest):
+    return request.FILES if request.method == "POST" else None
+
+
+def refuse_closed_profile(request: HttpRequest, profile: InmateProfile) -> HttpResponse | None:
+    """Back to the profile page, with the reason, when the profile can no longer change."""
+    try:
+        ensure_editable(profile)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect("liaison:profile_detail", profile_id=profile.pk)
+    return None
+
+
+# --- One profile ---------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@private_page
+def profile_create(request: HttpRequest, facility_slug: str) -> HttpResponse:
+    facility = get_facility_for_liaison(request.user, facility_slug)
+    form = ProfileForm(post_data(request), facility=facility)
+    if request.method == "POST" and form.is_valid():
+        try:
+            profile = do_create_profile(request.user, facility, form.cleaned_data)
+        except IntegrityError:
+            # Another liaison saved the same inmate number a moment ago.
+            form.add_error("inmate_number", "A profile with this inmate number was just created.")
+        else:
+            messages.success(
+                request,
+                f"Created a draft profile for {profile.display_name}. Next: upload the signed "
+                "consent form and a photo, then submit it for review.",
+            )
+            return redirect("liaison:profile_detail", profile_id=profile.pk)
+    return render(
+        request, "profiles/liaison/profile_form.html", {"facility": facility, "form": form}
+    )
+
+
+@login_required
+@require_GET
+@private_page
+def profile_detail(request: HttpRequest, profile_id: int) -> HttpResponse:
+    profile = get_profile_for_liaison(request.user, profile_id)
+    context = {
+        "facility": profile.facility,
+        "profile": profile,
+        "photos": list(profile.photos.all()),
+        "history": describe_actions(
+            profile.liaison_actions.select_related("actor").order_by("-created_at", "-id")[
+                :PROFILE_HISTORY_SIZE
+            ]
+        ),
+        "reviews": list(ModerationItem.objects.for_object(profile).order_by("-created_at")[:10]),
+        "pending_changes": [
+            (field_labels().get(name, name), value if isinstance(value, str) else ", ".join(value))
+            for name, value in profile.pending_changes.items()
+        ],
+        "is_editable": profile.status in EDITABLE_STATUSES,
+        "lifecycle_actions": lifecycle_actions_for(profile),
+    }
+    return render(request, "profiles/liaison/profile_detail.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@private_page
+def profile_edit(request: HttpRequest, profile_id: int) -> HttpResponse:
+    profile = get_profile_for_liaison(request.user, profile_id)
+    if refusal := refuse_closed_profile(request, profile):
+        return refusal
+    form = ProfileForm(post_data(request), facility=profile.facility, profile=profile)
+    if request.method == "POST" and form.is_valid():
+        try:
+            profile = check_update_profile(request.user, profile, form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        except IntegrityError:
+            form.add_error("inmate_number", "A profile with this inmate number was just created.")
+        else:
+            if profile.pending_changes and profile.status in (Status.PUBLISHED, Status.PAUSED):
+                messages.success(
+                    request,
+                    "Saved. Changes to the public text wait for a moderator's review; "
+                    "the directory shows the approved version until then.",
+                )
+            else:
+                messages.success(request, "Saved.")
+            return redirect("liaison:profile_detail", profile_id=profile.pk)
+    return render(
+        request,
+        "profiles/liaison/profile_form.html",
+        {"facility": profile.facility, "profile": profile, "form": form},
+    )
+
+
+@login_required
+@require_POST
+def profile_submit(request: HttpRequest, profile_id: int) -> HttpResponse:
+    profile = get_profile_for_liaison(request.user, profile_id)
+    try:
+        check_submit_profile(request.user, profile)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(
+            request, "Submitted for review. A moderator will check the profile and its photos."
+        )
+    return redirect("liaison:profile_detail", profile_id=profile.pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@private_page
+def lifecycle(request: HttpRequest, profile_id: int) -> HttpResponse:
+    profile = get_profile_for_liaison(request.user, profile_id)
+    form = LifecycleForm(post_data(request), profile=profile)
+    if request.method == "POST" and form.is_valid():
+        try:
+            profile = check_change_lifecycle(
+                request.user,
+                profile,
+                form.cleaned_data["action"],
+                transferred_to=form.cleaned_data["transferred_to"],
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"Done: the profile is now {profile.get_status_display()}.")
+            return redirect("liaison:profile_detail", profile_id=profile.pk)
+    return render(
+        request,
+        "profiles/liaison/lifecycle.html",
+        {"facility": profile.facility, "profile": profile, "form": form},
+    )
+
+
+# --- Consent form and photos ----------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@private_page
+def consent_upload(request: HttpRequest, profile_id: int) -> HttpResponse:
+    profile = get_profile_for_liaison(request.user, profile_id)
+    if refusal := refuse_closed_profile(request, profile):
+        return refusal
+    form = ConsentForm(post_data(request), post_files(request))
+    if request.method == "POST" and form.is_valid():
+        try:
+            check_upload_consent_form(
+                request.user,
+                profile,
+                form.cleaned_data["consent_form"],
+                is_confirmed=form.cleaned_data["is_confirmed"],
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, "The signed consent form was stored and confirmed.")
+            return redirect("liaison:profile_detail", profile_id=profile.pk)
+    return render(
+        request,
+        "profiles/liaison/consent_upload.html",
+        {"facility": profile.facility, "profile": profile, "form": form},
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@private_page
+def photo_upload(request: HttpRequest, profile_id: int) -> HttpResponse:
+    profile = get_profile_for_liaison(request.user, profile_id)
+    if refusal := refuse_closed_profile(request, profile):
+        return refusal
+    form = PhotoUploadForm(post_data(request), post_files(request))
+    if request.method == "POST" and form.is_valid():
+        uploaded, repeated = 0, []
+        try:
+            for photo_file in form.cleaned_data["photos"]:
+                _photo, created = check_upload_photo(request.user, profile, photo_file)
+                if created:
+                    uploaded += 1
+                else:
+                    repeated.append(PurePosixPath(photo_file.name).name)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        if uploaded:
+            messages.success(
+                request,
+                f"Uploaded {uploaded} photo{'s' if uploaded != 1 else ''}. "
+                "Each is checked and resized, then reviewed by a moderator.",
+            )
+        if repeated:
+            messages.info(request, f"Already uploaded for this person: {', '.join(repeated)}.")
+        return redirect("liaison:profile_detail", profile_id=profile.pk)
+    return render(
+        request,
+        "profiles/liaison/photo_upload.html",
+        {"facility": profile.facility, "profile": profile, "form": form},
+    )
+
+
+@login_required
+@require_POST
+def photo_primary(request: HttpRequest, photo_id: int) -> HttpResponse:
+    photo = get_photo_for_liaison(request.user, photo_id)
+    do_set_primary_photo(request.user, photo)
+    messages.success(request, "The primary photo was changed.")
+    return redirect("liaison:profile_detail", profile_id=photo.profile_id)
+
+
+@login_required
+@require_POST
+def photo_delete(request: HttpRequest, photo_id: int) -> HttpResponse:
+    photo = get_photo_for_liaison(request.user, photo_id)
+    profile_id = photo.profile_id
+    do_delete_photo(request.user, photo)
+    messages.success(request, "The photo was deleted.")
+    return redirect("liaison:profile_detail", profile_id=profile_id)
+
+
+# --- Private files ----------------------------------------------------------------------------
+
+# (first bytes, content type, extension) of the files a liaison can upload.
+FILE_SIGNATURES = (
+    (b"%PDF-", "application/pdf", ".pdf"),
+    (b"\xff\xd8\xff", "image/jpeg", ".jpg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png", ".png"),
+    (b"GIF8", "image/gif", ".gif"),
+)
+
+
+def sniff_file_type(head: bytes) -> tuple[str, str]:
+    for magic, content_type, extension in FILE_SIGNATURES:
+        if head.startswith(magic):
+            return content_type, extension
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp", ".webp"
+    if head[4:8] == b"ftyp":
+        return "image/heic", ".heic"
+    return "application/octet-stream", ""
+
+
+def private_file_response(field_file, stem: str) -> FileResponse:
+    """Stream a file from private storage as a download that no cache keeps.
+
+    The caller has checked who is asking; private storage has no public URL.
+    """
+    try:
+        handle = field_file.storage.open(field_file.name, "rb")
+        head = handle.read(16)
+        handle.seek(0)
+    except OSError:
+        raise Http404("The file is missing from storage.") from None
+    content_type, extension = sniff_file_type(head)
+    response = FileResponse(
+        handle, as_attachment=True, filename=f"{stem}{extension}", content_type=content_type
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@login_required
+@require_GET
+def consent_download(request: HttpRequest, profile_id: int) -> FileResponse:
+    profile = get_profile_for_private_file(request.user, profile_id)
+    if not profile.consent_form:
+        raise Http404("No consent form was uploaded.")
+    return private_file_response(profile.consent_form, f"consent-form-{profile.pk}")
+
+
+@login_required
+@require_GET
+def photo_original(request: HttpRequest, photo_id: int) -> FileResponse:
+    photo = get_photo_for_private_file(request.user, photo_id)
+    return private_file_response(photo.original, f"photo-{photo.pk}-original")
+
+
+# --- CSV import ---------------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@private_page
+def csv_import_page(request: HttpRequest, facility_slug: str) -> HttpResponse:
+    facility = get_facility_for_liaison(request.user, facility_slug)
+    form = CsvImportForm(post_data(request), post_files(request))
+    report = None
+    if request.method == "POST" and form.is_valid():
+        try:
+            report = csv_import.import_profiles(
+                request.user,
+                facility,
+                form.cleaned_data["rows"],
+                is_dry_run=form.cleaned_data["is_dry_run"],
+                filename=PurePosixPath(form.cleaned_data["csv_file"].name).name,
+            )
+        except csv_import.ImportFailed as error:
+            messages.error(request, str(error))
+    return render(
+        request,
+        "profiles/liaison/csv_import.html",
+        {
+            "facility": facility,
+            "form": form,
+            "report": report,
+            "columns": csv_import.COLUMNS,
+            "max_rows": f"{csv_import.MAX_ROWS:,}",
+        },
+    )
+
+
+@login_required
+@require_GET
+@private_page
+def csv_template(request: HttpRequest, facility_slug: str) -> HttpResponse:
+    get_facility_for_liaison(request.user, facility_slug)
+    out = io.StringIO()
+    csv_import.write_template(out)
+    response = HttpResponse(
+        # A byte-order mark, so spreadsheet programs open the file as UTF-8.
+        "\ufeff" + out.getvalue(),
+        content_type="text/csv; charset=utf-8",
+    )
+    response["Content-Disposition"] = 'attachment; filename="penpals-profiles-template.csv"'
+    return response
