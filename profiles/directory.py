@@ -804,18 +804,6 @@ def is_saved(user, profile: InmateProfile) -> bool:
     return user.is_authenticated and Favorite.objects.filter(user=user, profile=profile).exists()
 
 
-def do_save_favorite(user, profile: InmateProfile) -> None:
-    """Save `profile` to the user's list; saving twice is the same as once.
-
-    The caller resolved `profile` through profiles.access.get_published_profile.
-    """
-    Favorite.objects.bulk_create([Favorite(user=user, profile=profile)], ignore_conflicts=True)
-
-
-def do_remove_favorite(user, profile: InmateProfile) -> None:
-    Favorite.objects.filter(user=user, profile=profile).delete()
-
-
 def saved_profiles(user) -> QuerySet[InmateProfile]:
     """The user's saved profiles that are listed now, most recently saved first.
 

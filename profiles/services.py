@@ -19,7 +19,7 @@ from django.utils import timezone
 from moderation.models import ModerationItem
 from moderation.services import submit_for_review, withdraw_pending
 from penpals.tasks import enqueue_on_commit
-from profiles.models import Facility, InmateProfile, LiaisonAction, ProfilePhoto
+from profiles.models import Facility, Favorite, InmateProfile, LiaisonAction, ProfilePhoto
 
 Status = InmateProfile.Status
 Action = LiaisonAction.Kind
@@ -430,6 +430,21 @@ def reject_photo(item: ModerationItem, moderator) -> None:
     photo.save(update_fields=["review_status", "display", "thumbnail", "is_primary"])
     refresh_primary_photo(photo.profile)
     transaction.on_commit(lambda: [storage.delete(name) for storage, name in public_files])
+
+
+# --- Favourites ---------------------------------------------------------------------------
+
+
+def do_save_favorite(user, profile: InmateProfile) -> None:
+    """Save `profile` to the user's list; saving twice is the same as once.
+
+    The caller resolved `profile` through profiles.access.get_published_profile.
+    """
+    Favorite.objects.bulk_create([Favorite(user=user, profile=profile)], ignore_conflicts=True)
+
+
+def do_remove_favorite(user, profile: InmateProfile) -> None:
+    Favorite.objects.filter(user=user, profile=profile).delete()
 
 
 # --- Expiry (beat) --------------------------------------------------------------------------

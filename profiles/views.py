@@ -1,6 +1,7 @@
 """Public directory views: the list, a profile, and a pen pal's saved profiles.
 
-Search rules, pagination and favourites live in profiles.directory; every
+Search rules and pagination live in profiles.directory, favourites in
+profiles.services; every
 profile is reached through profiles.access.get_published_profile.
 """
 
@@ -14,7 +15,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from profiles import directory
+from profiles import directory, services
 from profiles.access import get_published_profile
 
 
@@ -52,10 +53,10 @@ def favorite(request: HttpRequest, slug: str) -> HttpResponse:
         messages.error(request, "That request was not understood; nothing was changed.")
         return redirect(profile_url)
     if form.cleaned_data["action"] == "save":
-        directory.do_save_favorite(request.user, inmate)
+        services.do_save_favorite(request.user, inmate)
         messages.success(request, f"{inmate.display_name} is in your saved profiles.")
     else:
-        directory.do_remove_favorite(request.user, inmate)
+        services.do_remove_favorite(request.user, inmate)
         messages.success(request, f"{inmate.display_name} was removed from your saved profiles.")
     if form.cleaned_data["next"] == "saved":
         return redirect("directory:saved")
