@@ -32,7 +32,7 @@ Search (`q`)
 Pagination
     Pages are LIMIT/OFFSET slices, fetching one row more than a page to know
     whether there is a next one. The total is counted over at most
-    COUNT_CAP + 1 rows ("1,000+ profiles"), so no page counts a large result
+    COUNT_CAP + 1 rows ("500+ profiles"), so no page counts a large result
     in full, and pages stop at MAX_PAGE, beyond which offsets get slow and
     nobody reads: narrowing the filters or reversing the sort reaches the rest.
     Deep pages and relevance-ordered pages pick their ids first and read
@@ -71,7 +71,7 @@ from django.utils.safestring import mark_safe
 from profiles.models import Facility, Favorite, InmateProfile, ProfilePhoto
 
 PER_PAGE = 24
-COUNT_CAP = 1000
+COUNT_CAP = 500
 MAX_PAGE = 250
 NEW_PROFILE_DAYS = 30
 # Shorter queries have too few trigrams to compare; they match name prefixes
@@ -708,7 +708,7 @@ def _plan_for_search() -> None:
     even through a connection pooler).
 
     - No sequential scans: the planner prices the text-search operator as
-      cheap, so for a capped count (LIMIT 1001) of a common word it prefers
+      cheap, so for a capped count (LIMIT 501) of a common word it prefers
       to read the table until it has found enough matches, evaluating @@ on
       tens of thousands of rows (~100 ms at 100,000 profiles) where the GIN
       index answers in a few.
