@@ -7,7 +7,6 @@ even learn that another facility's object exists.
 
 from __future__ import annotations
 
-from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from profiles.models import Facility, InmateProfile, ProfilePhoto
@@ -60,8 +59,3 @@ def get_published_profile(slug: str) -> InmateProfile:
     return get_object_or_404(
         InmateProfile.objects.published().select_related("facility", "primary_photo"), slug=slug
     )
-
-
-def require_liaison(user) -> None:
-    if not liaison_facilities(user).exists():
-        raise Http404("Not a liaison.")

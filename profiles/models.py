@@ -123,10 +123,6 @@ class InmateProfileQuerySet(models.QuerySet):
     def published(self) -> InmateProfileQuerySet:
         return self.filter(status=InmateProfile.Status.PUBLISHED)
 
-    def for_liaison(self, user) -> InmateProfileQuerySet:
-        """Profiles of the facilities `user` is a liaison of (and nothing else)."""
-        return self.filter(facility__liaisons__user=user)
-
 
 class InmateProfile(models.Model):
     """A person in prison listed in the directory, kept by their facility's liaisons.
@@ -296,10 +292,6 @@ class InmateProfile(models.Model):
         today = timezone.localdate()
         born = self.date_of_birth
         return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
-
-    @property
-    def is_listed(self) -> bool:
-        return self.status == self.Status.PUBLISHED
 
     @property
     def has_confirmed_consent(self) -> bool:
