@@ -56,6 +56,7 @@ from profiles.services import (
     do_delete_photo,
     do_set_primary_photo,
     ensure_editable,
+    record_action,
 )
 
 Status = InmateProfile.Status
@@ -516,6 +517,9 @@ def consent_download(request: HttpRequest, profile_id: int) -> FileResponse:
     profile = get_profile_for_private_file(request.user, profile_id)
     if not profile.consent_form:
         raise Http404("No consent form was uploaded.")
+    record_action(
+        request.user, profile.facility, LiaisonAction.Kind.CONSENT_DOWNLOADED, profile=profile
+    )
     return private_file_response(profile.consent_form, f"consent-form-{profile.pk}")
 
 
@@ -523,6 +527,13 @@ def consent_download(request: HttpRequest, profile_id: int) -> FileResponse:
 @require_GET
 def photo_original(request: HttpRequest, photo_id: int) -> FileResponse:
     photo = get_photo_for_private_file(request.user, photo_id)
+    record_action(
+        request.user,
+        photo.profile.facility,
+        LiaisonAction.Kind.ORIGINAL_DOWNLOADED,
+        profile=photo.profile,
+        photo=photo.pk,
+    )
     return private_file_response(photo.original, f"photo-{photo.pk}-original")
 
 

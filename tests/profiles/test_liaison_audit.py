@@ -90,6 +90,8 @@ def test_it_records_who_did_what_and_when_for_every_kind_of_action(
             profile.pk,
             {"consent_form": SimpleUploadedFile("c.pdf", MINIMAL_PDF), "is_confirmed": "on"},
         )
+        download = liaison_client.get(reverse("liaison:consent_download", args=[profile.pk]))
+        assert download.status_code == 200
         post(liaison_client, "profile_submit", profile.pk)
         post(
             liaison_client,
@@ -98,6 +100,8 @@ def test_it_records_who_did_what_and_when_for_every_kind_of_action(
             {"photos": [SimpleUploadedFile("a.jpg", image_bytes(size=(30, 30)))]},
         )
         photo = profile.photos.get()
+        download = liaison_client.get(reverse("liaison:photo_original", args=[photo.pk]))
+        assert download.status_code == 200
         post(liaison_client, "photo_primary", photo.pk)
         post(liaison_client, "photo_delete", photo.pk)
         listed = InmateProfileFactory.published(facility=facility)

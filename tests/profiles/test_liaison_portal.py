@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
 from unittest import mock
 
 import pytest
@@ -422,9 +423,13 @@ def test_it_stores_a_signed_consent_form_privately(liaison_client, liaison, faci
     assert profile.consent_form.name.startswith(f"consent-forms/{facility.pk}/")
     assert profile.consent_form.name.endswith(".pdf")
     assert "Scan" not in profile.consent_form.name
-    from django.core.files.storage import storages
+    from django.conf import settings
 
-    assert profile.consent_form.storage is storages["private"]
+    # Stored under the private root, which has no URL (compare paths, not
+    # storage objects: other tests' override_settings rebuild the handler's).
+    stored_at = Path(profile.consent_form.path)
+    assert stored_at.is_relative_to(settings.PRIVATE_MEDIA_ROOT)
+    assert not stored_at.is_relative_to(settings.MEDIA_ROOT)
     assert profile.consent_form.read() == MINIMAL_PDF
     kinds = set(LiaisonAction.objects.filter(profile=profile).values_list("kind", flat=True))
     assert kinds == {Kind.CONSENT_UPLOADED, Kind.CONSENT_CONFIRMED}
