@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.db import models
 
 
@@ -121,3 +122,108 @@ class ModerationDecision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.status} by {self.moderator_id} on item {self.item_id}"
+
+
+class ScreeningRule(models.Model):
+    """A pattern every letter and profile text is screened against.
+
+    Global rules (no facility) apply everywhere; a facility's rules add to them
+    for letters to or from that facility. The engine (moderation.screening)
+    compiles the active rules with RE2 and recompiles when any rule changes.
+    """
+
+    class Category(models.TextChoices):
+        MONEY = "money", "Money request"
+        CONTACT = "contact", "Contact details"
+        EXPLICIT = "explicit", "Explicit content"
+        THREAT = "threat", "Threat or violence"
+        CONTRABAND = "contraband", "Contraband"
+        ESCAPE = "escape", "Escape or code"
+        HATE = "hate", "Hate speech"
+        OTHER = "other", "Other"
+
+    class PatternType(models.TextChoices):
+        KEYWORDS = "keywords", "Keywords (one per line)"
+        REGEX = "regex", "Regular expression (RE2)"
+
+    class Action(models.TextChoices):
+        FLAG = "flag", "Flag for the moderator"
+        HOLD = "hold", "Hold for review"
+        REJECT = "reject", "Reject"
+
+    class Scope(models.TextChoices):
+        ALL = "all", "Letters both ways and profile text"
+        LETTERS = "letters", "Letters both ways"
+        OUTBOUND = "outbound", "Outbound letters (to inmates)"
+        INBOUND = "inbound", "Inbound letters (from inmates)"
+        PROFILE = "profile", "Profile text"
+
+    name = models.CharField(max_length=120)
+    category = models.CharField(max_length=16, choices=Category.choices)
+    pattern_type = models.CharField(
+        max_length=10, choices=PatternType.choices, default=PatternType.KEYWORDS
+    )
+    pattern = models.TextField(
+        help_text=(
+            "Keywords: one word or phrase per line; case, accents and separators are "
+            "ignored, whole words only, a trailing * matches any ending. Regular "
+            "expression: RE2 syntax (no look-around or back-references), matched "
+            "case-insensitively against the lower-cased text."
+        )
+    )
+    action = models.CharField(max_length=8, choices=Action.choices, default=Action.FLAG)
+    scope = models.CharField(max_length=10, choices=Scope.choices, default=Scope.ALL)
+    facility = models.ForeignKey(
+        "profiles.Facility",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="screening_rules",
+        help_text="Leave empty for a rule that applies to every facility.",
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # The engine's cache is keyed on the newest updated_at: keep auto_now.
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["category", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["name"],
+                condition=models.Q(facility__isnull=True),
+                name="moderation_screeningrule_global_name_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["facility", "name"],
+                condition=models.Q(facility__isnull=False),
+                name="moderation_screeningrule_facility_name_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        from moderation.screening import RuleError, compile_rule
+
+        super().clean()
+        if not self.pattern:
+            return
+        try:
+            compile_rule(self.pattern_type, self.pattern)
+        except RuleError as exc:
+            raise ValidationError({"pattern": str(exc)}) from None
+
+    def as_spec(self):
+        from moderation.screening import RuleSpec
+
+        return RuleSpec(
+            name=self.name,
+            category=self.category,
+            pattern_type=self.pattern_type,
+            pattern=self.pattern,
+            action=self.action,
+            scope=self.scope,
+            facility_id=self.facility_id,
+        )

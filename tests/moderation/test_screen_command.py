@@ -1,0 +1,105 @@
+"""`manage.py screen`: files or stdin, text or JSON lines, default or database rules."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from moderation.models import ScreeningRule
+
+
+def run_screen(*args: str, stdin: str | None = None, monkeypatch=None) -> str:
+    if stdin is not None:
+        monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    out = io.StringIO()
+    call_command("screen", *args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.fixture
+def letters(tmp_path):
+    clean = tmp_path / "clean.txt"
+    clean.write_text("Dear Sam, the tomatoes are finally ripe.", encoding="utf-8")
+    risky = tmp_path / "risky.txt"
+    risky.write_text("Put it on my c a s h a p p, or call 614-555-0199.", encoding="utf-8")
+    return clean, risky
+
+
+def test_it_screens_with_the_default_rules_without_a_database(letters):
+    # No db fixture: pytest-django fails the test on any database access.
+    clean, risky = letters
+    output = run_screen("--rules", "default", str(clean), str(risky))
+    assert f"{clean}: risk 0 (clean)" in output
+    assert f"{risky}: risk 70 (money, contact)" in output
+    assert "'c a s h a p p'" in output
+    assert "'614-555-0199'" in output
+
+
+def test_it_prints_one_json_object_per_input(letters):
+    clean, risky = letters
+    lines = run_screen("--rules", "default", "--json", str(clean), str(risky)).splitlines()
+    assert [json.loads(line) for line in lines] == [
+        {"source": str(clean), "risk": 0, "categories": [], "hits": []},
+        {
+            "source": str(risky),
+            "risk": 70,
+            "categories": ["money", "contact"],
+            "hits": [
+                {
+                    "category": "money",
+                    "rule": "Payment apps and money transfer services",
+                    "start": 13,
+                    "end": 26,
+                    "match": "c a s h a p p",
+                },
+                {
+                    "category": "contact",
+                    "rule": "Phone numbers",
+                    "start": 36,
+                    "end": 48,
+                    "match": "614-555-0199",
+                },
+            ],
+        },
+    ]
+
+
+def test_it_reads_standard_input_for_a_dash(monkeypatch):
+    output = run_screen(
+        "--rules", "default", "--json", "-", stdin="venmo me", monkeypatch=monkeypatch
+    )
+    line = json.loads(output)
+    assert line["source"] == "-"
+    assert line["categories"] == ["money"]
+    assert line["hits"][0]["match"] == "venmo"
+
+
+def test_it_applies_the_scope(tmp_path):
+    letter = tmp_path / "letter.txt"
+    letter.write_text("Please forward this letter to my sister.", encoding="utf-8")
+    outbound = json.loads(run_screen("--rules", "default", "--json", str(letter)))
+    profile = json.loads(
+        run_screen("--rules", "default", "--json", "--scope", "profile", str(letter))
+    )
+    assert outbound["categories"] == ["other"]
+    assert profile["categories"] == []
+
+
+def test_it_uses_the_active_database_rules_by_default(tmp_path, default_screening_rules):
+    ScreeningRule.objects.create(name="Crayons", category="contraband", pattern="crayons")
+    ScreeningRule.objects.filter(name="Payment apps and money transfer services").update(
+        is_active=False, updated_at=timezone.now()
+    )
+    letter = tmp_path / "letter.txt"
+    letter.write_text("Send crayons to my venmo.", encoding="utf-8")
+    line = json.loads(run_screen("--json", str(letter)))
+    assert line["categories"] == ["contraband"]
+
+
+def test_it_reports_unreadable_files(tmp_path):
+    with pytest.raises(CommandError, match="missing.txt"):
+        run_screen("--rules", "default", str(tmp_path / "missing.txt"))
