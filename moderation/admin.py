@@ -7,9 +7,13 @@ highlighted hits, bulk decisions with reasons, dashboard).
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.template.response import TemplateResponse
+from django.urls import path
 
+from moderation.forms import TryRulesForm
 from moderation.models import ModerationDecision, ModerationItem, ScreeningRule
+from moderation.screening import highlight_segments, screen_text
 from moderation.services import AlreadyDecided, do_decide
 
 
@@ -98,3 +102,39 @@ class ScreeningRuleAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return self._is_admin(request)
+
+    def get_urls(self):
+        # Before the default URLs: their "<path:object_id>/" would catch "try/".
+        try_rules = path(
+            "try/",
+            self.admin_site.admin_view(self.try_rules_view),
+            name=f"{self.opts.app_label}_{self.opts.model_name}_try",
+        )
+        return [try_rules, *super().get_urls()]
+
+    def try_rules_view(self, request):
+        """Screen pasted text against the active database rules, as
+        `screen --rules db` does, and show the hits. Changes nothing, so
+        anyone who may view the rules may use it."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = TryRulesForm(request.POST if request.method == "POST" else None)
+        result = segments = None
+        if form.is_valid():
+            text = form.cleaned_data["text"]
+            facility = form.cleaned_data["facility"]
+            result = screen_text(
+                text,
+                scope=form.cleaned_data["scope"],
+                facility_id=facility.pk if facility else None,
+            )
+            segments = highlight_segments(text, result.hits)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Try the screening rules",
+            "form": form,
+            "result": result,
+            "segments": segments,
+        }
+        return TemplateResponse(request, "admin/moderation/screeningrule/try_rules.html", context)

@@ -39,6 +39,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 
 import re2
@@ -421,3 +422,32 @@ def screen_text(
     """Screen `text` against the active database rules for `scope` (and the
     facility's own rules, when `facility_id` is given)."""
     return database_ruleset().screen(text, scope=scope, facility_id=facility_id)
+
+
+# --- Showing hits -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A piece of a screened text: plain (no hits) or covered by `hits`.
+    `ending` are the hits that end with this piece (where to label them)."""
+
+    text: str
+    hits: tuple[Hit, ...] = ()
+    ending: tuple[Hit, ...] = ()
+
+
+def highlight_segments(text: str, hits: tuple[Hit, ...] | list[Hit]) -> list[Segment]:
+    """Split `text` at every hit's start and end, for a template to highlight
+    (and escape) piece by piece; overlapping hits cover the same pieces."""
+    boundaries = sorted({0, len(text), *(h.start for h in hits), *(h.end for h in hits)})
+    by_start = sorted(hits, key=lambda h: (h.start, h.end))
+    segments, active, next_hit = [], [], 0
+    for start, end in pairwise(boundaries):
+        active = [h for h in active if h.end > start]
+        while next_hit < len(by_start) and by_start[next_hit].start <= start:
+            active.append(by_start[next_hit])
+            next_hit += 1
+        ending = tuple(h for h in active if h.end == end)
+        segments.append(Segment(text[start:end], tuple(active), ending))
+    return segments

@@ -1,0 +1,37 @@
+"""Forms of the moderation admin."""
+
+from __future__ import annotations
+
+from django import forms
+
+from moderation.models import ScreeningRule
+from moderation.screening import TEXT_SCOPES
+from profiles.models import Facility
+
+TRY_TEXT_MAX_LENGTH = 20_000
+
+
+class TryRulesForm(forms.Form):
+    """Text to screen against the active rules, as a letter or profile would be."""
+
+    text = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 10, "cols": 80}),
+        max_length=TRY_TEXT_MAX_LENGTH,
+        # Screen exactly what was pasted: hit positions count every character.
+        strip=False,
+        error_messages={
+            "max_length": (
+                f"Paste at most {TRY_TEXT_MAX_LENGTH:,} characters (this text has %(show_value)s)."
+            )
+        },
+    )
+    scope = forms.ChoiceField(
+        choices=[(s, ScreeningRule.Scope(s).label) for s in TEXT_SCOPES],
+        initial="outbound",
+    )
+    facility = forms.ModelChoiceField(
+        queryset=Facility.objects.order_by("name"),
+        required=False,
+        empty_label="No facility (global rules only)",
+        help_text="A facility's own rules add to the global ones.",
+    )
