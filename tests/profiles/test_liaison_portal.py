@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from pathlib import Path
-from unittest import mock
 
 import pytest
+import redis
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext, override_settings
@@ -423,8 +425,6 @@ def test_it_stores_a_signed_consent_form_privately(liaison_client, liaison, faci
     assert profile.consent_form.name.startswith(f"consent-forms/{facility.pk}/")
     assert profile.consent_form.name.endswith(".pdf")
     assert "Scan" not in profile.consent_form.name
-    from django.conf import settings
-
     # Stored under the private root, which has no URL (compare paths, not
     # storage objects: other tests' override_settings rebuild the handler's).
     stored_at = Path(profile.consent_form.path)
@@ -527,11 +527,10 @@ def test_it_only_submits_by_post(liaison_client, liaison, facility):
 def test_it_uploads_several_photos_and_queues_their_processing(
     liaison_client, facility, django_capture_on_commit_callbacks
 ):
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    broker.delete("celery")  # this test process's own broker database
     profile = InmateProfileFactory(facility=facility)
-    with (
-        mock.patch("profiles.tasks.process_photo") as process_photo,
-        django_capture_on_commit_callbacks(execute=True),
-    ):
+    with django_capture_on_commit_callbacks(execute=True):
         response = liaison_client.post(
             reverse("liaison:photo_upload", args=[profile.pk]),
             {"photos": [photo_upload("a.jpg", (40, 40)), photo_upload("b.jpg", (50, 40))]},
@@ -540,19 +539,21 @@ def test_it_uploads_several_photos_and_queues_their_processing(
     photos = list(profile.photos.order_by("pk"))
     assert len(photos) == 2
     assert all(photo.status == ProfilePhoto.Status.UPLOADED for photo in photos)
-    assert sorted(call.args for call in process_photo.delay.call_args_list) == [
-        (photos[0].pk,),
-        (photos[1].pk,),
-    ]
+    # The tasks really reached the broker, one per photo.
+    queued = [json.loads(message)["headers"] for message in broker.lrange("celery", 0, -1)]
+    assert sorted(
+        headers["argsrepr"]
+        for headers in queued
+        if headers["task"] == "profiles.tasks.process_photo"
+    ) == [f"({photos[0].pk},)", f"({photos[1].pk},)"]
     assert LiaisonAction.objects.filter(profile=profile, kind=Kind.PHOTO_UPLOADED).count() == 2
 
 
 def test_it_reports_a_photo_uploaded_twice(liaison_client, facility):
     profile = InmateProfileFactory(facility=facility)
     url = reverse("liaison:photo_upload", args=[profile.pk])
-    with mock.patch("profiles.tasks.process_photo"):
-        liaison_client.post(url, {"photos": [photo_upload("a.jpg")]})
-        response = liaison_client.post(url, {"photos": [photo_upload("again.jpg")]}, follow=True)
+    liaison_client.post(url, {"photos": [photo_upload("a.jpg")]})
+    response = liaison_client.post(url, {"photos": [photo_upload("again.jpg")]}, follow=True)
     assert profile.photos.count() == 1
     assert "Already uploaded for this person: again.jpg" in response.content.decode()
 
