@@ -25,7 +25,7 @@ def _time_requests(client: Client, path: str, count: int) -> list[float]:
     return timings
 
 
-def _percentile(values: list[float], fraction: float) -> float:
+def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
 
@@ -35,7 +35,7 @@ def bench_pages() -> Iterator[Figure]:
     for name, path in [("home", "/"), ("safety", "/safety/"), ("healthz", "/healthz")]:
         timings = _time_requests(client, path, 200)
         yield f"page.{name}.p50", statistics.median(timings), "ms"
-        yield f"page.{name}.p95", _percentile(timings, 0.95), "ms"
+        yield f"page.{name}.p95", percentile(timings, 0.95), "ms"
         with CaptureQueriesContext(connection) as queries:
             client.get(path)
         yield f"page.{name}.queries", len(queries), "queries"

@@ -23,6 +23,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from penpals.benchmarks import percentile
 from profiles.demo import seed_scale
 from profiles.models import InmateProfile
 
@@ -51,11 +52,6 @@ CASES = {
         "/inmates/?accepting=on&sort=name&page=200",
     ],
 }
-
-
-def _percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
 
 
 def _get(client: Client, path: str) -> float:
@@ -93,5 +89,5 @@ def bench_directory() -> Iterator[Figure]:
         with CaptureQueriesContext(connection) as queries:
             _get(client, paths[0])
         yield f"directory.{case}.p50_ms", statistics.median(timings), "ms"
-        yield f"directory.{case}.p95_ms", _percentile(timings, 0.95), "ms"
+        yield f"directory.{case}.p95_ms", percentile(timings, 0.95), "ms"
         yield f"directory.{case}.queries", len(queries), "queries"

@@ -18,6 +18,7 @@ import pytest
 from django.conf import settings
 
 from penpals.celery import app as celery_app
+from tests.utils import database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -122,10 +123,9 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
         pytest.fail("The worker tests need Redis: run them through `make test`.")
     # Drop tasks queued by earlier tests that had no worker.
     redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
-    db = connection.settings_dict
     env = {
         **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "DATABASE_URL": database_url(connection.settings_dict),
         "REDIS_URL": settings.CELERY_BROKER_URL,
         "CELERY_TASK_ALWAYS_EAGER": "false",
     }

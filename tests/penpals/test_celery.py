@@ -13,7 +13,7 @@ from django.db import transaction
 from penpals.celery import app as celery_app
 from penpals.models import WorkerHeartbeat
 from penpals.tasks import enqueue_on_commit, record_worker_heartbeat
-from tests.utils import closed_port
+from tests.utils import closed_port, database_url
 
 
 def test_it_configures_celery_for_reliability():
@@ -44,7 +44,6 @@ def test_it_logs_instead_of_failing_when_the_broker_is_down():
     """A committed request never fails because Redis is down; the sweep retries later."""
     from django.db import connection
 
-    db = connection.settings_dict
     script = (
         "import django; django.setup()\n"
         "from django.db import transaction\n"
@@ -58,7 +57,7 @@ def test_it_logs_instead_of_failing_when_the_broker_is_down():
         env={
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "penpals.settings",
-            "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+            "DATABASE_URL": database_url(connection.settings_dict),
             "REDIS_URL": f"redis://127.0.0.1:{closed_port()}/0",
         },
         capture_output=True, text=True, timeout=60,

@@ -17,24 +17,12 @@ from django.utils import timezone
 from moderation.models import ModerationItem
 from profiles import csv_import, services
 from profiles.models import InmateProfile, LiaisonAction
-from tests.factories import InmateProfileFactory, activate_totp
+from tests.factories import InmateProfileFactory
 
 pytestmark = pytest.mark.django_db
 
 Kind = LiaisonAction.Kind
 HEADER = list(csv_import.COLUMN_NAMES)
-
-
-@pytest.fixture
-def facility(liaison):
-    return liaison.facility_memberships.get().facility
-
-
-@pytest.fixture
-def liaison_client(client, liaison):
-    activate_totp(liaison)
-    client.force_login(liaison)
-    return client
 
 
 def row(**cells) -> dict:

@@ -18,7 +18,6 @@ from tests.factories import (
     FacilityFactory,
     InmateProfileFactory,
     LiaisonFactory,
-    activate_totp,
     image_bytes,
 )
 
@@ -32,18 +31,6 @@ CSV = (
     "bio,interests,seeking,languages,accepting_letters\n"
     "Z-1,Zora Zane,Zora,1980-01-01,female,unknown,,Hello,,,en,yes\n"
 )
-
-
-@pytest.fixture
-def facility(liaison):
-    return liaison.facility_memberships.get().facility
-
-
-@pytest.fixture
-def liaison_client(client, liaison):
-    activate_totp(liaison)
-    client.force_login(liaison)
-    return client
 
 
 def post(client, name: str, pk: int, data=None) -> None:

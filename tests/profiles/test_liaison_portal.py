@@ -24,7 +24,6 @@ from tests.factories import (
     InmateProfileFactory,
     LiaisonFactory,
     ProfilePhotoFactory,
-    activate_totp,
     image_bytes,
 )
 
@@ -32,18 +31,6 @@ pytestmark = pytest.mark.django_db
 
 Status = InmateProfile.Status
 Kind = LiaisonAction.Kind
-
-
-@pytest.fixture
-def facility(liaison):
-    return liaison.facility_memberships.get().facility
-
-
-@pytest.fixture
-def liaison_client(client, liaison):
-    activate_totp(liaison)
-    client.force_login(liaison)
-    return client
 
 
 def years_ago(years: int, days: int = 0) -> date:
