@@ -5,3 +5,39 @@ class MessagingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "messaging"
     verbose_name = "Letters"
+
+    def ready(self) -> None:
+        from messaging import services
+        from moderation import registry
+        from moderation.models import ModerationItem
+
+        for kind in (ModerationItem.Kind.LETTER_OUT, ModerationItem.Kind.LETTER_IN):
+            registry.register(
+                kind, on_approve=services.approve_letter, on_reject=services.reject_letter
+            )
+
+    def export_user_data(self, user) -> dict:
+        """A pen pal's correspondences and the letters they wrote and received."""
+        from messaging.models import Correspondence, Letter
+
+        correspondences = []
+        for correspondence in Correspondence.objects.filter(pen_pal=user).select_related("profile"):
+            letters = Letter.objects.filter(correspondence=correspondence).visible_to_pen_pal()
+            correspondences.append(
+                {
+                    "code": correspondence.code,
+                    "with": correspondence.profile.display_name,
+                    "state": correspondence.state_label,
+                    "started_at": correspondence.created_at.isoformat(),
+                    "letters": [
+                        {
+                            "direction": letter.direction,
+                            "status": letter.status,
+                            "written_at": letter.created_at.isoformat(),
+                            "text": letter.body,
+                        }
+                        for letter in letters
+                    ],
+                }
+            )
+        return {"correspondences": correspondences}

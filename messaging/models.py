@@ -1,1 +1,318 @@
-# Letters, print batches and notifications arrive with the letter-exchange issue.
+"""Letters between pen pals and people in prison, and the email outbox.
+
+A `Correspondence` pairs one pen pal with one inmate profile and carries the
+short code printed on every outgoing letter, so a paper reply can be matched.
+A `Letter` goes one way (outbound to the inmate, inbound to the pen pal) and
+walks its statuses in messaging.services; no view changes a status itself.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from profiles.models import private_storage
+
+# Letters a person could mistake for each other on paper (0/O, 1/I/L) are left out.
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+
+
+def new_correspondence_code() -> str:
+    """A code like 'PP-7K3M-9QX2': short enough to copy from a handwritten envelope."""
+    body = "".join(secrets.choice(CODE_ALPHABET) for _ in range(8))
+    return f"PP-{body[:4]}-{body[4:]}"
+
+
+def normalise_code(text: str) -> str:
+    """What a person typed (any case, spaces, missing dashes) as a stored code."""
+    cleaned = "".join(c for c in text.upper() if c.isalnum())
+    if cleaned.startswith("PP"):
+        cleaned = cleaned[2:]
+    if len(cleaned) != 8:
+        return ""
+    return f"PP-{cleaned[:4]}-{cleaned[4:]}"
+
+
+class Correspondence(models.Model):
+    """One pen pal writing with one person in prison."""
+
+    class CloseReason(models.TextChoices):
+        RELEASED = "released", "The person has been released"
+        TRANSFERRED = "transferred", "The person has moved to another facility"
+        MODERATOR = "moderator", "Closed by the Penpals team"
+
+    pen_pal = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="correspondences"
+    )
+    profile = models.ForeignKey(
+        "profiles.InmateProfile", on_delete=models.PROTECT, related_name="correspondences"
+    )
+    code = models.CharField(max_length=12, unique=True, default=new_correspondence_code)
+    blocked_by_pen_pal_at = models.DateTimeField(null=True, blank=True)
+    # Set by the facility's liaison on the inmate's behalf, or by staff.
+    blocked_by_inmate_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    close_reason = models.CharField(max_length=12, choices=CloseReason.choices, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # When the newest letter (either way) was written: the inbox's order.
+    last_letter_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["pen_pal", "profile"], name="messaging_one_correspondence_per_pair"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["pen_pal", "-last_letter_at"], name="messaging_inbox_order"),
+            # "new correspondences per pen pal per day"
+            models.Index(fields=["pen_pal", "created_at"], name="messaging_corr_pen_pal_new"),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+    @property
+    def is_closed(self) -> bool:
+        return self.closed_at is not None
+
+    @property
+    def is_blocked(self) -> bool:
+        return self.blocked_by_pen_pal_at is not None or self.blocked_by_inmate_at is not None
+
+    @property
+    def is_open(self) -> bool:
+        return not self.is_closed and not self.is_blocked
+
+    @property
+    def state_label(self) -> str:
+        if self.is_closed:
+            return "Closed"
+        if self.blocked_by_pen_pal_at:
+            return "Blocked by you"
+        if self.blocked_by_inmate_at:
+            return "Blocked"
+        return "Active"
+
+
+class LetterQuerySet(models.QuerySet):
+    def outbound(self) -> LetterQuerySet:
+        return self.filter(direction=Letter.Direction.OUTBOUND)
+
+    def inbound(self) -> LetterQuerySet:
+        return self.filter(direction=Letter.Direction.INBOUND)
+
+    def visible_to_pen_pal(self) -> LetterQuerySet:
+        """A pen pal sees every letter they wrote, and replies once approved."""
+        return self.filter(
+            Q(direction=Letter.Direction.OUTBOUND)
+            | Q(status__in=(Letter.Status.APPROVED, Letter.Status.READ))
+        )
+
+    def print_queue(self, facility) -> LetterQuerySet:
+        """Approved outbound letters for `facility`'s residents, not yet printed,
+        in open correspondences (a block or a release holds them back)."""
+        return self.filter(
+            direction=Letter.Direction.OUTBOUND,
+            status=Letter.Status.APPROVED,
+            correspondence__profile__facility=facility,
+            correspondence__closed_at__isnull=True,
+            correspondence__blocked_by_pen_pal_at__isnull=True,
+            correspondence__blocked_by_inmate_at__isnull=True,
+        )
+
+
+class Letter(models.Model):
+    class Direction(models.TextChoices):
+        OUTBOUND = "out", "To the person in prison"
+        INBOUND = "in", "Reply from the person in prison"
+
+    class Status(models.TextChoices):
+        SUBMITTED = "submitted", "Submitted"
+        IN_REVIEW = "in_review", "In review"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Not delivered"
+        PRINTED = "printed", "Printed"
+        DELIVERED = "delivered", "Delivered"
+        READ = "read", "Read"
+
+    correspondence = models.ForeignKey(
+        Correspondence, on_delete=models.PROTECT, related_name="letters"
+    )
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    # Outbound: what the pen pal wrote. Inbound: the optional transcription of the scans.
+    body = models.TextField(blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SUBMITTED)
+    # Who put it in: the pen pal (outbound), the liaison or staff member (inbound).
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Sent with the form: a second submit of the same form finds the first letter.
+    idempotency_key = models.UUIDField()
+
+    # Screening: {"risk": int, "categories": [codes], "hits": [{category, rule, start, end, match}]}
+    screening = models.JSONField(default=dict, blank=True)
+    rejection_reason = models.CharField(max_length=16, blank=True)
+    rejection_note = models.TextField(blank=True, help_text="Shown to the sender.")
+    print_batch = models.ForeignKey(
+        "PrintBatch", null=True, blank=True, on_delete=models.SET_NULL, related_name="letters"
+    )
+
+    created_at = models.DateTimeField(default=timezone.now)
+    screened_at = models.DateTimeField(null=True, blank=True)
+    approved_at = models.DateTimeField(null=True, blank=True)
+    rejected_at = models.DateTimeField(null=True, blank=True)
+    printed_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    objects = LetterQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["created_by", "idempotency_key"], name="messaging_letter_idempotent"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["correspondence", "created_at"], name="messaging_thread"),
+            # "letters per pen pal per day"
+            models.Index(fields=["created_by", "created_at"], name="messaging_letter_author_day"),
+            # The sweep for letters whose screening task was lost.
+            models.Index(
+                fields=["created_at"],
+                name="messaging_letter_unscreened",
+                condition=Q(status="submitted"),
+            ),
+            # Print queues: approved outbound letters not yet printed.
+            models.Index(
+                fields=["correspondence", "approved_at"],
+                name="messaging_letter_print_queue",
+                condition=Q(status="approved", direction="out"),
+            ),
+            models.Index(fields=["print_batch"], name="messaging_letter_batch"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_direction_display()} #{self.pk} ({self.get_status_display()})"
+
+    @property
+    def is_outbound(self) -> bool:
+        return self.direction == self.Direction.OUTBOUND
+
+    @property
+    def is_unread(self) -> bool:
+        return self.direction == self.Direction.INBOUND and self.status == self.Status.APPROVED
+
+
+def scan_path(scan: LetterScan, filename: str) -> str:
+    # Random names: nothing about the letter or its writer leaks through a file name.
+    return f"letter-scans/{uuid.uuid4().hex}{Path(filename).suffix.lower()[:6]}"
+
+
+class LetterScan(models.Model):
+    """One scanned page (or PDF) of an inbound letter, in private storage."""
+
+    letter = models.ForeignKey(Letter, on_delete=models.CASCADE, related_name="scans")
+    page = models.PositiveSmallIntegerField()
+    file = models.FileField(upload_to=scan_path, storage=private_storage, max_length=200)
+    content_type = models.CharField(max_length=40)
+    size = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["letter", "page"]
+        constraints = [
+            models.UniqueConstraint(fields=["letter", "page"], name="messaging_scan_page_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Page {self.page} of letter {self.letter_id}"
+
+
+class PrintBatch(models.Model):
+    """Letters a liaison printed together for their facility's mailroom."""
+
+    facility = models.ForeignKey(
+        "profiles.Facility", on_delete=models.PROTECT, related_name="print_batches"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    idempotency_key = models.UUIDField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    delivered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "print batches"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["created_by", "idempotency_key"], name="messaging_batch_idempotent"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["facility", "-created_at"], name="messaging_batch_facility"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Print batch {self.pk} for {self.facility.slug}"
+
+
+class Notification(models.Model):
+    """The email outbox: one row per email, sent by a task, never twice.
+
+    `key` names the event ("letter-approved:42"), so recording the same
+    event twice makes one email.
+    """
+
+    class Kind(models.TextChoices):
+        LETTER_APPROVED = "letter_approved", "Letter approved"
+        LETTER_REJECTED = "letter_rejected", "Letter not delivered"
+        LETTER_DELIVERED = "letter_delivered", "Letter delivered"
+        REPLY_RECEIVED = "reply_received", "Reply received"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting to be sent"
+        SENDING = "sending", "Being sent"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Gave up"
+        CANCELLED = "cancelled", "Cancelled"
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    key = models.CharField(max_length=100, unique=True)
+    context = models.JSONField(default=dict, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    # When the current attempt started (SENDING), for the sweep to spot a dead worker.
+    attempted_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                name="messaging_outbox_unsent",
+                condition=Q(state__in=["pending", "sending"]),
+            ),
+            models.Index(fields=["recipient", "-created_at"], name="messaging_outbox_recipient"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} to user {self.recipient_id} ({self.state})"

@@ -227,3 +227,91 @@ class ScreeningRule(models.Model):
             scope=self.scope,
             facility_id=self.facility_id,
         )
+
+
+class Report(models.Model):
+    """A user's report of a profile, a letter or another user. Each report opens a
+    moderation item (kind "report"); what staff do about it is decided there."""
+
+    class Reason(models.TextChoices):
+        MONEY = "money", "Asks for money or gifts"
+        CONTACT = "contact", "Shares or asks for contact details"
+        EXPLICIT = "explicit", "Sexual or explicit content"
+        THREAT = "threat", "Threatening or harassing"
+        SCAM = "scam", "Looks like a scam"
+        OTHER = "other", "Something else"
+
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, related_name="+")
+    object_id = models.PositiveBigIntegerField()
+    target = GenericForeignKey("content_type", "object_id")
+    reason = models.CharField(max_length=10, choices=Reason.choices)
+    details = models.TextField(max_length=4000, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # One report per person and thing: reporting twice does not jump the queue.
+            models.UniqueConstraint(
+                fields=["reporter", "content_type", "object_id"], name="moderation_report_once"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["content_type", "object_id"], name="moderation_report_target")
+        ]
+
+    def __str__(self) -> str:
+        return f"Report #{self.pk} ({self.get_reason_display()})"
+
+
+class NoContactOrderQuerySet(models.QuerySet):
+    def active(self) -> NoContactOrderQuerySet:
+        return self.filter(is_active=True)
+
+
+class NoContactOrder(models.Model):
+    """A person who must not be able to write to a given inmate (victim protection).
+
+    Checked when a letter is written (messaging.services): the same email
+    blocks the letter with a neutral message; the same name with another
+    email flags the letter for a moderator.
+    """
+
+    profile = models.ForeignKey(
+        "profiles.InmateProfile", on_delete=models.CASCADE, related_name="no_contact_orders"
+    )
+    name = models.CharField(max_length=200, blank=True)
+    email = models.EmailField(blank=True)
+    note = models.TextField(blank=True, help_text="Why, for staff only.")
+    is_active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = NoContactOrderQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(name="", email=""), name="moderation_nco_name_or_email"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["profile"],
+                name="moderation_nco_profile",
+                condition=models.Q(is_active=True),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"No-contact order #{self.pk} for profile {self.profile_id}"
+
+    def save(self, *args, **kwargs) -> None:
+        self.email = self.email.strip().lower()
+        self.name = " ".join(self.name.split())
+        super().save(*args, **kwargs)

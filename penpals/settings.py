@@ -206,6 +206,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 300.0,
     },
     "expire-profiles": {"task": "profiles.tasks.expire_profiles", "schedule": 24 * 60 * 60.0},
+    "sweep-unscreened-letters": {
+        "task": "messaging.tasks.sweep_unscreened_letters",
+        "schedule": 300.0,
+    },
+    "sweep-outbox": {"task": "messaging.tasks.sweep_outbox", "schedule": 120.0},
 }
 
 # --- Auth and accounts ------------------------------------------------------------
@@ -350,8 +355,21 @@ SERVE_LOCAL_MEDIA = env_bool("SERVE_LOCAL_MEDIA", not S3_PUBLIC_BUCKET)
 PHOTO_MAX_UPLOAD_BYTES = env_int("PHOTO_MAX_UPLOAD_BYTES", 15_000_000)
 PHOTO_MAX_PIXELS = env_int("PHOTO_MAX_PIXELS", 60_000_000)
 CONSENT_FORM_MAX_UPLOAD_BYTES = env_int("CONSENT_FORM_MAX_UPLOAD_BYTES", 10_000_000)
+# Reply scans: the largest file, and the most pages (files) in one reply.
+SCAN_MAX_UPLOAD_BYTES = env_int("SCAN_MAX_UPLOAD_BYTES", 20_000_000)
+SCAN_MAX_PAGES = env_int("SCAN_MAX_PAGES", 20)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+
+# --- Letters ---------------------------------------------------------------------------
+
+# Each limit is refused with a message when a pen pal writes (messaging.services).
+LETTER_MAX_LENGTH = env_int("LETTER_MAX_LENGTH", 13_000)
+LETTERS_PER_DAY = env_int("LETTERS_PER_DAY", 10)
+# New people a pen pal may start writing to per day: slows down mass scammers.
+NEW_CORRESPONDENCES_PER_DAY = env_int("NEW_CORRESPONDENCES_PER_DAY", 3)
+# Outbox: attempts per email before it is marked failed (retries back off).
+NOTIFICATION_MAX_ATTEMPTS = env_int("NOTIFICATION_MAX_ATTEMPTS", 8)
 
 # --- Content Security Policy (django-csp) ------------------------------------------
 

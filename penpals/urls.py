@@ -22,6 +22,8 @@ urlpatterns = [
     path("account/export/", views.export_data, name="account_export"),
     path("account/delete/", views.delete_account, name="account_delete"),
     path("inmates/", include("profiles.urls")),
+    path("letters/", include("messaging.urls")),
+    path("liaison/letters/", include("messaging.liaison_urls")),
     path("liaison/", include("profiles.liaison_urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),

@@ -415,6 +415,10 @@ class LiaisonAction(models.Model):
         PAUSED = "paused", "Paused"
         RENEWED = "renewed", "Renewed"
         RESUMED = "resumed", "Resumed"
+        LETTERS_PRINTED = "letters_printed", "Printed letters"
+        LETTERS_DELIVERED = "letters_delivered", "Marked letters delivered"
+        REPLY_UPLOADED = "reply_uploaded", "Uploaded a reply"
+        SCAN_DOWNLOADED = "scan_downloaded", "Opened a reply scan"
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"

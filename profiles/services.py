@@ -243,9 +243,13 @@ def do_change_lifecycle(
         profile.transferred_to = transferred_to
     profile.save(update_fields=["status", "expires_at", "transferred_to", "updated_at"])
     if profile.status in (Status.RELEASED, Status.TRANSFERRED):
+        # messaging builds on profiles, so it is imported here, not at the top.
+        from messaging.services import close_correspondences
+
         for item in ModerationItem.objects.for_object(profile).pending():
             item.status = ModerationItem.Status.WITHDRAWN
             item.save(update_fields=["status"])
+        close_correspondences(profile, profile.status)
     record_action(
         liaison,
         profile.facility,

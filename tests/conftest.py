@@ -7,6 +7,7 @@ REDIS_URL; pytest-xdist runs several test processes against them.
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import subprocess
@@ -188,3 +189,17 @@ def page(browser, live_server):
     browser_page = context.new_page()
     yield browser_page
     context.close()
+
+
+@pytest.fixture
+def default_screening_rules(db):
+    """The default rules in the database, as migration 0004 loads them.
+
+    Transactional tests empty every table afterwards, the migrated rules
+    included, and --reuse-db keeps the emptied database for the next run; so
+    tests that need the rules put them back with the migration's own function.
+    """
+    from django.apps import apps
+
+    migration = importlib.import_module("moderation.migrations.0004_default_rules")
+    migration.load_default_rules(apps, None)

@@ -172,3 +172,50 @@ def add_public_photo(profile, *, is_primary: bool = True, **kwargs):
         profile.primary_photo = photo
         profile.save(update_fields=["primary_photo"])
     return photo
+
+
+# --- Letters --------------------------------------------------------------------------
+
+
+class CorrespondenceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "messaging.Correspondence"
+
+    pen_pal = factory.SubFactory(PenPalFactory)
+    profile = factory.LazyFunction(lambda: InmateProfileFactory.published())
+
+
+class LetterFactory(factory.django.DjangoModelFactory):
+    """An outbound letter in `status` (default "submitted"), built directly, without
+    screening; tests of the flow itself go through messaging.services."""
+
+    class Meta:
+        model = "messaging.Letter"
+
+    correspondence = factory.SubFactory(CorrespondenceFactory)
+    direction = "out"
+    body = "Dear friend, I hope this finds you well. Tell me about your week."
+    created_by = factory.LazyAttribute(lambda letter: letter.correspondence.pen_pal)
+    idempotency_key = factory.Faker("uuid4")
+
+
+def write_letter(pen_pal, profile, body: str = "Hello! How are you doing this week?"):
+    """A letter written through the service (limits checked, screening enqueued)."""
+    import uuid
+
+    from messaging.services import check_write_letter
+
+    return check_write_letter(pen_pal, profile, body, uuid.uuid4())
+
+
+def screen_and_decide(letter, moderator, *, approve: bool = True, reason_code: str = "", note=""):
+    """Run the screening task's body, then decide the letter's moderation item."""
+    from messaging.services import screen_letter
+    from moderation.models import ModerationItem
+    from moderation.services import do_decide
+
+    screen_letter(letter.pk)
+    item = ModerationItem.objects.for_object(letter).pending().get()
+    do_decide(item.pk, moderator, approve=approve, reason_code=reason_code, note=note)
+    letter.refresh_from_db()
+    return letter

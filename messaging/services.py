@@ -1,0 +1,463 @@
+"""Every change to a letter's status happens here.
+
+`check_*` functions enforce the rules (limits, blocks, no-contact orders) and
+then call `do_*`, which makes the change. A letter walks:
+
+    outbound: submitted → in review → approved → printed → delivered
+                                    ↘ rejected (with the moderator's reason)
+    inbound:  submitted → in review → approved → read
+                                    ↘ rejected
+
+Screening (`screen_letter`) runs in a Celery task after the letter commits;
+the moderator's decision arrives through the handlers registered with
+moderation.registry (`approve_letter`, `reject_letter`).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from allauth.account.models import EmailAddress
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from messaging.models import Correspondence, Letter, Notification, PrintBatch
+from moderation.models import ModerationItem, NoContactOrder
+from moderation.services import do_decide, submit_for_review, withdraw_pending
+from penpals.models import User
+from penpals.tasks import enqueue_on_commit
+from profiles.models import Facility, InmateProfile
+
+logger = logging.getLogger(__name__)
+
+Status = Letter.Status
+Direction = Letter.Direction
+
+# Most letters one print batch takes: a mailroom prints in runs it can handle.
+PRINT_BATCH_MAX_LETTERS = 200
+
+
+class LetterRefused(ValidationError):
+    """Why a letter cannot be written; the message is shown to the writer."""
+
+
+# --- Who may write ------------------------------------------------------------------
+
+# Shown when a no-contact order matches: neutral on purpose, so the writer
+# learns nothing about the order or the person who asked for it.
+NOT_ACCEPTING_MESSAGE = "This person cannot receive letters from you through Penpals."
+
+
+def has_verified_email(user: User) -> bool:
+    return EmailAddress.objects.filter(user=user, verified=True).exists()
+
+
+def writing_refusal(user: User, profile: InmateProfile, correspondence=None) -> str:
+    """Why `user` cannot write to `profile` right now ("" when they can).
+
+    The limits that count letters are checked later, under a lock, in
+    check_write_letter; these are the reasons the form page can show at once.
+    """
+    if not user.is_authenticated or user.is_deleted:
+        return "Sign in to write a letter."
+    if user.is_staff or user.facility_memberships.exists():
+        return "Staff and facility accounts cannot write letters as a pen pal."
+    if not has_verified_email(user):
+        return "Confirm your email address before you write a letter."
+    if profile.status == InmateProfile.Status.PAUSED:
+        return "This profile is paused; letters cannot be sent to it for now."
+    if profile.status != InmateProfile.Status.PUBLISHED or not profile.facility.is_active:
+        return "This person is no longer listed, so letters cannot be sent."
+    if not profile.is_accepting_letters:
+        return "This person is not accepting new letters at the moment."
+    if correspondence is not None:
+        if correspondence.is_closed:
+            return f"This correspondence is closed: {correspondence.get_close_reason_display().lower()}."
+        if correspondence.blocked_by_pen_pal_at:
+            return "You have blocked this correspondence. Unblock it to write again."
+        if correspondence.blocked_by_inmate_at:
+            return NOT_ACCEPTING_MESSAGE
+    if (
+        user.email
+        and NoContactOrder.objects.active()
+        .filter(profile=profile, email=user.email.strip().lower())
+        .exists()
+    ):
+        return NOT_ACCEPTING_MESSAGE
+    return ""
+
+
+def check_write_letter(user: User, profile: InmateProfile, body: str, idempotency_key) -> Letter:
+    """Write a letter, or raise LetterRefused saying why not.
+
+    A second call with the same idempotency key returns the first letter, so a
+    double click or a retried POST makes one letter.
+    """
+    with transaction.atomic():
+        # One pen pal's letters are written one at a time: the daily limits
+        # and the idempotency key are checked against committed rows.
+        User.objects.select_for_update().filter(pk=user.pk).first()
+        existing = Letter.objects.filter(created_by=user, idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return existing
+        body = body.replace("\x00", "").strip()
+        if not body:
+            raise LetterRefused("Write something before you send the letter.")
+        if len(body) > settings.LETTER_MAX_LENGTH:
+            raise LetterRefused(
+                f"Letters can be at most {settings.LETTER_MAX_LENGTH:,} characters; "
+                f"this one has {len(body):,}."
+            )
+        correspondence = Correspondence.objects.filter(pen_pal=user, profile=profile).first()
+        refusal = writing_refusal(user, profile, correspondence)
+        if refusal:
+            raise LetterRefused(refusal)
+        since = timezone.now() - timedelta(days=1)
+        written_today = Letter.objects.filter(
+            created_by=user, direction=Direction.OUTBOUND, created_at__gte=since
+        ).count()
+        if written_today >= settings.LETTERS_PER_DAY:
+            raise LetterRefused(
+                f"You can send {settings.LETTERS_PER_DAY} letters a day. Please try again tomorrow."
+            )
+        if correspondence is None:
+            started_today = Correspondence.objects.filter(
+                pen_pal=user, created_at__gte=since
+            ).count()
+            if started_today >= settings.NEW_CORRESPONDENCES_PER_DAY:
+                raise LetterRefused(
+                    f"You can start writing to {settings.NEW_CORRESPONDENCES_PER_DAY} new people "
+                    "a day. Please try again tomorrow."
+                )
+        return do_write_letter(user, profile, body, idempotency_key, correspondence)
+
+
+def do_write_letter(
+    user: User, profile: InmateProfile, body: str, idempotency_key, correspondence=None
+) -> Letter:
+    now = timezone.now()
+    if correspondence is None:
+        correspondence = Correspondence.objects.create(
+            pen_pal=user, profile=profile, last_letter_at=now
+        )
+    else:
+        Correspondence.objects.filter(pk=correspondence.pk).update(last_letter_at=now)
+    letter = Letter.objects.create(
+        correspondence=correspondence,
+        direction=Direction.OUTBOUND,
+        body=body,
+        created_by=user,
+        idempotency_key=idempotency_key,
+        created_at=now,
+    )
+    _enqueue_screening(letter)
+    return letter
+
+
+def _enqueue_screening(letter: Letter) -> None:
+    from messaging.tasks import screen_letter
+
+    enqueue_on_commit(screen_letter, letter.pk)
+
+
+# --- Screening ----------------------------------------------------------------------
+
+
+def _same_name(a: str, b: str) -> bool:
+    return bool(a) and " ".join(a.casefold().split()) == " ".join(b.casefold().split())
+
+
+def no_contact_alerts(letter: Letter) -> list[str]:
+    """Near matches of a no-contact order: the writer has the name of someone
+    protected by one, under another email. Flagged for a person to judge."""
+    if not letter.is_outbound or letter.created_by is None:
+        return []
+    writer = letter.created_by
+    alerts = []
+    for order in NoContactOrder.objects.active().filter(profile=letter.correspondence.profile_id):
+        if order.email and order.email == writer.email.lower():
+            alerts.append(f"Writer's email matches no-contact order #{order.pk}.")
+        elif order.name and _same_name(order.name, writer.display_name):
+            alerts.append(f"Writer's name matches no-contact order #{order.pk} (different email).")
+    return alerts
+
+
+AUTO_APPROVED_NOTE = (
+    "Approved automatically: no screening hits, and this facility reviews flagged letters only."
+)
+
+
+def screen_letter(letter_id: int) -> None:
+    """Screen a submitted letter and open its moderation item. Safe to run twice:
+    a letter that is no longer "submitted" is left alone."""
+    from moderation.screening import screen_text
+
+    with transaction.atomic():
+        letter = (
+            Letter.objects.select_for_update(of=("self",))
+            .select_related("correspondence__profile__facility", "created_by")
+            .filter(pk=letter_id)
+            .first()
+        )
+        if letter is None or letter.status != Status.SUBMITTED:
+            return
+        facility = letter.correspondence.profile.facility
+        scope = "outbound" if letter.is_outbound else "inbound"
+        result = screen_text(letter.body, scope=scope, facility_id=facility.pk)
+        alerts = no_contact_alerts(letter)
+        categories = result.categories
+        risk = result.risk
+        if alerts:
+            categories = sorted(set(categories) | {"other"})
+            risk = min(100, risk + 40)
+        letter.screening = {
+            "risk": risk,
+            "categories": categories,
+            "hits": [hit.as_dict() for hit in result.hits],
+            "alerts": alerts,
+        }
+        letter.screened_at = timezone.now()
+        letter.status = Status.IN_REVIEW
+        letter.save(update_fields=["screening", "screened_at", "status"])
+        kind = (
+            ModerationItem.Kind.LETTER_OUT if letter.is_outbound else ModerationItem.Kind.LETTER_IN
+        )
+        item = submit_for_review(
+            letter,
+            kind,
+            facility=facility,
+            summary=_review_summary(letter),
+            risk_score=risk,
+            flags=categories,
+        )
+        auto_approve = (
+            facility.screening_mode == Facility.ScreeningMode.FLAGGED_ONLY
+            and not result.hits
+            and not alerts
+        )
+    if auto_approve:
+        try:
+            do_decide(item.pk, None, approve=True, note=AUTO_APPROVED_NOTE)
+        except Exception:
+            # A moderator got there first, or the row changed: the item stays
+            # in the queue for a person, which is the safe side.
+            logger.info("auto-approval skipped for letter %s", letter_id, exc_info=True)
+
+
+def _review_summary(letter: Letter) -> str:
+    text = " ".join(letter.body.split())
+    if letter.is_outbound:
+        return text[:240] or "(empty letter)"
+    pages = letter.scans.count()
+    return f"Reply, {pages} scanned page{'s' if pages != 1 else ''}. {text[:200]}"
+
+
+def sweep_unscreened_letters(older_than: timedelta = timedelta(minutes=2)) -> int:
+    """Re-send screening for letters whose task was lost (broker down, worker killed)."""
+    from messaging.tasks import screen_letter as screen_letter_task
+
+    cutoff = timezone.now() - older_than
+    ids = list(
+        Letter.objects.filter(status=Status.SUBMITTED, created_at__lt=cutoff)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:500]
+    )
+    for letter_id in ids:
+        screen_letter_task.delay(letter_id)
+    return len(ids)
+
+
+# --- Moderation handlers (registered in MessagingConfig.ready) ----------------------------
+
+
+def _locked_letter(item: ModerationItem) -> Letter | None:
+    return (
+        Letter.objects.select_for_update(of=("self",))
+        .select_related("correspondence__pen_pal")
+        .filter(pk=item.object_id)
+        .first()
+    )
+
+
+def approve_letter(item: ModerationItem, moderator) -> None:
+    letter = _locked_letter(item)
+    if letter is None or letter.status != Status.IN_REVIEW:
+        return
+    now = timezone.now()
+    letter.status = Status.APPROVED
+    letter.approved_at = now
+    letter.save(update_fields=["status", "approved_at"])
+    correspondence = letter.correspondence
+    if letter.is_outbound:
+        notify(correspondence.pen_pal, Notification.Kind.LETTER_APPROVED, letter)
+    else:
+        Correspondence.objects.filter(pk=correspondence.pk).update(last_letter_at=now)
+        notify(correspondence.pen_pal, Notification.Kind.REPLY_RECEIVED, letter)
+
+
+def reject_letter(item: ModerationItem, moderator) -> None:
+    letter = _locked_letter(item)
+    if letter is None or letter.status != Status.IN_REVIEW:
+        return
+    letter.status = Status.REJECTED
+    letter.rejected_at = timezone.now()
+    letter.rejection_reason = item.reason_code
+    letter.rejection_note = item.note
+    letter.save(update_fields=["status", "rejected_at", "rejection_reason", "rejection_note"])
+    if letter.is_outbound:
+        notify(letter.correspondence.pen_pal, Notification.Kind.LETTER_REJECTED, letter)
+
+
+def rejection_reason_label(letter: Letter) -> str:
+    if not letter.rejection_reason:
+        return ""
+    try:
+        return ModerationItem.Reason(letter.rejection_reason).label
+    except ValueError:
+        return letter.rejection_reason
+
+
+# --- Pen pal actions ------------------------------------------------------------------
+
+
+def do_mark_thread_read(correspondence: Correspondence) -> int:
+    """Mark the approved replies in a thread read (the pen pal opened it)."""
+    return Letter.objects.filter(
+        correspondence=correspondence, direction=Direction.INBOUND, status=Status.APPROVED
+    ).update(status=Status.READ, read_at=timezone.now())
+
+
+def do_block(correspondence: Correspondence) -> None:
+    """The pen pal blocks: no more letters either way; approved letters not yet
+    printed are held back from the print queue."""
+    Correspondence.objects.filter(pk=correspondence.pk, blocked_by_pen_pal_at__isnull=True).update(
+        blocked_by_pen_pal_at=timezone.now()
+    )
+
+
+def do_unblock(correspondence: Correspondence) -> None:
+    Correspondence.objects.filter(pk=correspondence.pk).update(blocked_by_pen_pal_at=None)
+
+
+def close_correspondences(profile: InmateProfile, reason: str) -> int:
+    """Close every open correspondence with `profile` (released, transferred).
+    Letters still in review are withdrawn from the queue: they cannot be delivered."""
+    now = timezone.now()
+    closed = Correspondence.objects.filter(profile=profile, closed_at__isnull=True).update(
+        closed_at=now, close_reason=reason
+    )
+    for letter in Letter.objects.filter(
+        correspondence__profile=profile, status__in=(Status.SUBMITTED, Status.IN_REVIEW)
+    ):
+        kind = (
+            ModerationItem.Kind.LETTER_OUT if letter.is_outbound else ModerationItem.Kind.LETTER_IN
+        )
+        withdraw_pending(letter, kind)
+    return closed
+
+
+# --- Print batches --------------------------------------------------------------------
+
+
+def check_create_print_batch(
+    liaison, facility: Facility, letter_ids: list[int] | None, idempotency_key
+) -> PrintBatch:
+    """Put the chosen letters (None: the whole queue) in a new print batch.
+
+    Letters are locked and re-checked: one that a moderator has not approved,
+    or that another batch took first, is never printed.
+    """
+    from profiles.services import record_action
+
+    with transaction.atomic():
+        existing = PrintBatch.objects.filter(
+            created_by=liaison, idempotency_key=idempotency_key
+        ).first()
+        if existing is not None:
+            return existing
+        queue = Letter.objects.print_queue(facility)
+        if letter_ids is not None:
+            queue = queue.filter(pk__in=letter_ids)
+        letters = list(
+            queue.select_for_update(of=("self",), skip_locked=True).order_by("approved_at", "pk")[
+                :PRINT_BATCH_MAX_LETTERS
+            ]
+        )
+        if not letters:
+            raise ValidationError("None of the selected letters are waiting to be printed.")
+        batch = PrintBatch.objects.create(
+            facility=facility, created_by=liaison, idempotency_key=idempotency_key
+        )
+        now = timezone.now()
+        Letter.objects.filter(pk__in=[letter.pk for letter in letters]).update(
+            status=Status.PRINTED, printed_at=now, print_batch=batch
+        )
+        record_action(liaison, facility, "letters_printed", batch=batch.pk, letters=len(letters))
+        return batch
+
+
+def do_mark_delivered(liaison, batch: PrintBatch, letter_ids: list[int] | None = None) -> int:
+    """Mark printed letters of `batch` (all, or the chosen ones) delivered and
+    tell each pen pal. Delivering twice changes nothing and emails nobody twice."""
+    from profiles.services import record_action
+
+    with transaction.atomic():
+        letters = Letter.objects.filter(print_batch=batch, status=Status.PRINTED)
+        if letter_ids is not None:
+            letters = letters.filter(pk__in=letter_ids)
+        letters = list(
+            letters.select_for_update(of=("self",)).select_related("correspondence__pen_pal")
+        )
+        now = timezone.now()
+        for letter in letters:
+            letter.status = Status.DELIVERED
+            letter.delivered_at = now
+            letter.save(update_fields=["status", "delivered_at"])
+            notify(letter.correspondence.pen_pal, Notification.Kind.LETTER_DELIVERED, letter)
+        if not Letter.objects.filter(print_batch=batch, status=Status.PRINTED).exists():
+            PrintBatch.objects.filter(pk=batch.pk, delivered_at__isnull=True).update(
+                delivered_at=now, delivered_by=liaison
+            )
+        if letters:
+            record_action(
+                liaison, batch.facility, "letters_delivered", batch=batch.pk, letters=len(letters)
+            )
+        return len(letters)
+
+
+# --- Notifications (the outbox) -------------------------------------------------------
+
+# Which preference on the user allows each email.
+NOTIFICATION_PREFERENCE = {
+    Notification.Kind.LETTER_APPROVED: "has_letter_status_emails",
+    Notification.Kind.LETTER_REJECTED: "has_letter_status_emails",
+    Notification.Kind.LETTER_DELIVERED: "has_letter_status_emails",
+    Notification.Kind.REPLY_RECEIVED: "has_reply_emails",
+}
+
+
+def notify(recipient: User, kind: str, letter: Letter) -> Notification | None:
+    """Record an email about `letter` in the outbox and send it after commit.
+
+    One email per (kind, letter), however often the event is recorded. The
+    context holds ids only: the email is rendered when it is sent, from
+    templates that never include the letter's text.
+    """
+    from messaging.tasks import send_notification
+
+    if recipient.is_deleted or not getattr(recipient, NOTIFICATION_PREFERENCE[kind]):
+        return None
+    notification, created = Notification.objects.get_or_create(
+        key=f"{kind}:{letter.pk}",
+        defaults={
+            "recipient": recipient,
+            "kind": kind,
+            "context": {"letter_id": letter.pk, "correspondence_id": letter.correspondence_id},
+        },
+    )
+    if created:
+        enqueue_on_commit(send_notification, notification.pk)
+    return notification
