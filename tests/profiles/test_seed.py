@@ -34,7 +34,9 @@ def test_it_seeds_published_demo_profiles_with_photos_once(client):
 
     profiles = demo_profiles()
     assert profiles.count() >= 200
-    assert set(profiles.values_list("status", flat=True)) == {"published"}
+    # One demo person has been released, to show a closed correspondence.
+    assert set(profiles.values_list("status", flat=True)) == {"published", "released"}
+    assert profiles.filter(status="released").count() == 1
     assert profiles.values("facility").distinct().count() == 3
     assert not profiles.filter(search_vector__isnull=True).exists()
     # Variety, so every filter has something to find and something to leave out.

@@ -12,6 +12,7 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from messaging.demo import seed_letters
 from penpals.models import MODERATORS_GROUP, User
 from profiles.demo import seed_profiles
 from profiles.models import Facility, FacilityLiaison
@@ -88,7 +89,7 @@ def seed_accounts() -> None:
 
 
 # Run in order; each must be idempotent.
-DEMO_SEEDERS = [seed_facilities, seed_accounts, seed_profiles]
+DEMO_SEEDERS = [seed_facilities, seed_accounts, seed_profiles, seed_letters]
 
 
 class Command(BaseCommand):
