@@ -8,13 +8,49 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
+from django.views.decorators.http import require_POST
 
-from moderation.forms import TryRulesForm
+from moderation.forms import DecisionForm, TryRulesForm
 from moderation.models import ModerationDecision, ModerationItem, ScreeningRule
-from moderation.screening import highlight_segments, screen_text
+from moderation.screening import Hit, highlight_segments, screen_text
 from moderation.services import AlreadyDecided, do_decide
+
+
+def method_decorator_require_post(view):
+    from django.utils.decorators import method_decorator
+
+    return method_decorator(require_POST)(view)
+
+
+def review_context(item: ModerationItem) -> dict:
+    """What the item page shows of the object under review: a letter's text with
+    every screening hit highlighted, its scans, and the letters before it."""
+    target = item.content_object
+    if target is None or target._meta.label != "messaging.Letter":
+        return {"review_object": target}
+    screening = target.screening or {}
+    hits = [
+        Hit(h["category"], h["rule"], "", h["start"], h["end"], h["match"])
+        for h in screening.get("hits", [])
+    ]
+    earlier = (
+        type(target)
+        .objects.filter(
+            correspondence_id=target.correspondence_id, created_at__lt=target.created_at
+        )
+        .order_by("-created_at")[:5]
+    )
+    return {
+        "review_object": target,
+        "letter": target,
+        "segments": highlight_segments(target.body, hits),
+        "screening": screening,
+        "scans": list(target.scans.all()),
+        "earlier_letters": list(reversed(earlier)),
+    }
 
 
 class ModerationDecisionInline(admin.TabularInline):
@@ -55,6 +91,56 @@ class ModerationItemAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+    def get_urls(self):
+        decide = path(
+            "<int:item_id>/decide/",
+            self.admin_site.admin_view(self.decide_view),
+            name=f"{self.opts.app_label}_{self.opts.model_name}_decide",
+        )
+        return [decide, *super().get_urls()]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        item = self.get_object(request, object_id)
+        extra_context = {**(extra_context or {})}
+        if item is not None:
+            extra_context.update(review_context(item))
+            if item.status == ModerationItem.Status.PENDING and self.has_change_permission(
+                request, item
+            ):
+                extra_context["decision_form"] = DecisionForm()
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    @method_decorator_require_post
+    def decide_view(self, request, item_id: int):
+        item = get_object_or_404(ModerationItem, pk=item_id)
+        if not self.has_change_permission(request, item):
+            raise PermissionDenied
+        change_url = reverse("admin:moderation_moderationitem_change", args=[item.pk])
+        form = DecisionForm(request.POST)
+        if not form.is_valid():
+            for errors in form.errors.values():
+                for error in errors:
+                    self.message_user(request, error, messages.ERROR)
+            return redirect(change_url)
+        approve = form.cleaned_data["decision"] == "approve"
+        try:
+            do_decide(
+                item.pk,
+                request.user,
+                approve=approve,
+                reason_code="" if approve else form.cleaned_data["reason_code"],
+                note="" if approve else form.cleaned_data["note"],
+            )
+        except (AlreadyDecided, ValidationError) as exc:
+            self.message_user(
+                request, " ".join(getattr(exc, "messages", [str(exc)])), messages.ERROR
+            )
+            return redirect(change_url)
+        self.message_user(
+            request, f"{item} {'approved' if approve else 'rejected'}.", messages.SUCCESS
+        )
+        return redirect(reverse("admin:moderation_moderationitem_changelist"))
 
     @admin.action(description="Approve selected items", permissions=["change"])
     def approve_selected(self, request, queryset) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from moderation.models import ScreeningRule
+from moderation.models import ModerationItem, ScreeningRule
 from moderation.screening import TEXT_SCOPES
 from profiles.models import Facility
 
@@ -35,3 +35,29 @@ class TryRulesForm(forms.Form):
         empty_label="No facility (global rules only)",
         help_text="A facility's own rules add to the global ones.",
     )
+
+
+class DecisionForm(forms.Form):
+    """A moderator's decision on one item: approve, or reject with a reason the sender sees."""
+
+    decision = forms.ChoiceField(
+        choices=[("approve", "Approve"), ("reject", "Reject")], widget=forms.RadioSelect
+    )
+    reason_code = forms.ChoiceField(
+        choices=[("", "—"), *ModerationItem.Reason.choices],
+        required=False,
+        label="Reason (for a rejection)",
+    )
+    note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        required=False,
+        max_length=2000,
+        label="Note to the sender",
+        help_text="Optional. Shown to the person whose content is rejected.",
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("decision") == "reject" and not cleaned.get("reason_code"):
+            self.add_error("reason_code", "Choose the reason for the rejection.")
+        return cleaned
