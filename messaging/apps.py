@@ -16,6 +16,20 @@ class MessagingConfig(AppConfig):
                 kind, on_approve=services.approve_letter, on_reject=services.reject_letter
             )
 
+    def on_account_deleted(self, user) -> None:
+        """Letters stay for the audit trail (under the anonymous author), but nothing
+        more is printed for, delivered to or emailed to a deleted account."""
+        from django.utils import timezone
+
+        from messaging.models import Correspondence, Notification
+
+        Correspondence.objects.filter(pen_pal=user, blocked_by_pen_pal_at__isnull=True).update(
+            blocked_by_pen_pal_at=timezone.now()
+        )
+        Notification.objects.filter(
+            recipient=user, state__in=[Notification.State.PENDING, Notification.State.SENDING]
+        ).update(state=Notification.State.CANCELLED)
+
     def export_user_data(self, user) -> dict:
         """A pen pal's correspondences and the letters they wrote and received."""
         from messaging.models import Correspondence, Letter

@@ -71,3 +71,8 @@ def do_delete_account(user: User) -> None:
     user.user_permissions.clear()
     user.anonymize()
     user.save()
+    # Each app tidies what it holds for the person (an AppConfig hook, like the export).
+    for config in apps.get_app_configs():
+        on_deleted = getattr(config, "on_account_deleted", None)
+        if on_deleted is not None:
+            on_deleted(user)

@@ -273,3 +273,24 @@ def test_release_closes_correspondences_and_withdraws_letters_in_review(alice, p
     profile.save()
     with pytest.raises(LetterRefused, match="closed: the person has been released"):
         write_letter(alice, profile)
+
+
+def test_deleting_the_account_stops_delivery_but_keeps_the_letters(alice, profile, moderator):
+    from penpals.services import do_delete_account
+
+    letter = screen_and_decide(write_letter(alice, profile), moderator)
+    assert Notification.objects.filter(recipient=alice, state="pending").exists()
+    do_delete_account(alice)
+    letter.refresh_from_db()
+    assert letter.body and letter.status == Letter.Status.APPROVED
+    assert not Letter.objects.print_queue(profile.facility).exists()
+    assert set(Notification.objects.values_list("state", flat=True)) == {"cancelled"}
+
+
+def test_the_export_lists_correspondences_and_letters(alice, profile):
+    from penpals.services import export_user_data
+
+    letter = write_letter(alice, profile, "A letter to export.")
+    exported = export_user_data(alice)["messaging"]["correspondences"]
+    assert exported[0]["code"] == letter.correspondence.code
+    assert exported[0]["letters"][0]["text"] == "A letter to export."
