@@ -5,3 +5,15 @@ class ModerationConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "moderation"
     verbose_name = "Moderation"
+
+    def ready(self) -> None:
+        from moderation import registry, reports
+        from moderation.models import ModerationItem
+
+        # Reports: a decision is recorded on the item; the actions on the
+        # reported thing come with the moderation work (see moderation.reports).
+        registry.register(
+            ModerationItem.Kind.REPORT,
+            on_approve=reports.report_action_taken,
+            on_reject=reports.report_dismissed,
+        )

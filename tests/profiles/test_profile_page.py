@@ -133,13 +133,10 @@ def test_it_shows_a_placeholder_without_photos(client, profile):
     assert 'aria-label="No photo of Marcus T. yet"' in html
 
 
-def test_it_offers_a_letter_only_as_coming_soon(client, profile):
+def test_it_links_to_the_write_page(client, profile):
     html = client.get(url_of(profile)).content.decode()
-    assert (
-        '<button type="button" disabled aria-describedby="letters-soon">Write a letter</button>'
-        in html
-    )
-    assert "Letters open soon" in html
+    write_url = reverse("letters:write", args=[profile.slug])
+    assert f'<a class="button" href="{write_url}" aria-describedby="letters-help">' in html
 
 
 def test_it_says_when_a_person_is_not_taking_letters(client, profile):

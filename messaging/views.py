@@ -1,0 +1,353 @@
+"""The pen pal's side of letters: write, inbox, thread, block, report, and scans.
+
+Every correspondence, letter and scan is reached through the access helpers
+at the top of this module, which answer 404 for anything the person asking
+may not see: a pen pal reaching another pen pal's letters is the leak that
+would hurt most. The rules (limits, blocks, statuses) live in
+messaging.services and moderation.reports; these views only do HTTP.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from allauth.mfa.utils import is_mfa_enabled
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db.models import Case, Count, F, IntegerField, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import Coalesce, Left
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from messaging import services
+from messaging.forms import LetterForm, ReportForm
+from messaging.models import Correspondence, Letter, LetterScan
+from moderation.reports import ReportRefused, check_report, existing_report
+from penpals.models import User
+from profiles.access import liaison_facilities
+from profiles.models import InmateProfile, LiaisonAction, ProfilePhoto
+from profiles.services import record_action
+
+
+class AuthenticatedHttpRequest(HttpRequest):
+    """What @login_required guarantees: `user` is a real account."""
+
+    user: User
+
+
+Direction = Letter.Direction
+Status = Letter.Status
+
+INBOX_PAGE_SIZE = 20
+# How much of the pen pal's own latest letter the inbox shows.
+EXCERPT_LENGTH = 120
+# What a scan may be served as; anything else is sent as a download.
+INLINE_SCAN_TYPES = {"image/jpeg", "image/png", "application/pdf"}
+
+# Letters are private correspondence: no browser or proxy keeps a copy.
+private_page = cache_control(private=True, no_store=True)
+
+
+# --- Access -----------------------------------------------------------------------------
+
+
+def get_profile_to_write_to(slug: str) -> InmateProfile:
+    """A listed profile, or a paused one (so the page can say it is paused);
+    anything else (draft, released, archived) is 404 as on the public site."""
+    return get_object_or_404(
+        InmateProfile.objects.select_related("facility").filter(
+            status__in=(InmateProfile.Status.PUBLISHED, InmateProfile.Status.PAUSED)
+        ),
+        slug=slug,
+    )
+
+
+def get_correspondence_for_pen_pal(user, pk: int) -> Correspondence:
+    """`user`'s own correspondence, or 404 (also for staff and liaisons)."""
+    return get_object_or_404(
+        Correspondence.objects.select_related("profile__facility").filter(pen_pal=user), pk=pk
+    )
+
+
+def get_reportable_letter(user, pk: int) -> Letter:
+    """A reply `user` can see in their own thread (the only letters they may report)."""
+    return get_object_or_404(
+        Letter.objects.inbound()
+        .visible_to_pen_pal()
+        .select_related("correspondence")
+        .filter(correspondence__pen_pal=user),
+        pk=pk,
+    )
+
+
+def get_scan_for_user(user, pk: int) -> LetterScan:
+    """A scanned page `user` may look at: the pen pal it was sent to, once the
+    reply is approved; a liaison of the letter's facility; or staff. 404 for
+    everyone else, so nobody learns which scans exist.
+
+    Staff and liaisons must have MFA, as in the admin and the portal (this URL
+    is outside both, so RequireMFAMiddleware does not cover it).
+    """
+    if user.requires_mfa() and not is_mfa_enabled(user):
+        raise PermissionDenied("Set up two-factor authentication to see scanned letters.")
+    scans = LetterScan.objects.select_related("letter__correspondence__profile__facility")
+    if not user.is_staff:
+        scans = scans.filter(
+            Q(
+                letter__correspondence__pen_pal=user,
+                letter__direction=Direction.INBOUND,
+                letter__status__in=(Status.APPROVED, Status.READ),
+            )
+            | Q(letter__correspondence__profile__facility__in=liaison_facilities(user))
+        )
+    return get_object_or_404(scans, pk=pk)
+
+
+# --- Writing ----------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@private_page
+def write(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
+    profile = get_profile_to_write_to(slug)
+    correspondence = Correspondence.objects.filter(pen_pal=request.user, profile=profile).first()
+    context = {
+        "profile": profile,
+        "correspondence": correspondence,
+        "max_length": f"{settings.LETTER_MAX_LENGTH:,}",
+        "letters_per_day": settings.LETTERS_PER_DAY,
+        "new_people_per_day": settings.NEW_CORRESPONDENCES_PER_DAY,
+    }
+    if request.method == "GET":
+        # Say at once why writing is not possible, rather than after the letter is typed.
+        refusal = services.writing_refusal(request.user, profile, correspondence)
+        if refusal:
+            return render(request, "messaging/write.html", {**context, "refusal": refusal})
+        return render(request, "messaging/write.html", {**context, "form": LetterForm()})
+
+    # A POST goes to the service even if something changed since the form was
+    # shown (a block, a pause): its refusal comes back with the text kept.
+
+    form = LetterForm(request.POST)
+    if not form.is_valid():
+        if "idempotency_key" in form.errors:
+            form = form.with_fresh_key()
+            messages.error(
+                request,
+                "Your letter was not sent: this page had expired. Check it and send it again.",
+            )
+        return render(request, "messaging/write.html", {**context, "form": form})
+    try:
+        letter = services.check_write_letter(
+            request.user,
+            profile,
+            form.cleaned_data["body"],
+            form.cleaned_data["idempotency_key"],
+        )
+    except services.LetterRefused as refused:
+        form.add_error(None, refused.messages)
+        return render(request, "messaging/write.html", {**context, "form": form})
+    messages.success(
+        request,
+        f"Your letter to {profile.display_name} was sent. Our team reads it before the "
+        "facility prints it; you can follow it here.",
+    )
+    return redirect("letters:thread", pk=letter.correspondence_id)
+
+
+# --- Inbox and thread -------------------------------------------------------------------
+
+
+def inbox_correspondences(user):
+    """`user`'s correspondences, newest first, each annotated with what the inbox
+    shows: the profile's name and thumbnail, the unread count and the id of the
+    newest letter the pen pal may see. One query per page, whatever its size."""
+    visible_letters = Letter.objects.filter(correspondence=OuterRef("pk")).visible_to_pen_pal()
+    unread = (
+        Letter.objects.filter(
+            correspondence=OuterRef("pk"), direction=Direction.INBOUND, status=Status.APPROVED
+        )
+        .order_by()
+        .values("correspondence")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    return (
+        Correspondence.objects.filter(pen_pal=user)
+        .annotate(
+            profile_name=F("profile__display_name"),
+            profile_slug=F("profile__slug"),
+            profile_status=F("profile__status"),
+            thumbnail_name=F("profile__primary_photo__thumbnail"),
+            unread_count=Coalesce(Subquery(unread, output_field=IntegerField()), 0),
+            latest_letter_id=Subquery(
+                visible_letters.order_by("-created_at", "-pk").values("pk")[:1]
+            ),
+        )
+        .order_by("-last_letter_at", "-pk")
+    )
+
+
+def attach_latest_letters(correspondences: list[Any]) -> None:
+    """Give each correspondence its `latest_letter` (one query for the page).
+    Only the start of the pen pal's own letters is read, never a reply's text."""
+    ids = [c.latest_letter_id for c in correspondences if c.latest_letter_id]
+    letters = (
+        Letter.objects.filter(pk__in=ids)
+        .only("direction", "status", "created_at", "approved_at", "rejected_at", "delivered_at")
+        .annotate(
+            excerpt=Case(
+                When(direction=Direction.OUTBOUND, then=Left("body", EXCERPT_LENGTH + 1)),
+                default=Value(""),
+            )
+        )
+        .in_bulk()
+    )
+    thumbnail_storage = ProfilePhoto._meta.get_field("thumbnail").storage
+    for correspondence in correspondences:
+        letter = letters.get(correspondence.latest_letter_id)
+        if letter is not None and len(letter.excerpt) > EXCERPT_LENGTH:
+            letter.excerpt = letter.excerpt[:EXCERPT_LENGTH].rsplit(" ", 1)[0] + "…"
+        correspondence.latest_letter = letter
+        # Once a person is no longer listed (released, transferred), their photo
+        # is not shown any more, here as in the directory.
+        is_listed = correspondence.profile_status in (
+            InmateProfile.Status.PUBLISHED,
+            InmateProfile.Status.PAUSED,
+        )
+        correspondence.is_profile_listed = (
+            correspondence.profile_status == InmateProfile.Status.PUBLISHED
+        )
+        name = correspondence.thumbnail_name
+        correspondence.thumbnail_url = thumbnail_storage.url(name) if name and is_listed else ""
+
+
+@login_required
+@require_GET
+@private_page
+def inbox(request: AuthenticatedHttpRequest) -> HttpResponse:
+    page = Paginator(inbox_correspondences(request.user), INBOX_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    page.object_list = list(page.object_list)
+    attach_latest_letters(page.object_list)
+    return render(request, "messaging/inbox.html", {"page": page})
+
+
+@login_required
+@require_GET
+@private_page
+def thread(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    correspondence = get_correspondence_for_pen_pal(request.user, pk)
+    # Read before marking: the replies that were new stay marked "new" on this view.
+    letters = list(
+        correspondence.letters.visible_to_pen_pal()
+        .prefetch_related("scans")
+        .order_by("created_at", "pk")
+    )
+    for letter in letters:
+        letter.rejection_label = services.rejection_reason_label(letter)
+    services.do_mark_thread_read(correspondence)
+    profile = correspondence.profile
+    return render(
+        request,
+        "messaging/thread.html",
+        {
+            "correspondence": correspondence,
+            "profile": profile,
+            "letters": letters,
+            "can_write": not services.writing_refusal(request.user, profile, correspondence),
+        },
+    )
+
+
+@login_required
+@require_POST
+def block(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    correspondence = get_correspondence_for_pen_pal(request.user, pk)
+    services.do_block(correspondence)
+    messages.success(
+        request,
+        f"You blocked this correspondence. No letters will go to or come from "
+        f"{correspondence.profile.display_name} until you unblock it.",
+    )
+    return redirect("letters:thread", pk=correspondence.pk)
+
+
+@login_required
+@require_POST
+def unblock(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    correspondence = get_correspondence_for_pen_pal(request.user, pk)
+    services.do_unblock(correspondence)
+    messages.success(request, "You unblocked this correspondence.")
+    return redirect("letters:thread", pk=correspondence.pk)
+
+
+# --- Reports ----------------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@private_page
+def report(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    letter = get_reportable_letter(request.user, pk)
+    context = {"letter": letter, "correspondence": letter.correspondence}
+    earlier = existing_report(request.user, letter)
+    if earlier is not None:
+        return render(request, "messaging/report.html", {**context, "earlier_report": earlier})
+    form = ReportForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            check_report(
+                request.user, letter, form.cleaned_data["reason"], form.cleaned_data["details"]
+            )
+        except ReportRefused as refused:
+            form.add_error(None, refused.messages)
+        else:
+            messages.success(
+                request,
+                "Thank you. The Penpals team will look at this letter; the writer is not told "
+                "who reported it.",
+            )
+            return redirect("letters:thread", pk=letter.correspondence_id)
+    return render(request, "messaging/report.html", {**context, "form": form})
+
+
+# --- Scans ------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+def scan(request: AuthenticatedHttpRequest, pk: int) -> FileResponse:
+    page = get_scan_for_user(request.user, pk)
+    letter = page.letter
+    if not request.user.is_staff and letter.correspondence.pen_pal_id != request.user.pk:
+        # A liaison opened it: scans are private letters, so every look is on record.
+        record_action(
+            request.user,
+            letter.correspondence.profile.facility,
+            LiaisonAction.Kind.SCAN_DOWNLOADED,
+            profile=letter.correspondence.profile,
+            scan=page.pk,
+        )
+    try:
+        handle = page.file.storage.open(page.file.name, "rb")
+    except OSError:
+        raise Http404("The scan is missing from storage.") from None
+    is_inline = page.content_type in INLINE_SCAN_TYPES
+    extension = {"image/jpeg": ".jpg", "image/png": ".png", "application/pdf": ".pdf"}
+    response = FileResponse(
+        handle,
+        as_attachment=not is_inline,
+        filename=f"letter-{page.letter_id}-page-{page.page}{extension.get(page.content_type, '')}",
+        content_type=page.content_type if is_inline else "application/octet-stream",
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response

@@ -1,0 +1,144 @@
+"""Reports: a person tells the Penpals team that something worries them.
+
+A report can be about anything with a primary key (a letter, a profile, a
+user). Each report opens its own moderation item (kind "report") so a
+moderator sees it in the queue with the reason; what staff then do to the
+reported thing is decided there.
+"""
+
+from __future__ import annotations
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import formats
+
+from moderation.models import ModerationItem, Report, ScreeningRule
+from moderation.services import submit_for_review
+
+REPORT_DETAILS_MAX_LENGTH = 4000
+
+# A first report is worth a look; each further report of the same thing by
+# someone else moves it up the queue.
+REPORT_RISK = 50
+REPORT_RISK_PER_EARLIER_REPORT = 10
+REPORT_RISK_MAX = 90
+
+# How to find the facility a reported thing belongs to, tried in order:
+# a profile has one, a photo through its profile, a letter through its
+# correspondence. A thing with none (a user) goes to the global queue.
+FACILITY_PATHS = ("facility", "profile.facility", "correspondence.profile.facility")
+
+
+class ReportRefused(ValidationError):
+    """Why a report was not recorded; the message is shown to the reporter."""
+
+
+class AlreadyReported(ReportRefused):
+    pass
+
+
+def facility_of(target):
+    for path in FACILITY_PATHS:
+        value = target
+        for attribute in path.split("."):
+            value = getattr(value, attribute, None)
+            if value is None:
+                break
+        if value is not None:
+            return value
+    return None
+
+
+def already_reported_message(report: Report) -> str:
+    day = formats.date_format(report.created_at, "j F Y")
+    return (
+        f"You already reported this on {day}. The Penpals team will look at it; "
+        "reporting it again does not change its place in the queue."
+    )
+
+
+def existing_report(reporter, target) -> Report | None:
+    return Report.objects.filter(
+        reporter=reporter,
+        content_type=ContentType.objects.get_for_model(target),
+        object_id=target.pk,
+    ).first()
+
+
+def check_report(reporter, target, reason: str, details: str = "") -> Report:
+    """Record `reporter`'s report of `target` and put it in the moderation queue,
+    or raise ReportRefused saying why not.
+
+    The caller has checked that `reporter` may see `target` (the view's
+    access helper): this function trusts it. One report per person and thing.
+    """
+    if reason not in Report.Reason.values:
+        raise ReportRefused("Choose the reason that fits best.")
+    details = details.replace("\x00", "").strip()
+    if len(details) > REPORT_DETAILS_MAX_LENGTH:
+        raise ReportRefused(
+            f"Please keep the details under {REPORT_DETAILS_MAX_LENGTH:,} characters."
+        )
+    with transaction.atomic():
+        earlier = existing_report(reporter, target)
+        if earlier is not None:
+            raise AlreadyReported(already_reported_message(earlier))
+        try:
+            # A savepoint: two submits at the same moment meet the unique
+            # constraint, and the loser is told it was already reported.
+            with transaction.atomic():
+                report = do_report(reporter, target, reason, details)
+        except IntegrityError:
+            earlier = existing_report(reporter, target)
+            if earlier is None:
+                raise
+            raise AlreadyReported(already_reported_message(earlier)) from None
+    return report
+
+
+def do_report(reporter, target, reason: str, details: str) -> Report:
+    content_type = ContentType.objects.get_for_model(target)
+    report = Report.objects.create(
+        reporter=reporter,
+        content_type=content_type,
+        object_id=target.pk,
+        reason=reason,
+        details=details,
+    )
+    earlier_reports = (
+        Report.objects.filter(content_type=content_type, object_id=target.pk)
+        .exclude(pk=report.pk)
+        .count()
+    )
+    risk = min(REPORT_RISK_MAX, REPORT_RISK + REPORT_RISK_PER_EARLIER_REPORT * earlier_reports)
+    summary = f"{report.get_reason_display()}: {content_type.name} #{target.pk}"
+    if earlier_reports:
+        summary += f" (reported {earlier_reports + 1} times)"
+    if details:
+        summary += f". {' '.join(details.split())}"
+    flag = reason if reason in ScreeningRule.Category.values else ScreeningRule.Category.OTHER
+    submit_for_review(
+        report,
+        ModerationItem.Kind.REPORT,
+        facility=facility_of(target),
+        summary=summary,
+        risk_score=risk,
+        flags=[flag],
+    )
+    return report
+
+
+# --- Moderation handlers (registered in ModerationConfig.ready) ---------------------------
+# Deciding a report records the decision on its item (who, when, why) and
+# nothing more for now: "approve" means the team acted on it, "reject" that
+# it was dismissed. The moderation work adds the actions on the reported
+# thing itself (hide a letter, pause a profile, suspend a user).
+
+
+def report_action_taken(item: ModerationItem, moderator) -> None:
+    pass
+
+
+def report_dismissed(item: ModerationItem, moderator) -> None:
+    pass
