@@ -1,22 +1,56 @@
-"""Sending the outbox: one `Notification` row is one email, sent at most once.
+"""Sending the outbox: one `Notification` row is one email.
 
-A send first marks the row "sending" (committed), then talks to the mail
-server, then marks it "sent". A second task for the same row finds it not
-"pending" and does nothing. If the mail server refuses or is down, the row
-goes back to "pending" with the attempt counted, and the task retries with
-backoff; after NOTIFICATION_MAX_ATTEMPTS it is marked "failed". If a worker
-dies between "sending" and "sent" (the one window where the outcome is
-unknown), the sweep re-sends the row after SENDING_STALE: a crash there may
-mean one email twice, never none.
+How an email gets sent
+    `messaging.services.notify` records the row (one per event: `key` is
+    unique) and enqueues `messaging.tasks.send_notification` after commit. The
+    task calls `deliver_notification`, which
 
-Emails never contain letter text or an inmate's private data: they say what
-happened and link to the inbox, where the pen pal signs in to read.
+    1. claims the row: "pending" -> "sending", attempt counted, committed
+       before the mail server is contacted;
+    2. renders the email from the row's ids, now (`build_email`), and sends it;
+    3. marks the row "sent".
+
+Why nothing is sent twice
+    Only a "pending" row whose backoff has passed can be claimed, under a row
+    lock, so a second task for the same row (a duplicate delivery, a retry
+    racing the sweep, a redelivery after a worker restart) finds nothing to
+    do. A send that fails before the server accepted the message puts the row
+    back to "pending".
+
+    The one window where the outcome is unknown is between handing the message
+    to the mail server and committing "sent": a worker killed there, a
+    database that goes away there, or a connection that drops after the server
+    received the message but before it confirmed. The row then stays
+    "sending" (the sweep resets it after SENDING_STALE) or comes back
+    "pending", and is sent again: such a crash can repeat an email rather
+    than lose it. Every attempt at one row carries the same Message-ID, so a
+    mail server or client that de-duplicates drops the repeat.
+
+Failures
+    A refused connection, a timeout, a temporary (4xx) answer or any other
+    error: the row goes back to "pending" with `last_error`, and the task
+    retries after `backoff_seconds(attempts)`. After NOTIFICATION_MAX_ATTEMPTS
+    attempts, or at once when the server refuses the recipient permanently
+    (5xx), the row is "failed". The recipient gone (account deleted), the
+    preference switched off since, or the letter gone: the row is "cancelled".
+
+The sweep (beat, every two minutes) re-sends what no task will: pending rows
+whose task was lost (never tried after FIRST_TASK_GRACE), pending rows whose
+retry was lost (backoff plus RETRY_GRACE passed), and rows left "sending" by a
+worker that died (after SENDING_STALE, longer than any task may run).
+
+Privacy: the row's context holds ids only, and the templates get no letter
+object: an email says what happened and links to the conversation, where the
+pen pal signs in. No letter text, nothing about the inmate. A rejection
+carries the reason and the moderator's note, which staff write for the sender.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+import smtplib
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -26,55 +60,101 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from messaging.models import Notification
+from messaging.models import Letter, Notification
 
 logger = logging.getLogger(__name__)
 
 State = Notification.State
+Kind = Notification.Kind
 
-# A row "sending" for longer than this belongs to a worker that died.
+# The after-commit task normally sends a new row within seconds; the sweep
+# waits this long before deciding that task was lost.
+FIRST_TASK_GRACE = timedelta(minutes=1)
+# The same for a scheduled retry, counted from the end of its backoff.
+RETRY_GRACE = timedelta(minutes=1)
+# A row "sending" for longer than this belongs to a worker that died: Celery
+# kills any task after CELERY_TASK_TIME_LIMIT (3 minutes), well within it.
 SENDING_STALE = timedelta(minutes=10)
+MAX_BACKOFF_SECONDS = 3600
 
 
 class SendFailed(Exception):
+    """The email was not sent and the row is pending again: retry in `retry_in` seconds."""
+
     def __init__(self, message: str, retry_in: int):
         super().__init__(message)
         self.retry_in = retry_in
 
 
 def backoff_seconds(attempts: int) -> int:
-    """Wait before the next attempt: 30 s, 1 min, 2 min ... at most an hour."""
-    return min(3600, 30 * 2 ** max(0, attempts - 1))
+    """Wait after the `attempts`-th failure: 30 s, 1 min, 2 min ... at most an hour."""
+    return min(MAX_BACKOFF_SECONDS, 30 * 2 ** max(0, attempts - 1))
+
+
+def next_attempt_at(notification: Notification) -> datetime:
+    """When a pending row may be tried (again)."""
+    if notification.attempted_at is None:
+        return notification.created_at
+    return notification.attempted_at + timedelta(seconds=backoff_seconds(notification.attempts))
+
+
+def message_id(notification: Notification) -> str:
+    """The same on every attempt at one row; differs between rows, databases and sites."""
+    domain = urlsplit(settings.SITE_URL).hostname or "penpals.localhost"
+    return f"<notification-{notification.pk}-{int(notification.created_at.timestamp())}@{domain}>"
+
+
+# --- Rendering ---------------------------------------------------------------------------
 
 
 def build_email(notification: Notification) -> EmailMultiAlternatives:
+    """Render `notification` for sending now.
+
+    Raises Letter.DoesNotExist when the letter it is about no longer exists.
+    """
+    letter = (
+        Letter.objects.only("pk", "correspondence_id", "rejection_reason", "rejection_note")
+        .get(pk=notification.context["letter_id"])
+    )  # fmt: skip
     recipient = notification.recipient
+    site_url = settings.SITE_URL
+    # The templates get names and links only, never the letter: nothing in an
+    # email can show what a letter says or who the inmate is.
     context = {
-        "notification": notification,
         "name": recipient.display_name or "there",
-        "site_url": settings.SITE_URL,
-        "letters_url": settings.SITE_URL + reverse("letters:inbox"),
-        "settings_url": settings.SITE_URL + reverse("account_settings"),
+        "site_url": site_url,
+        "letters_url": site_url + reverse("letters:inbox"),
+        "thread_url": site_url + reverse("letters:thread", args=[letter.correspondence_id]),
+        "settings_url": site_url + reverse("account_settings"),
     }
-    correspondence_id = notification.context.get("correspondence_id")
-    if correspondence_id:
-        context["thread_url"] = settings.SITE_URL + reverse(
-            "letters:thread", args=[correspondence_id]
-        )
+    if notification.kind == Kind.LETTER_REJECTED:
+        from messaging.services import rejection_reason_label
+
+        context["reason"] = rejection_reason_label(letter)
+        context["note"] = letter.rejection_note
+        context["safety_url"] = site_url + reverse("safety")
     base = f"messaging/email/{notification.kind}"
     subject = " ".join(render_to_string(f"{base}_subject.txt", context).split())
-    message = EmailMultiAlternatives(
+    email = EmailMultiAlternatives(
         subject=settings.ACCOUNT_EMAIL_SUBJECT_PREFIX + subject,
         body=render_to_string(f"{base}.txt", context),
         to=[recipient.email],
-        # The same id on every attempt lets a mail server drop a repeat.
-        headers={"Message-ID": f"<notification-{notification.pk}@penpals>"},
+        headers={
+            "Message-ID": message_id(notification),
+            # RFC 3834: an automatic message; vacation responders stay quiet.
+            "Auto-Submitted": "auto-generated",
+            "X-Auto-Response-Suppress": "All",
+        },
     )
-    message.attach_alternative(render_to_string(f"{base}.html", context), "text/html")
-    return message
+    email.attach_alternative(render_to_string(f"{base}.html", context), "text/html")
+    return email
+
+
+# --- Sending -----------------------------------------------------------------------------
 
 
 def _claim(notification_id: int) -> Notification | None:
+    """Mark the row "sending" if it is pending and due; None if there is nothing to do."""
     with transaction.atomic():
         notification = (
             Notification.objects.select_for_update(skip_locked=True, of=("self",))
@@ -82,7 +162,9 @@ def _claim(notification_id: int) -> Notification | None:
             .filter(pk=notification_id, state=State.PENDING)
             .first()
         )
-        if notification is None:
+        # Locked by another worker, already sent, or still in its backoff (an
+        # early duplicate must not spend an attempt): nothing to do here.
+        if notification is None or next_attempt_at(notification) > timezone.now():
             return None
         notification.state = State.SENDING
         notification.attempts += 1
@@ -91,56 +173,119 @@ def _claim(notification_id: int) -> Notification | None:
         return notification
 
 
+def _reason_not_to_send(notification: Notification) -> str:
+    from messaging.services import NOTIFICATION_PREFERENCE
+
+    recipient = notification.recipient
+    if recipient.is_deleted or not recipient.email:
+        return "recipient account deleted"
+    # Checked again now: the person may have switched this email off since.
+    if not getattr(recipient, NOTIFICATION_PREFERENCE[Kind(notification.kind)]):
+        return "recipient switched these emails off"
+    return ""
+
+
+def _is_permanent(exc: Exception) -> bool:
+    """The server refused every recipient for good (5xx): no retry can help.
+
+    Other 5xx answers (authentication, a refused sender) are a configuration
+    problem an operator fixes, so they are retried like a network failure.
+    """
+    return (
+        isinstance(exc, smtplib.SMTPRecipientsRefused)
+        and bool(exc.recipients)
+        and all(code >= 500 for code, _ in exc.recipients.values())
+    )
+
+
+def _finish(notification: Notification, state: str, **fields) -> None:
+    Notification.objects.filter(pk=notification.pk).update(state=state, **fields)
+
+
+def _cancel(notification: Notification, reason: str, log: dict) -> str:
+    _finish(notification, State.CANCELLED, last_error=reason)
+    logger.info("email cancelled", extra={**log, "reason": reason})
+    return "cancelled"
+
+
 def deliver_notification(notification_id: int) -> str:
+    """Send one outbox email, at most once; safe to call any number of times.
+
+    Returns "sent", "skipped" (not pending, not due yet, or another worker has
+    it), "cancelled" or "failed". Raises SendFailed when the row is pending
+    again and the caller should retry after `retry_in` seconds.
+    """
     notification = _claim(notification_id)
     if notification is None:
         return "skipped"
-    recipient = notification.recipient
-    if recipient.is_deleted or not recipient.email:
-        Notification.objects.filter(pk=notification.pk).update(state=State.CANCELLED)
-        return "cancelled"
+    log = {"notification": notification.pk, "kind": notification.kind}
+    if reason := _reason_not_to_send(notification):
+        return _cancel(notification, reason, log)
     try:
         build_email(notification).send()
+    except Letter.DoesNotExist:
+        return _cancel(notification, "letter no longer exists", log)
     except Exception as exc:
-        gave_up = notification.attempts >= settings.NOTIFICATION_MAX_ATTEMPTS
-        Notification.objects.filter(pk=notification.pk).update(
-            state=State.FAILED if gave_up else State.PENDING, last_error=repr(exc)[:2000]
-        )
+        # A rendering bug counts as an attempt too: retried (a fix may be
+        # deployed meanwhile), then given up, never retried forever.
+        error = repr(exc)[:2000]
+        gave_up = _is_permanent(exc) or notification.attempts >= settings.NOTIFICATION_MAX_ATTEMPTS
+        _finish(notification, State.FAILED if gave_up else State.PENDING, last_error=error)
         logger.warning(
-            "email not sent", extra={"notification": notification.pk, "error": repr(exc)}
+            "email not sent",
+            extra={**log, "attempts": notification.attempts, "error": error, "gave_up": gave_up},
+            # Network and SMTP errors are OSErrors; anything else is a bug worth a traceback.
+            exc_info=not isinstance(exc, OSError),
         )
         if gave_up:
             return "failed"
-        raise SendFailed(repr(exc), backoff_seconds(notification.attempts)) from exc
-    Notification.objects.filter(pk=notification.pk).update(
-        state=State.SENT, sent_at=timezone.now(), last_error=""
-    )
+        raise SendFailed(error, backoff_seconds(notification.attempts)) from exc
+    _finish(notification, State.SENT, sent_at=timezone.now(), last_error="")
+    logger.info("email sent", extra={**log, "attempts": notification.attempts})
     return "sent"
 
 
+# --- The sweep ---------------------------------------------------------------------------
+
+
+def _lost(now: datetime) -> Q:
+    """Pending rows that a task should have sent by `now` and did not."""
+    lost = Q(attempted_at__isnull=True, created_at__lt=now - FIRST_TASK_GRACE)
+    attempts = 1
+    while backoff_seconds(attempts) < MAX_BACKOFF_SECONDS:
+        waited = timedelta(seconds=backoff_seconds(attempts)) + RETRY_GRACE
+        lost |= Q(attempts=attempts, attempted_at__lt=now - waited)
+        attempts += 1
+    waited = timedelta(seconds=MAX_BACKOFF_SECONDS) + RETRY_GRACE
+    return lost | Q(attempts__gte=attempts, attempted_at__lt=now - waited)
+
+
 def sweep_outbox(limit: int = 500) -> int:
-    """Send again what is stuck: pending rows whose task was lost (or whose
-    backoff has passed), and rows left "sending" by a worker that died."""
+    """Enqueue a send for every email stuck unsent; returns how many.
+
+    Run by beat. Rows left "sending" by a dead worker go back to "pending"
+    first. Sending twice is harmless: `deliver_notification` claims each row once.
+    """
     from messaging.tasks import send_notification
 
     now = timezone.now()
-    Notification.objects.filter(state=State.SENDING, attempted_at__lt=now - SENDING_STALE).update(
-        state=State.PENDING
-    )
-    due = []
-    for pk, attempts, attempted_at, created_at in (
-        Notification.objects.filter(state=State.PENDING)
-        .filter(Q(attempted_at__isnull=True) | Q(attempted_at__lt=now - timedelta(seconds=30)))
+    stale = Notification.objects.filter(state=State.SENDING, attempted_at__lt=now - SENDING_STALE)
+    # A row that kills its worker every time must not be tried forever.
+    last_chance = Q(attempts__gte=settings.NOTIFICATION_MAX_ATTEMPTS)
+    stopped = "the worker sending it stopped"
+    given_up = stale.filter(last_chance).update(state=State.FAILED, last_error=stopped)
+    reset = stale.exclude(last_chance).update(state=State.PENDING, last_error=stopped)
+    if given_up or reset:
+        logger.warning(
+            "outbox rows left sending by a dead worker",
+            extra={"reset": reset, "given_up": given_up},
+        )
+    # Served by the partial index messaging_outbox_unsent.
+    lost_ids = list(
+        Notification.objects.filter(_lost(now), state=State.PENDING)
         .order_by("created_at")
-        .values_list("pk", "attempts", "attempted_at", "created_at")[:limit]
-    ):
-        if attempted_at is None:
-            # Never tried: the task sent after commit gets a minute first.
-            if created_at > now - timedelta(minutes=1):
-                continue
-        elif attempted_at > now - timedelta(seconds=backoff_seconds(attempts)):
-            continue
-        due.append(pk)
-    for pk in due:
-        send_notification.delay(pk)
-    return len(due)
+        .values_list("pk", flat=True)[:limit]
+    )
+    for notification_id in lost_ids:
+        send_notification.delay(notification_id)
+    return len(lost_ids)

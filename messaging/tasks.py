@@ -21,16 +21,21 @@ def sweep_unscreened_letters() -> int:
     return sweep()
 
 
-@shared_task(bind=True, autoretry_for=())
+@shared_task(bind=True)
 def send_notification(self, notification_id: int) -> str:
-    """Send one email from the outbox; a failure is retried with backoff."""
+    """Send one email from the outbox (messaging.notifications); safe to run twice.
+
+    A failed send is retried after its backoff. A database error escapes to
+    the base task's automatic retry; the row is then pending (nothing was sent)
+    or "sending" (the sweep deals with it), never sent twice by the retry.
+    """
     from messaging.notifications import SendFailed, deliver_notification
 
     try:
         return deliver_notification(notification_id)
     except SendFailed as exc:
-        # The row is back to "pending" with its attempt counted; if this retry
-        # is lost too, the outbox sweep sends it.
+        # The row is pending again with the attempt counted; if this retry is
+        # lost, the outbox sweep sends the row once its backoff has passed.
         raise self.retry(countdown=exc.retry_in, max_retries=None) from exc
 
 
@@ -40,3 +45,12 @@ def sweep_outbox() -> int:
     from messaging.notifications import sweep_outbox as sweep
 
     return sweep()
+
+
+# A 200-letter batch of the longest letters takes minutes (messaging/printing.py).
+@shared_task(soft_time_limit=600, time_limit=660)
+def render_print_batch_pdf(batch_id: int) -> str:
+    """Render a print batch's PDF into private storage (messaging.printing)."""
+    from messaging.printing import render_and_store_batch_pdf
+
+    return render_and_store_batch_pdf(batch_id)
