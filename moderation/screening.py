@@ -2,29 +2,50 @@
 
 How a text is screened:
 
-1. **Normalisation.** The text is folded character by character: compatibility
-   forms (full-width letters, ligatures) become plain letters, accents are
-   dropped, everything is lower-cased and invisible characters (zero-width
-   spaces, soft hyphens) disappear. Then letter-spaced words are joined:
-   three or more single letters separated by spaces or simple separators
-   ("c a s h", "c.a.s.h", "c-a-s-h") become one word. Every normalised
-   character remembers the original character it came from, so hits report
-   spans of the ORIGINAL text.
-2. **Patterns.** A keyword rule lists one keyword or phrase per line. Each
-   becomes a regular expression that needs a word boundary at both ends (so
-   "bail" does not hit "tailbail" or "bailiff"), accepts any run of up to three
-   separators between its words ("cash app", "cash-app", "cashapp"), an
-   optional plural "s", and a trailing `*` for "any ending". A regular
-   expression rule is used as written, case-insensitively. Either way the
-   pattern runs on the normalised text.
-3. **RE2.** Every pattern is compiled with RE2 (`google-re2`), which matches
-   in time linear in the text: no rule a moderator writes can stall screening.
-   All patterns that apply go into one RE2 set, so a text is scanned once to
-   learn which rules match; only those rules then scan it again for their
-   spans. A clean letter therefore costs one pass.
-4. **Risk.** The risk score is the sum of the weights (CATEGORY_WEIGHTS) of the
+1. **Normalisation, once.** The text is folded: compatibility forms
+   (full-width letters, ligatures) become plain letters, accents are dropped,
+   everything is lower-cased and invisible characters (zero-width spaces, soft
+   hyphens) disappear. ASCII stretches, most of most letters, are lower-cased
+   whole; only non-ASCII characters are folded one by one (cached). Then
+   letter-spaced words are joined: three or more single letters separated by
+   spaces or simple separators ("c a s h", "c.a.s.h", "c-a-s-h") become one
+   word (one RE2 pass finds the few places that may hold one). An `Origin`
+   map takes every normalised character back to the original character it
+   came from, so hits report spans of the ORIGINAL text.
+2. **Rules are RE2 regexes.** A keyword rule lists one keyword or phrase per
+   line. Each becomes a regular expression that needs a word boundary at both
+   ends (so "bail" does not hit "tailbail" or "bailiff"), accepts any run of up
+   to three separators between its words ("cash app", "cash-app", "cashapp"),
+   an optional plural "s" or "es", and a trailing `*` for "any ending". A
+   regular expression rule is used as written, case-insensitively. Either way
+   the pattern runs on the normalised text, compiled with RE2 (`google-re2`),
+   which matches in time linear in the text: no rule a moderator writes can
+   stall screening. These regexes alone decide what a hit is; the two passes
+   below only choose which of them to run.
+3. **One Aho-Corasick pass for every keyword.** The first words of every
+   keyword (up to three, and up to a `*`), joined by zero to three spaces, are
+   literals of one Aho-Corasick automaton (`pyahocorasick`). It runs over a
+   view of the normalised text in which everything but a-z and 0-9 is a space,
+   so "cash-app" and "cash_app" read "cash app" there. A literal found without
+   a word boundary before it, or followed by what the keyword cannot end with,
+   is dropped on the spot ("cash" in "cashew"); any other makes its rule a
+   candidate. A keyword with non-ASCII letters, which the view cannot hold,
+   makes its rule a candidate for every text.
+4. **One RE2 set pass for every regex rule** (phone numbers, emails, web
+   addresses...): one scan says which of them match. If the set is too big
+   for one automaton, every regex rule is a candidate (still linear time).
+5. **Spans.** Only the candidate rules that apply to the text (its scope, the
+   facility's own rules) run their RE2 regex, which gives the exact hits. A
+   clean letter costs a normalisation, one Aho-Corasick pass and one RE2 set
+   pass, however many rules there are. A keyword rule's regex is compiled the
+   first time it is a candidate; most rules never are for most letters.
+6. **Risk.** The risk score is the sum of the weights (CATEGORY_WEIGHTS) of the
    distinct categories hit, capped at 100. Hitting one category many times
    does not add up: the moderator reads the letter anyway.
+
+`moderation/benchmarks.py` (`make bench`) measures it against a naive `re`
+alternation of the same keywords; tests/moderation/test_screening.py checks it
+against a straightforward reference (every rule's regex over the text).
 
 The default rule set is `moderation/rules/default_rules.json`; the data
 migration 0004 loads it into the database with `load_default_rule_specs`, the
@@ -36,12 +57,15 @@ from __future__ import annotations
 import json
 import logging
 import re
+import string
 import unicodedata
+from bisect import bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
 from pathlib import Path
 
+import ahocorasick
 import re2
 
 logger = logging.getLogger(__name__)
@@ -81,22 +105,71 @@ class RuleError(ValueError):
 # --- Normalisation ------------------------------------------------------------------
 
 _INVISIBLE = {"\u00ad", "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff"}
+_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
 # Three or more single letters, each pair separated by 1-3 simple separators.
 # This is a fixed pattern of ours (not a moderator's), bounded, so stdlib re is fine.
 _LETTER_SPACED = re.compile(r"(?<![^\W\d_])[a-z](?:[ \t.\-_*|/+~']{1,3}[a-z]){2,}(?![^\W\d_])")
-_SPACING = re.compile(r"[ \t.\-_*|/+~']")
+# The same in RE2, which lacks lookarounds: the run followed by anything but
+# a-z. Every _LETTER_SPACED match lies inside one of its matches, so one linear
+# RE2 pass finds the few places (often just "i'm a") where the backtracking
+# pattern above needs to look.
+_LETTER_SPACED_CANDIDATE = re2.compile(r"[a-z](?:[ \t.\-_*|/+~']{1,3}[a-z]){2,}(?:[^a-z]|$)")
+_SPACING = frozenset(" \t.-_*|/+~'")
+
+
+class Origin:
+    """Where each normalised character came from: `origin[i]` is the index in
+    the original text of normalised character i.
+
+    Stored as runs rather than one number per character: within a run,
+    consecutive normalised characters come from consecutive original ones, so
+    a run is its first normalised index and the distance to add. Most letters
+    are a handful of runs (one, when nothing was dropped or expanded).
+    """
+
+    __slots__ = ("_shifts", "_starts")
+
+    def __init__(self) -> None:
+        self._starts: list[int] = []
+        self._shifts: list[int] = []
+
+    def add(self, normalised_index: int, original_index: int) -> None:
+        """From `normalised_index` on, characters come from `original_index` on.
+        Callers add in increasing `normalised_index` order."""
+        shift = original_index - normalised_index
+        if self._shifts and self._shifts[-1] == shift:
+            return
+        if self._starts and self._starts[-1] == normalised_index:
+            self._shifts[-1] = shift  # the previous run never got a character
+        else:
+            self._starts.append(normalised_index)
+            self._shifts.append(shift)
+
+    def copy_span(self, start: int, end: int, into: Origin, at: int) -> None:
+        """Make into[at + k] == self[start + k] for 0 <= k < end - start."""
+        if start >= end:
+            return
+        first = bisect_right(self._starts, start) - 1
+        into.add(at, start + self._shifts[first])
+        for run in range(first + 1, len(self._starts)):
+            if self._starts[run] >= end:
+                break
+            into.add(at + self._starts[run] - start, self._starts[run] + self._shifts[run])
+
+    def __getitem__(self, index: int) -> int:
+        return index + self._shifts[bisect_right(self._starts, index) - 1]
 
 
 @dataclass(frozen=True)
 class NormalisedText:
     text: str
-    # origin[i] is the index in the original text of normalised character i.
-    origin: tuple[int, ...]
+    origin: Origin
 
     def original_span(self, start: int, end: int) -> tuple[int, int]:
         return self.origin[start], self.origin[end - 1] + 1
 
 
+@lru_cache(maxsize=65_536)
 def _fold_character(character: str) -> str:
     if character in _INVISIBLE:
         return ""
@@ -104,25 +177,77 @@ def _fold_character(character: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
+def _fold(text: str) -> tuple[str, Origin]:
+    """Fold every character of `text` with _fold_character.
+
+    ASCII folds to itself lower-cased, so ASCII stretches are lower-cased
+    whole (most letters are entirely ASCII) and only the non-ASCII runs go
+    character by character.
+    """
+    origin = Origin()
+    origin.add(0, 0)
+    if text.isascii():
+        return text.lower(), origin
+    pieces: list[str] = []
+    position = length = 0  # in the original and in the folded text
+    for run in _NON_ASCII_RUN.finditer(text):
+        start, end = run.span()
+        if start > position:
+            origin.add(length, position)
+            pieces.append(text[position:start].lower())
+            length += start - position
+        folds = [_fold_character(character) for character in run.group()]
+        if all(len(folded) == 1 for folded in folds):
+            origin.add(length, start)
+            length += len(folds)
+        else:  # something vanished or expanded ("ﬁ" -> "fi"): map each one
+            for index, folded in enumerate(folds, start):
+                for _ in folded:
+                    origin.add(length, index)
+                    length += 1
+        pieces.extend(folds)
+        position = end
+    if position < len(text):
+        origin.add(length, position)
+        pieces.append(text[position:].lower())
+    return "".join(pieces), origin
+
+
+def _join_letter_spaced(text: str, origin: Origin) -> tuple[str, Origin]:
+    """Drop the separators inside letter-spaced words ("c a s h" -> "cash")."""
+    runs = [
+        run.span()
+        for candidate in _LETTER_SPACED_CANDIDATE.finditer(text)
+        for run in _LETTER_SPACED.finditer(text, candidate.start(), candidate.end())
+    ]
+    if not runs:
+        return text, origin
+    pieces: list[str] = []
+    joined = Origin()
+    length = 0
+
+    def keep(start: int, end: int) -> None:
+        nonlocal length
+        origin.copy_span(start, end, joined, length)
+        pieces.append(text[start:end])
+        length += end - start
+
+    position = 0
+    for run_start, run_end in runs:
+        keep(position, run_start)
+        for index in range(run_start, run_end):
+            if text[index] not in _SPACING:
+                keep(index, index + 1)
+        position = run_end
+    keep(position, len(text))
+    return "".join(pieces), joined
+
+
 def normalise(text: str) -> NormalisedText:
     """Fold `text` for matching, keeping a map back to original positions."""
-    characters: list[str] = []
-    origin: list[int] = []
-    for index, character in enumerate(text):
-        for folded in _fold_character(character):
-            characters.append(folded)
-            origin.append(index)
-    folded_text = "".join(characters)
-    # Join letter-spaced words by dropping the separators inside each run.
-    dropped: set[int] = set()
-    for run in _LETTER_SPACED.finditer(folded_text):
-        for separator in _SPACING.finditer(folded_text, run.start(), run.end()):
-            dropped.add(separator.start())
-    if dropped:
-        kept = [i for i in range(len(folded_text)) if i not in dropped]
-        folded_text = "".join(folded_text[i] for i in kept)
-        origin = [origin[i] for i in kept]
-    return NormalisedText(folded_text, tuple(origin))
+    folded, origin = _fold(text)
+    joined, origin = _join_letter_spaced(folded, origin)
+    return NormalisedText(joined, origin)
 
 
 # --- Patterns -----------------------------------------------------------------------
@@ -162,11 +287,15 @@ def rule_regex(pattern_type: str, pattern: str) -> str:
         return pattern
     if pattern_type != "keywords":
         raise RuleError(f"Unknown pattern type {pattern_type!r}.")
-    keywords = [line.strip() for line in pattern.splitlines() if line.strip()]
+    keywords = rule_keywords(pattern)
     if not keywords:
         raise RuleError("List at least one keyword, one per line.")
     alternatives = sorted({keyword_regex(k) for k in keywords}, key=len, reverse=True)
     return "|".join(f"(?:{alternative})" for alternative in alternatives)
+
+
+def rule_keywords(pattern: str) -> list[str]:
+    return [line.strip() for line in pattern.splitlines() if line.strip()]
 
 
 def compile_rule(pattern_type: str, pattern: str) -> re2._Regexp:
@@ -183,6 +312,63 @@ def compile_rule(pattern_type: str, pattern: str) -> re2._Regexp:
         # It would hit every position of every letter.
         raise RuleError("This pattern matches empty text; it must match at least one character.")
     return compiled
+
+
+def check_rule(spec: RuleSpec) -> None:
+    """Raise RuleError if the engine cannot use `spec`. Cheaper than
+    compile_rule for keyword rules (no RE2 compile), and the same for regexes."""
+    if spec.pattern_type == "regex":
+        compile_rule(spec.pattern_type, spec.pattern)
+    else:
+        rule_regex(spec.pattern_type, spec.pattern)
+
+
+# --- The keyword pass ---------------------------------------------------------------
+
+# The Aho-Corasick pass reads a view of the normalised text of the same length
+# in which every character but a-z and 0-9 is a space: whatever separates the
+# words of a phrase ("cash-app", "cash_app", "cash. app") reads as spaces there,
+# so each phrase needs only a few literals (its words joined by 0 to 3 spaces).
+_VIEW_TABLE = bytes(
+    code if chr(code) in string.ascii_lowercase + string.digits else ord(" ") for code in range(256)
+)
+_ASCII_WORD = frozenset(string.ascii_letters + string.digits + "_")  # RE2's \w, for \b
+_GAPS = ("", " ", "  ", "   ")  # _WORD_GAP: up to three separators
+# A literal covers at most this many words of a phrase (the rest is left to
+# RE2), so a long phrase gives at most 4**2 literals.
+_LITERAL_WORDS = 3
+# What must follow a literal for its keyword to match there (a cheap check
+# that only discards positions RE2 would reject anyway).
+_ANY_ENDING, _WORD_END, _WORD_OR_PLURAL_END = 0, 1, 2
+
+
+def matching_view(text: str) -> str:
+    # One byte per character either way: non-ASCII becomes "?", then a space.
+    return text.encode("ascii", "replace").translate(_VIEW_TABLE).decode("ascii")
+
+
+def keyword_literals(keyword: str) -> tuple[list[str], int] | None:
+    """The literals (in the matching view) one of which starts every match of
+    `keyword`'s regex, and the check for what follows them; None when the
+    keyword has non-ASCII letters, which the view cannot hold."""
+    words = _KEYWORD_WORD.findall(normalise(keyword).text)
+    stems: list[str] = []
+    for word in words:
+        stems.append(word.rstrip("*"))
+        if word.endswith("*") or len(stems) == _LITERAL_WORDS:
+            break
+    if not stems or not all(stem.isascii() for stem in stems):
+        return None
+    if len(stems) < len(words) or words[-1].endswith("*"):
+        ending = _ANY_ENDING
+    elif words[-1][-1].isalpha():
+        ending = _WORD_OR_PLURAL_END
+    else:
+        ending = _WORD_END
+    literals = [stems[0]]
+    for stem in stems[1:]:
+        literals = [literal + gap + stem for literal in literals for gap in _GAPS]
+    return literals, ending
 
 
 # --- Rules and results --------------------------------------------------------------
@@ -249,94 +435,163 @@ class ScreeningResult:
         return max((h.action for h in self.hits), key=ACTIONS.index)
 
 
-@dataclass(frozen=True)
 class _CompiledRule:
-    spec: RuleSpec
-    regex: re2._Regexp
-    source: str
+    """A rule and its RE2 regex, which gives the exact spans of its hits.
 
+    A keyword rule's regex is compiled the first time the keyword pass names
+    the rule (most rules never match most letters, and the separator class
+    between words makes each such regex cost milliseconds to compile); a
+    regex rule's is compiled at once, for the RE2 set needs it anyway.
+    """
 
-class _ScanPlan:
-    """The rules for one (scope, facility), with one RE2 set over all of them."""
+    __slots__ = ("_regex", "spec")
 
-    def __init__(self, rules: list[_CompiledRule]):
-        self.rules = rules
-        self.matcher = None
-        if rules:
-            options = _re2_options()
-            options.max_mem = SET_MAX_MEM
-            matcher = re2.Set.SearchSet(options)
-            for rule in rules:
-                matcher.Add(rule.source)
+    def __init__(self, spec: RuleSpec):
+        self.spec = spec
+        self._regex: re2._Regexp | None = None
+        if spec.pattern_type == "regex":
+            self._regex = compile_rule(spec.pattern_type, spec.pattern)
+        else:
+            check_rule(spec)
+
+    def hits(self, text: NormalisedText, original: str) -> list[Hit]:
+        if self._regex is None:
             try:
-                matcher.Compile()
-                self.matcher = matcher
-            except re2.error:
-                # Too big for one automaton: scan rule by rule (still linear time).
-                self.matcher = None
-
-    def _matching_rule_indexes(self, text: str) -> list[int]:
-        if self.matcher is not None:
-            try:
-                return sorted(self.matcher.Match(text) or [])
-            except re2.error:
-                pass  # the set's DFA ran out of memory on this text; fall back
-        return list(range(len(self.rules)))
-
-    def scan(self, text: NormalisedText, original: str) -> list[Hit]:
-        if not self.rules or not text.text:
-            return []
+                # Two threads may both compile it; either result is the same.
+                self._regex = compile_rule(self.spec.pattern_type, self.spec.pattern)
+            except RuleError as exc:
+                # check_rule passed, so only RE2 itself can refuse (a keyword
+                # list too big for it, saved around the admin's validation).
+                logger.error("Screening rule %r skipped: %s", self.spec.name, exc)
+                return []
         hits = []
-        for index in self._matching_rule_indexes(text.text):
-            rule = self.rules[index]
-            for match in rule.regex.finditer(text.text):
-                if match.end() == match.start():
-                    continue
-                start, end = text.original_span(match.start(), match.end())
-                hits.append(
-                    Hit(
-                        category=rule.spec.category,
-                        rule=rule.spec.name,
-                        action=rule.spec.action,
-                        start=start,
-                        end=end,
-                        match=original[start:end],
-                    )
+        for match in self._regex.finditer(text.text):
+            if match.end() == match.start():
+                continue
+            start, end = text.original_span(match.start(), match.end())
+            hits.append(
+                Hit(
+                    category=self.spec.category,
+                    rule=self.spec.name,
+                    action=self.spec.action,
+                    start=start,
+                    end=end,
+                    match=original[start:end],
                 )
+            )
         return hits
 
 
 class RuleSet:
     """Compiled rules. Build one per rule version and reuse it: compiling is the
-    expensive part, screening a letter is one RE2 pass."""
+    expensive part (see the module docstring for how a letter is screened)."""
 
     def __init__(self, specs: list[RuleSpec]):
         self.specs = list(specs)
-        self._rules = [
-            _CompiledRule(
-                spec,
-                compile_rule(spec.pattern_type, spec.pattern),
-                rule_regex(spec.pattern_type, spec.pattern),
-            )
-            for spec in self.specs
+        self._rules = [_CompiledRule(spec) for spec in self.specs]
+        # Rules neither pass below can rule out: scanned for every text.
+        self._always_scanned: set[int] = set()
+        self._keywords = self._build_keyword_automaton()
+        self._regex_rules = [
+            index for index, rule in enumerate(self._rules) if rule.spec.pattern_type == "regex"
         ]
-        self._plans: dict[tuple[str, int | None], _ScanPlan] = {}
+        self._regex_set = self._build_regex_set()
+        self._applicable: dict[tuple[str, int | None], frozenset[int]] = {}
 
-    def _plan(self, scope: str, facility_id: int | None) -> _ScanPlan:
+    def _build_keyword_automaton(self) -> ahocorasick.Automaton | None:
+        # literal -> (its length, [(rule index, ending check)])
+        entries: dict[str, tuple[int, set[tuple[int, int]]]] = {}
+        for index, rule in enumerate(self._rules):
+            if rule.spec.pattern_type != "keywords":
+                continue
+            for keyword in rule_keywords(rule.spec.pattern):
+                found = keyword_literals(keyword)
+                if found is None:
+                    self._always_scanned.add(index)
+                    break
+                literals, ending = found
+                for literal in literals:
+                    entries.setdefault(literal, (len(literal), set()))[1].add((index, ending))
+        if not entries:
+            return None
+        automaton = ahocorasick.Automaton()
+        for literal, (length, rules) in entries.items():
+            automaton.add_word(literal, (length, tuple(sorted(rules))))
+        automaton.make_automaton()
+        return automaton
+
+    def _build_regex_set(self) -> re2.Set | None:
+        if not self._regex_rules:
+            return None
+        options = _re2_options()
+        options.max_mem = SET_MAX_MEM
+        matcher = re2.Set.SearchSet(options)
+        for index in self._regex_rules:
+            matcher.Add(self.specs[index].pattern)
+        try:
+            matcher.Compile()
+        except re2.error:
+            # Too big for one automaton: scan rule by rule (still linear time).
+            self._always_scanned.update(self._regex_rules)
+            return None
+        return matcher
+
+    def _applicable_rules(self, scope: str, facility_id: int | None) -> frozenset[int]:
         key = (scope, facility_id)
-        if key not in self._plans:
+        applicable = self._applicable.get(key)
+        if applicable is None:
             # Facility rules add to the global ones; they never replace them.
-            self._plans[key] = _ScanPlan(
-                [r for r in self._rules if r.spec.applies_to(scope, facility_id)]
+            applicable = frozenset(
+                index
+                for index, rule in enumerate(self._rules)
+                if rule.spec.applies_to(scope, facility_id)
             )
-        return self._plans[key]
+            self._applicable[key] = applicable
+        return applicable
+
+    def _candidate_rules(self, text: str) -> set[int]:
+        """Every rule that may match the normalised `text` (a superset of those
+        that do): keyword rules from one Aho-Corasick pass, regex rules from
+        one RE2 set pass."""
+        candidates = set(self._always_scanned)
+        if self._keywords is not None:
+            size = len(text)
+            for last, (length, rules) in self._keywords.iter(matching_view(text)):
+                start, after = last - length + 1, last + 1
+                if start and text[start - 1] in _ASCII_WORD:
+                    continue  # no word boundary before: "cashew" is not "cash"
+                following = text[after] if after < size else ""
+                ends_word = following not in _ASCII_WORD
+                for index, ending in rules:
+                    if (
+                        ending == _ANY_ENDING
+                        or ends_word
+                        or (
+                            ending == _WORD_OR_PLURAL_END
+                            and (following == "s" or text.startswith("es", after))
+                        )
+                    ):
+                        candidates.add(index)
+        if self._regex_set is not None:
+            try:
+                matched = self._regex_set.Match(text) or []
+            except re2.error:
+                matched = range(len(self._regex_rules))  # out of memory: scan them all
+            candidates.update(self._regex_rules[number] for number in matched)
+        return candidates
 
     def screen(
         self, text: str, *, scope: str = "outbound", facility_id: int | None = None
     ) -> ScreeningResult:
         if scope not in TEXT_SCOPES:
             raise ValueError(f"scope must be one of {TEXT_SCOPES}, not {scope!r}")
-        hits = self._plan(scope, facility_id).scan(normalise(text), text)
+        applicable = self._applicable_rules(scope, facility_id)
+        hits: list[Hit] = []
+        normalised = normalise(text) if applicable else None
+        if normalised is not None and normalised.text:
+            for index in sorted(self._candidate_rules(normalised.text) & applicable):
+                # RE2 gives the exact spans; the passes above only chose the rules.
+                hits.extend(self._rules[index].hits(normalised, text))
         hits.sort(key=lambda h: (h.start, h.end, h.category, h.rule))
         return ScreeningResult(tuple(hits))
 
@@ -404,7 +659,7 @@ def database_ruleset() -> RuleSet:
     for rule in ScreeningRule.objects.filter(is_active=True):
         spec = rule.as_spec()
         try:
-            compile_rule(spec.pattern_type, spec.pattern)
+            check_rule(spec)
         except RuleError as exc:
             # The admin refuses such patterns; one written around it (a shell,
             # a bulk import) must not stop every letter from being screened.
@@ -442,7 +697,9 @@ def highlight_segments(text: str, hits: tuple[Hit, ...] | list[Hit]) -> list[Seg
     (and escape) piece by piece; overlapping hits cover the same pieces."""
     boundaries = sorted({0, len(text), *(h.start for h in hits), *(h.end for h in hits)})
     by_start = sorted(hits, key=lambda h: (h.start, h.end))
-    segments, active, next_hit = [], [], 0
+    segments: list[Segment] = []
+    active: list[Hit] = []
+    next_hit = 0
     for start, end in pairwise(boundaries):
         active = [h for h in active if h.end > start]
         while next_hit < len(by_start) and by_start[next_hit].start <= start:

@@ -1,9 +1,13 @@
 """The screening engine: normalisation, evasions, word boundaries, RE2, risk,
-scopes, facility rules, the rule model, its admin and the compiled-rule cache."""
+scopes, facility rules, the rule model, its admin and the compiled-rule cache;
+and its fast paths (ASCII folding, the Aho-Corasick keyword pass, the RE2 set
+of regex rules) against a straightforward reference on generated texts."""
 
 from __future__ import annotations
 
+import random
 import time
+import unicodedata
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -186,6 +190,160 @@ def test_it_screens_rule_by_rule_when_one_automaton_would_be_too_big(monkeypatch
     monkeypatch.setattr(screening, "SET_MAX_MEM", 1024)
     rules = RuleSet(load_default_rule_specs())
     assert rules.screen("venmo me").categories == ["money"]
+    # The regex rules, which the RE2 set would have chosen, still run.
+    assert rules.screen("call 614-555-0199 or see www.example.org").categories == ["contact"]
+
+
+# --- The fast paths ---------------------------------------------------------------------
+
+
+def test_it_folds_expanding_and_vanishing_characters_with_exact_spans():
+    text = "a ﬁsh, an ST\u200bRAẞE and ｃ-a-s-h\u00ad a p p"
+    assert normalise(text).text == "a fish, an strasse and cashapp"
+    hits = keyword_rules("fish", "strasse", "cash app").screen(text).hits
+    assert [text[h.start : h.end] for h in hits] == ["ﬁsh", "ST\u200bRAẞE", "ｃ-a-s-h\u00ad a p p"]
+
+
+def test_it_finds_keywords_with_letters_outside_ascii():
+    # The keyword pass cannot hold them, so their rule is scanned for every text.
+    rules = keyword_rules("smørrebrød", "brød")
+    assert matches(rules, "SMØRREBRØD, a brød and a smørrebrødet") == ["SMØRREBRØD", "brød"]
+
+
+def test_it_finds_phrases_longer_than_the_keyword_literals():
+    rules = keyword_rules("go back to your country", "foo* bar baz")
+    text = "GO-BACK to  your_country, foolish bar baz"
+    assert matches(rules, text) == ["GO-BACK to  your_country", "foolish bar baz"]
+    assert matches(rules, "go back to your countryside") == []
+
+
+def test_it_checks_word_endings_after_the_keyword_literals():
+    rules = keyword_rules("gun", "k2", "1488", "smuggl*")
+    # One word per text: another hit would make the rule a candidate anyway.
+    for word in ["gun", "guns", "gunes", "k2", "1488", "smuggler", "smuggl"]:
+        assert matches(rules, f"a {word}.") == [word]
+    for word in ["gunshot", "gunesx", "k2s", "14888", "k2_"]:
+        assert matches(rules, f"a {word}.") == []
+
+
+def test_it_skips_a_keyword_rule_too_big_for_re2_and_says_so(caplog):
+    # The admin refuses such a rule (compile_rule); one saved around it must not
+    # stop screening, and its regex is only compiled when a letter needs it.
+    huge = "\n".join(f"word{number} other{number}" for number in range(300))
+    with pytest.raises(RuleError, match="too large"):
+        compile_rule("keywords", huge)
+    rules = RuleSet(
+        [
+            RuleSpec("Huge", "other", "keywords", huge),
+            RuleSpec("Venmo", "money", "keywords", "venmo"),
+        ]
+    )
+    assert rules.screen("word7 other7 and venmo").categories == ["money"]
+    assert "Huge" in caplog.text and "too large" in caplog.text
+
+
+_INVISIBLE = {"\u00ad", "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff"}
+
+
+def reference_normalise(text: str) -> tuple[str, list[int]]:
+    """normalise() done the obvious way: every character folded on its own, the
+    letter-spacing pattern run over the whole text, one origin per character."""
+    characters, origin = [], []
+    for index, character in enumerate(text):
+        decomposed = unicodedata.normalize("NFKD", character)
+        folded = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+        for folded_character in "" if character in _INVISIBLE else folded:
+            characters.append(folded_character)
+            origin.append(index)
+    folded_text = "".join(characters)
+    dropped = {
+        index
+        for run in screening._LETTER_SPACED.finditer(folded_text)
+        for index in range(*run.span())
+        if folded_text[index] in " \t.-_*|/+~'"
+    }
+    kept = [index for index in range(len(folded_text)) if index not in dropped]
+    return "".join(folded_text[i] for i in kept), [origin[i] for i in kept]
+
+
+def reference_screen(compiled, text: str, scope: str, facility_id: int | None) -> list[tuple]:
+    """Every applicable rule's own RE2 regex over the whole normalised text."""
+    normalised, origin = reference_normalise(text)
+    hits = []
+    for spec, regex in compiled:
+        if not spec.applies_to(scope, facility_id):
+            continue
+        for match in regex.finditer(normalised):
+            if match.end() > match.start():
+                start, end = origin[match.start()], origin[match.end() - 1] + 1
+                hits.append((start, end, spec.category, spec.name, text[start:end]))
+    return sorted(hits)
+
+
+GENERATED_PIECES = [
+    "cash", "app", "bail", "bailiff", "Sussex", "begun", "guns", "i'm a", "c a s h a p p",
+    "c.a.s.h", "$JaneDoe", "614-555-0199", "me@example.org", "www.x.com", "12 Elm Street",
+    "@jane", "kill you", "ß", "ẞ", "ﬁ", "\u200b", "\u00ad", "é", "É", "’", "“", "—", "ø", "ж", "①",
+    "²", "Ｃａｓｈ", "K", "ſ", "İ", "_", "-", ".", " ", "   ", "    ", "s", "es", "1", "a b",
+    "\t", "\n", "'", "*", "|", "/", "~", "hello world", "crayons", "dело",
+]  # fmt: skip
+
+
+def generated_text(rng: random.Random, keywords: list[str]) -> str:
+    """Keywords (disguised with case, separators and letter-spacing), evasions,
+    near misses and odd characters, run together."""
+    parts = []
+    for _ in range(rng.randint(1, 20)):
+        roll = rng.random()
+        if roll < 0.35:
+            keyword = rng.choice(keywords).replace("*", rng.choice(["", "ing", "ed"]))
+            if rng.random() < 0.3:
+                keyword = rng.choice(["-", "_", ".", "  ", "’", "—", ""]).join(keyword.split(" "))
+            if rng.random() < 0.2:
+                keyword = " ".join(keyword)
+            if rng.random() < 0.3:
+                keyword = keyword.upper()
+            parts.append(keyword)
+        elif roll < 0.85:
+            parts.append(rng.choice(GENERATED_PIECES))
+        else:
+            parts.append("".join(rng.choices("abcdeklmnsxyz  .-'é’ß2", k=rng.randint(1, 8))))
+    return "".join(rng.choice(["", " ", " ", "-"]) + part for part in parts)
+
+
+def test_it_screens_generated_texts_exactly_like_the_reference():
+    specs = [
+        *load_default_rule_specs(),
+        RuleSpec("Wildcards", "other", "keywords", "smuggl* it in\nfoo* bar baz qux\nfish*"),
+        RuleSpec("Digits", "other", "keywords", "1488\nk2\n3 way call\nab12"),
+        RuleSpec("Foreign", "hate", "keywords", "дело\nstraße\nﬁsh"),
+        RuleSpec("Local", "contraband", "keywords", "crayons", facility_id=3),
+        RuleSpec("Profile", "other", "regex", r"hello\s+world", scope="profile"),
+    ]
+    compiled = [(spec, compile_rule(spec.pattern_type, spec.pattern)) for spec in specs]
+    keywords = [
+        line.strip()
+        for spec in specs
+        if spec.pattern_type == "keywords"
+        for line in spec.pattern.splitlines()
+    ]
+    rules = RuleSet(specs)
+    rng = random.Random(5)
+    texts = [generated_text(rng, keywords) for _ in range(300)]
+    texts += ["", "plain ascii, nothing to see", "Ünïcödé only — “quotes”"]
+    hit_count = 0
+    for text in texts:
+        expected_text, expected_origin = reference_normalise(text)
+        normalised = normalise(text)
+        assert normalised.text == expected_text, text
+        assert [normalised.origin[i] for i in range(len(expected_text))] == expected_origin, text
+        for scope, facility_id in [("outbound", None), ("inbound", 3), ("profile", None)]:
+            expected = reference_screen(compiled, text, scope, facility_id)
+            result = rules.screen(text, scope=scope, facility_id=facility_id)
+            found = [(h.start, h.end, h.category, h.rule, h.match) for h in result.hits]
+            assert found == expected, (text, scope)
+            hit_count += len(found)
+    assert hit_count > 1000  # the texts do exercise the rules
 
 
 # --- The shipped rule file ---------------------------------------------------------------
