@@ -25,7 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from messaging.models import Correspondence, Letter, Notification, PrintBatch
-from moderation.models import ModerationItem, NoContactOrder
+from moderation.models import ModerationItem, NoContactOrder, WritingSuspension
 from moderation.services import do_decide, submit_for_review, withdraw_pending
 from penpals.models import User
 from penpals.tasks import enqueue_on_commit
@@ -49,6 +49,11 @@ class LetterRefused(ValidationError):
 # Shown when a no-contact order matches: neutral on purpose, so the writer
 # learns nothing about the order or the person who asked for it.
 NOT_ACCEPTING_MESSAGE = "This person cannot receive letters from you through Penpals."
+# Shown to a pen pal whose account staff suspended from writing.
+SUSPENDED_MESSAGE = (
+    "Your account has been suspended from writing letters. "
+    "If you think this is a mistake, contact the Penpals team."
+)
 
 
 def has_verified_email(user: User) -> bool:
@@ -65,6 +70,8 @@ def writing_refusal(user: User, profile: InmateProfile, correspondence=None) -> 
         return "Sign in to write a letter."
     if user.is_staff or user.facility_memberships.exists():
         return "Staff and facility accounts cannot write letters as a pen pal."
+    if WritingSuspension.objects.active().filter(user=user).exists():
+        return SUSPENDED_MESSAGE
     if not has_verified_email(user):
         return "Confirm your email address before you write a letter."
     if profile.status == InmateProfile.Status.PAUSED:
@@ -153,11 +160,11 @@ def do_write_letter(
         idempotency_key=idempotency_key,
         created_at=now,
     )
-    _enqueue_screening(letter)
+    enqueue_screening(letter)
     return letter
 
 
-def _enqueue_screening(letter: Letter) -> None:
+def enqueue_screening(letter: Letter) -> None:
     from messaging.tasks import screen_letter
 
     enqueue_on_commit(screen_letter, letter.pk)
@@ -235,6 +242,8 @@ def screen_letter(letter_id: int) -> None:
         )
         auto_approve = (
             facility.screening_mode == Facility.ScreeningMode.FLAGGED_ONLY
+            # A reply's scans are read by no machine: a person always looks.
+            and letter.is_outbound
             and not result.hits
             and not alerts
         )

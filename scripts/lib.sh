@@ -52,6 +52,22 @@ ensure_venv() {
   (cd "$ROOT" && UV_PYTHON="$PYTHON" "$uv" sync --locked --quiet)
   export PATH="$ROOT/.venv/bin:$PATH"
   export VIRTUAL_ENV="$ROOT/.venv"
+  ensure_weasyprint_libs
+}
+
+# WeasyPrint (print-batch PDFs) loads Pango and HarfBuzz at import and needs a
+# font; the Dockerfile installs the same packages.
+WEASYPRINT_PACKAGES=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b fonts-dejavu-core)
+ensure_weasyprint_libs() {
+  command -v dpkg-query >/dev/null 2>&1 || return 0  # not Debian: install them yourself
+  local package status missing=()
+  for package in "${WEASYPRINT_PACKAGES[@]}"; do
+    status="$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)"
+    [ "$status" = "install ok installed" ] || missing+=("$package")
+  done
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  apt_install "${missing[@]}" \
+    || shout "Print-batch PDFs need ${missing[*]}: apt-get install ${missing[*]}"
 }
 
 ensure_redis_server() {

@@ -107,7 +107,11 @@ def test_it_records_who_did_what_and_when_for_every_kind_of_action(
         assert response.status_code == 200
 
     actions = list(LiaisonAction.objects.all())
-    assert {action.kind for action in actions} == set(Kind.values)
+    # Letter kinds are recorded by the letters portal; tests/messaging checks each of them.
+    letter_kinds = {
+        Kind.LETTERS_PRINTED, Kind.LETTERS_DELIVERED, Kind.REPLY_UPLOADED, Kind.SCAN_DOWNLOADED
+    }  # fmt: skip
+    assert {action.kind for action in actions} == set(Kind.values) - letter_kinds
     for action in actions:
         assert action.actor == liaison
         assert action.facility == facility

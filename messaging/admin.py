@@ -1,0 +1,259 @@
+"""Letters in the staff admin: read-only records, and uploading replies that
+arrive at the service by post.
+
+Nothing here changes a letter: statuses move only through messaging.services
+(moderators decide letters in the moderation queue), and a letter's text is
+never editable, so what a pen pal or a person in prison wrote stays as written.
+Staff see who wrote to whom and each letter's state; the list pages load their
+related rows in the same query (list_select_related).
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from messaging.liaison_forms import ReplyUploadForm
+from messaging.models import (
+    Correspondence,
+    Letter,
+    LetterScan,
+    Notification,
+    PrintBatch,
+    normalise_code,
+)
+from messaging.replies import check_upload_reply
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """A record staff may look at (with the view permission) but never change here."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Correspondence)
+class CorrespondenceAdmin(ReadOnlyAdmin):
+    list_display = [
+        "code",
+        "pen_pal_name",
+        "profile",
+        "facility",
+        "state_label",
+        "created_at",
+        "last_letter_at",
+    ]
+    list_filter = ["profile__facility"]
+    list_select_related = ["pen_pal", "profile__facility"]
+    search_fields = ["code"]
+    fields = readonly_fields = (
+        "code",
+        "pen_pal",
+        "profile",
+        "state_label",
+        "blocked_by_pen_pal_at",
+        "blocked_by_inmate_at",
+        "closed_at",
+        "close_reason",
+        "created_at",
+        "last_letter_at",
+    )
+
+    @admin.display(description="Pen pal", ordering="pen_pal__display_name")
+    def pen_pal_name(self, correspondence: Correspondence) -> str:
+        return correspondence.pen_pal.display_name
+
+    @admin.display(description="Facility", ordering="profile__facility__name")
+    def facility(self, correspondence: Correspondence) -> str:
+        return correspondence.profile.facility.name
+
+    @admin.display(description="State")
+    def state_label(self, correspondence: Correspondence) -> str:
+        return correspondence.state_label
+
+    def get_search_results(self, request, queryset, search_term):
+        # A code typed as on paper ("pp 7k3m 9qx2") finds its correspondence.
+        if code := normalise_code(search_term):
+            return queryset.filter(code=code), False
+        return super().get_search_results(request, queryset, search_term)
+
+
+class LetterScanInline(admin.TabularInline):
+    model = LetterScan
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ("page", "content_type", "size", "created_at", "open_link")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="Scan")
+    def open_link(self, scan: LetterScan) -> str:
+        # Served by the access-checked scan view; private files have no URL of their own.
+        return format_html(
+            '<a href="{}" target="_blank" rel="noopener">Open</a>',
+            reverse("letters:scan", args=[scan.pk]),
+        )
+
+
+@admin.register(Letter)
+class LetterAdmin(ReadOnlyAdmin):
+    list_display = ["__str__", "direction", "status", "code", "facility", "created_at"]
+    list_filter = ["direction", "status", "correspondence__profile__facility"]
+    list_select_related = ["correspondence__profile__facility"]
+    search_fields = ["correspondence__code"]
+    date_hierarchy = "created_at"
+    fields = readonly_fields = (
+        "correspondence",
+        "direction",
+        "status",
+        "body",
+        "created_by",
+        "screening",
+        "rejection_reason",
+        "rejection_note",
+        "print_batch",
+        "created_at",
+        "screened_at",
+        "approved_at",
+        "rejected_at",
+        "printed_at",
+        "delivered_at",
+        "read_at",
+    )
+    inlines = [LetterScanInline]
+    change_list_template = "messaging/admin/letter_change_list.html"
+
+    @admin.display(description="Reply reference", ordering="correspondence__code")
+    def code(self, letter: Letter) -> str:
+        return letter.correspondence.code
+
+    @admin.display(description="Facility", ordering="correspondence__profile__facility__name")
+    def facility(self, letter: Letter) -> str:
+        return letter.correspondence.profile.facility.name
+
+    def get_search_results(self, request, queryset, search_term):
+        if code := normalise_code(search_term):
+            return queryset.filter(correspondence__code=code), False
+        return super().get_search_results(request, queryset, search_term)
+
+    def get_urls(self):
+        # Before the default URLs: their "<path:object_id>/" would catch this one.
+        upload = path(
+            "upload-postal-reply/",
+            self.admin_site.admin_view(self.upload_postal_reply_view),
+            name="messaging_letter_upload_postal_reply",
+        )
+        return [upload, *super().get_urls()]
+
+    def has_upload_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_active and request.user.has_perm("messaging.add_letter")
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "can_upload": self.has_upload_permission(request)}
+        return super().changelist_view(request, extra_context)
+
+    def upload_postal_reply_view(self, request: HttpRequest) -> HttpResponse:
+        """A reply that reached the service by post: find its correspondence by
+        the reference written on it, upload the scans, as a liaison would."""
+        if not self.has_upload_permission(request):
+            raise PermissionDenied
+        form = ReplyUploadForm(
+            request.POST if request.method == "POST" else None,
+            request.FILES if request.method == "POST" else None,
+            correspondences=Correspondence.objects.select_related("profile__facility", "pen_pal"),
+        )
+        if request.method == "POST" and form.is_valid():
+            correspondence = form.cleaned_data["correspondence"]
+            try:
+                letter = check_upload_reply(
+                    request.user,
+                    correspondence,
+                    form.cleaned_data["scans"],
+                    form.cleaned_data["transcription"],
+                    form.cleaned_data["idempotency_key"],
+                )
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                self.message_user(
+                    request,
+                    f"Reply for {correspondence.code} uploaded; it is in the moderation queue "
+                    "once screened.",
+                    messages.SUCCESS,
+                )
+                return redirect("admin:messaging_letter_change", letter.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Upload a reply that came by post",
+            "form": form,
+        }
+        return TemplateResponse(request, "messaging/admin/upload_postal_reply.html", context)
+
+
+@admin.register(PrintBatch)
+class PrintBatchAdmin(ReadOnlyAdmin):
+    list_display = [
+        "__str__",
+        "facility",
+        "created_by",
+        "created_at",
+        "letter_count",
+        "delivered_at",
+    ]
+    list_filter = ["facility"]
+    list_select_related = ["facility", "created_by"]
+    fields = readonly_fields = (
+        "facility",
+        "created_by",
+        "created_at",
+        "delivered_at",
+        "delivered_by",
+    )
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(letter_count=Count("letters"))
+
+    @admin.display(description="Letters", ordering="letter_count")
+    def letter_count(self, batch: PrintBatch) -> int:
+        return batch.letter_count  # type: ignore[attr-defined]  # annotated in get_queryset
+
+
+@admin.register(Notification)
+class NotificationAdmin(ReadOnlyAdmin):
+    list_display = ["kind", "recipient", "state", "attempts", "created_at", "sent_at", "error"]
+    list_filter = ["state", "kind"]
+    list_select_related = ["recipient"]
+    search_fields = ["key", "recipient__email"]
+    fields = readonly_fields = (
+        "recipient",
+        "kind",
+        "key",
+        "context",
+        "state",
+        "attempts",
+        "last_error",
+        "created_at",
+        "attempted_at",
+        "sent_at",
+    )
+
+    @admin.display(description="Last error")
+    def error(self, notification: Notification) -> str:
+        return notification.last_error[:120]

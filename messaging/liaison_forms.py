@@ -1,0 +1,198 @@
+"""Forms of the facility side of letters: print batches, delivery, reply uploads.
+
+The reply form is shared by the liaison portal (one facility's
+correspondences) and the staff admin (any correspondence, by code only).
+Forms check the shape of the input; messaging.replies checks the files'
+content and the rules.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django import forms
+from django.conf import settings
+
+from messaging.models import Correspondence, normalise_code
+from profiles.forms import MultipleFileField, MultipleFileInput, megabytes
+
+SCAN_ACCEPT = "image/jpeg,image/png,application/pdf"
+
+
+class IdListField(forms.Field):
+    """Letter ids from ticked checkboxes (or hidden inputs): a list of ints."""
+
+    widget = forms.MultipleHiddenInput
+    default_error_messages = {"invalid": "Choose letters from the list."}
+
+    def to_python(self, value) -> list[int]:
+        if not value:
+            return []
+        values = value if isinstance(value, (list, tuple)) else [value]
+        try:
+            ids = [int(item) for item in values]
+        except (TypeError, ValueError):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
+        if any(item <= 0 for item in ids):
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        return sorted(set(ids))
+
+
+class PrintBatchForm(forms.Form):
+    """ "Print selected" (the ticked letters) or "Print all" (the whole queue)."""
+
+    SELECTED = "selected"
+    ALL = "all"
+
+    idempotency_key = forms.UUIDField(widget=forms.HiddenInput)
+    scope = forms.ChoiceField(choices=[(SELECTED, "Print selected"), (ALL, "Print all")])
+    letters = IdListField(required=False)
+
+    def __init__(self, *args, **kwargs):
+        # A fresh key each time the page is shown: one click, one batch.
+        kwargs.setdefault("initial", {}).setdefault("idempotency_key", uuid.uuid4())
+        super().__init__(*args, **kwargs)
+
+    def clean(self):
+        cleaned = super().clean()
+        if (
+            cleaned.get("scope") == self.SELECTED
+            and "letters" not in self.errors
+            and not cleaned.get("letters")
+        ):
+            raise forms.ValidationError("Tick the letters to print, or choose “Print all”.")
+        return cleaned
+
+    def letter_ids(self) -> list[int] | None:
+        """None means the whole queue."""
+        if self.cleaned_data["scope"] == self.ALL:
+            return None
+        return self.cleaned_data["letters"]
+
+
+class DeliveredForm(forms.Form):
+    """Mark one letter (`letter` given) or the whole batch delivered."""
+
+    letter = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+
+
+def correspondence_label(correspondence: Correspondence) -> str:
+    profile = correspondence.profile
+    return (
+        f"{profile.display_name} #{profile.inmate_number} — "
+        f"{correspondence.pen_pal.display_name} — {correspondence.code}"
+    )
+
+
+class CorrespondenceChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj) -> str:
+        return correspondence_label(obj)
+
+
+class ReplyUploadForm(forms.Form):
+    """Which correspondence (typed reply reference, or chosen from a list),
+    the scanned pages, and an optional transcription.
+
+    `correspondences` are the ones the uploader may reach (a liaison: their
+    facility's). With `choices` (the facility's open correspondences) the
+    form also offers a list to choose from instead of typing the reference.
+    """
+
+    code = forms.CharField(
+        label="Reply reference",
+        required=False,
+        max_length=30,
+        help_text="As written on the reply, e.g. PP-7K3M-9QX2 (any case, dashes optional).",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    correspondence = CorrespondenceChoiceField(
+        label="Or choose the correspondence",
+        queryset=Correspondence.objects.none(),
+        required=False,
+        empty_label="—",
+    )
+    scans = MultipleFileField(
+        label="Scanned pages",
+        required=False,
+        widget=MultipleFileInput(attrs={"accept": SCAN_ACCEPT}),
+    )
+    transcription = forms.CharField(
+        label="Transcription (optional)",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 8}),
+        help_text="Type out the reply if you can: it helps the moderator and the reader.",
+    )
+    idempotency_key = forms.UUIDField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, correspondences, choices=None, **kwargs):
+        kwargs.setdefault("initial", {}).setdefault("idempotency_key", uuid.uuid4())
+        super().__init__(*args, **kwargs)
+        self.correspondences = correspondences
+        if choices is None:
+            del self.fields["correspondence"]
+            self.fields["code"].required = True
+            self.fields["code"].error_messages["required"] = "Enter the reply reference."
+        else:
+            self.fields["correspondence"].queryset = choices
+        self.fields["scans"].help_text = (
+            f"JPEG, PNG or PDF; up to {settings.SCAN_MAX_PAGES} files, each at most "
+            f"{megabytes(settings.SCAN_MAX_UPLOAD_BYTES)}. Choose them in page order."
+        )
+
+    def clean_code(self) -> str:
+        typed = self.cleaned_data["code"].strip()
+        if not typed:
+            return ""
+        code = normalise_code(typed)
+        if not code:
+            raise forms.ValidationError(
+                "This is not a reply reference: it looks like PP-7K3M-9QX2 (eight letters and digits)."
+            )
+        return code
+
+    def clean_transcription(self) -> str:
+        text = self.cleaned_data["transcription"]
+        if len(text) > settings.LETTER_MAX_LENGTH:
+            raise forms.ValidationError(
+                f"The transcription can be at most {settings.LETTER_MAX_LENGTH:,} characters; "
+                f"this one has {len(text):,}."
+            )
+        return text
+
+    def clean_scans(self) -> list:
+        scans = self.cleaned_data["scans"]
+        if not scans:
+            raise forms.ValidationError("Choose the scanned pages of the reply.")
+        if len(scans) > settings.SCAN_MAX_PAGES:
+            raise forms.ValidationError(
+                f"Upload at most {settings.SCAN_MAX_PAGES} files for one reply ({len(scans)} chosen)."
+            )
+        return scans
+
+    def clean(self):
+        cleaned = super().clean()
+        if "idempotency_key" in self.errors:
+            # A hidden field shows no error of its own; say it at the top, and
+            # give the page a fresh key so sending it again works.
+            self.data = self.data.copy()
+            self.data["idempotency_key"] = str(uuid.uuid4())
+            raise forms.ValidationError(
+                "This form was damaged or has expired; please send it again."
+            )
+        code = cleaned.get("code")
+        chosen = cleaned.get("correspondence")
+        if "code" in self.errors or "correspondence" in self.errors:
+            return cleaned
+        if not code and chosen is None:
+            raise forms.ValidationError("Enter the reply reference or choose the correspondence.")
+        if code:
+            found = self.correspondences.filter(code=code).first()
+            if found is None:
+                self.add_error("code", f"No correspondence you can reach has the reference {code}.")
+                return cleaned
+            if chosen is not None and chosen.pk != found.pk:
+                raise forms.ValidationError(
+                    "The reference and the chosen correspondence differ; use one of them."
+                )
+            cleaned["correspondence"] = found
+        return cleaned

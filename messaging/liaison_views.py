@@ -1,0 +1,281 @@
+"""The facility side of letters in the liaison portal: the print queue, print
+batches (print view, PDF, delivery) and reply uploads.
+
+Every view resolves its facility through profiles.access (404 outside the
+liaison's facilities) and its batch through `get_batch_for_liaison`, so a
+liaison cannot even learn that another facility's batch exists.
+penpals.middleware.RequireMFAMiddleware requires a second factor for all of
+/liaison/. Pages show legal names and inmate numbers, so no response may be
+stored by a browser or proxy cache.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from messaging import printing
+from messaging.liaison_forms import DeliveredForm, PrintBatchForm, ReplyUploadForm
+from messaging.models import Correspondence, Letter, PrintBatch
+from messaging.replies import check_upload_reply
+from messaging.services import PRINT_BATCH_MAX_LETTERS, check_create_print_batch, do_mark_delivered
+from profiles.access import get_facility_for_liaison
+from profiles.models import Facility
+
+PAGE_SIZE = 50
+# The seconds between checks while a batch's PDF is being rendered.
+PDF_PENDING_REFRESH_SECONDS = 5
+
+private_page = cache_control(private=True, no_store=True)
+
+
+def get_batch_for_liaison(user, facility_slug: str, batch_id: int) -> PrintBatch:
+    """A print batch of one of the liaison's facilities, or 404."""
+    facility = get_facility_for_liaison(user, facility_slug)
+    return get_object_or_404(
+        PrintBatch.objects.select_related("facility", "created_by", "delivered_by"),
+        pk=batch_id,
+        facility=facility,
+    )
+
+
+def facility_correspondences(facility: Facility):
+    """Every correspondence with someone at `facility`, open or not (a closed
+    one is found by its code, then refused with the reason)."""
+    return Correspondence.objects.filter(profile__facility=facility).select_related(
+        "profile", "pen_pal"
+    )
+
+
+# --- Print queue ---------------------------------------------------------------------
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@private_page
+def print_queue(request: HttpRequest, facility_slug: str) -> HttpResponse:
+    facility = get_facility_for_liaison(request.user, facility_slug)
+    if request.method == "POST":
+        return create_batch(request, facility)
+    letters = (
+        Letter.objects.print_queue(facility)
+        .select_related("correspondence__profile", "correspondence__pen_pal")
+        .order_by("approved_at", "pk")
+    )
+    page = Paginator(letters, PAGE_SIZE).get_page(request.GET.get("page"))
+    form = PrintBatchForm()
+    return render(
+        request,
+        "messaging/liaison/print_queue.html",
+        {
+            "facility": facility,
+            "page": page,
+            "form": form,
+            "batch_max": PRINT_BATCH_MAX_LETTERS,
+        },
+    )
+
+
+def create_batch(request: HttpRequest, facility: Facility) -> HttpResponse:
+    form = PrintBatchForm(request.POST)
+    if not form.is_valid():
+        for error in form.non_field_errors() or ["The form was incomplete; please try again."]:
+            messages.error(request, str(error))
+        return redirect("liaison_letters:queue", facility_slug=facility.slug)
+    try:
+        batch = check_create_print_batch(
+            request.user, facility, form.letter_ids(), form.cleaned_data["idempotency_key"]
+        )
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect("liaison_letters:queue", facility_slug=facility.slug)
+    printing.request_batch_pdf(batch)
+    count = batch.letters.count()
+    messages.success(
+        request,
+        f"Print batch {batch.pk}: {count} letter{'s' if count != 1 else ''}. Print them from the "
+        "print view or the PDF, hand them out, then mark them delivered.",
+    )
+    return redirect("liaison_letters:batch_detail", facility_slug=facility.slug, batch_id=batch.pk)
+
+
+# --- Batches ------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+@private_page
+def batch_list(request: HttpRequest, facility_slug: str) -> HttpResponse:
+    facility = get_facility_for_liaison(request.user, facility_slug)
+    batches = (
+        PrintBatch.objects.filter(facility=facility)
+        .select_related("created_by", "delivered_by")
+        .annotate(
+            letter_count=Count("letters"),
+            delivered_count=Count("letters", filter=Q(letters__status=Letter.Status.DELIVERED)),
+        )
+        .order_by("-created_at", "-pk")
+    )
+    page = Paginator(batches, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request, "messaging/liaison/batch_list.html", {"facility": facility, "page": page}
+    )
+
+
+@login_required
+@require_GET
+@private_page
+def batch_detail(request: HttpRequest, facility_slug: str, batch_id: int) -> HttpResponse:
+    batch = get_batch_for_liaison(request.user, facility_slug, batch_id)
+    letters = printing.batch_letters(batch)
+    return render(
+        request,
+        "messaging/liaison/batch_detail.html",
+        {
+            "facility": batch.facility,
+            "batch": batch,
+            "letters": letters,
+            "waiting_count": sum(1 for letter in letters if letter.status == Letter.Status.PRINTED),
+            "has_pdf": printing.has_stored_pdf(batch),
+        },
+    )
+
+
+@login_required
+@require_GET
+@private_page
+def batch_print(request: HttpRequest, facility_slug: str, batch_id: int) -> HttpResponse:
+    """The print-ready page: one letter per sheet (the PDF is the same page)."""
+    batch = get_batch_for_liaison(request.user, facility_slug, batch_id)
+    return HttpResponse(printing.render_print_html(batch, for_pdf=False))
+
+
+@login_required
+@require_GET
+@private_page
+def batch_pdf(request: HttpRequest, facility_slug: str, batch_id: int) -> HttpResponseBase:
+    """The stored PDF as a download; while it is being rendered, a page that
+    checks again every few seconds (the download starts when it is ready)."""
+    batch = get_batch_for_liaison(request.user, facility_slug, batch_id)
+    stored = printing.open_stored_pdf(batch)
+    if stored is not None:
+        response = FileResponse(
+            stored,
+            as_attachment=True,
+            filename=printing.pdf_filename(batch),
+            content_type="application/pdf",
+        )
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+    printing.request_batch_pdf(batch)
+    return render(
+        request,
+        "messaging/liaison/pdf_pending.html",
+        {
+            "facility": batch.facility,
+            "batch": batch,
+            "refresh_seconds": PDF_PENDING_REFRESH_SECONDS,
+        },
+        status=202,
+    )
+
+
+@login_required
+@require_POST
+def batch_delivered(request: HttpRequest, facility_slug: str, batch_id: int) -> HttpResponse:
+    """Mark the whole batch, or one letter of it, delivered. Repeating it is harmless."""
+    batch = get_batch_for_liaison(request.user, facility_slug, batch_id)
+    form = DeliveredForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a letter of this batch.")
+    else:
+        letter_id = form.cleaned_data["letter"]
+        delivered = do_mark_delivered(
+            request.user, batch, [letter_id] if letter_id is not None else None
+        )
+        batch.refresh_from_db(fields=["delivered_at"])
+        if batch.delivered_at is not None:
+            # Every letter is handed out; the PDF can be rendered again if ever needed.
+            printing.discard_stored_pdf(batch)
+        if delivered:
+            messages.success(
+                request,
+                f"Marked {delivered} letter{'s' if delivered != 1 else ''} delivered. "
+                "Each pen pal is told by email.",
+            )
+        else:
+            messages.info(request, "Nothing to change: already marked delivered.")
+    return redirect(
+        "liaison_letters:batch_detail", facility_slug=batch.facility.slug, batch_id=batch.pk
+    )
+
+
+# --- Replies ------------------------------------------------------------------------------
+
+
+@login_required
+@require_GET
+@private_page
+def reply_list(request: HttpRequest, facility_slug: str) -> HttpResponse:
+    """Replies uploaded for the facility, newest first, with where each one is."""
+    facility = get_facility_for_liaison(request.user, facility_slug)
+    replies = (
+        Letter.objects.inbound()
+        .filter(correspondence__profile__facility=facility)
+        .select_related("correspondence__profile", "correspondence__pen_pal", "created_by")
+        .annotate(page_count=Count("scans"))
+        .order_by("-created_at", "-pk")
+    )
+    page = Paginator(replies, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request, "messaging/liaison/reply_list.html", {"facility": facility, "page": page}
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+@private_page
+def reply_upload(request: HttpRequest, facility_slug: str) -> HttpResponse:
+    facility = get_facility_for_liaison(request.user, facility_slug)
+    correspondences = facility_correspondences(facility)
+    form = ReplyUploadForm(
+        request.POST if request.method == "POST" else None,
+        request.FILES if request.method == "POST" else None,
+        correspondences=correspondences,
+        choices=correspondences.filter(
+            closed_at__isnull=True,
+            blocked_by_pen_pal_at__isnull=True,
+            blocked_by_inmate_at__isnull=True,
+        ).order_by("profile__display_name", "profile__inmate_number", "code"),
+    )
+    if request.method == "POST" and form.is_valid():
+        correspondence = form.cleaned_data["correspondence"]
+        try:
+            letter = check_upload_reply(
+                request.user,
+                correspondence,
+                form.cleaned_data["scans"],
+                form.cleaned_data["transcription"],
+                form.cleaned_data["idempotency_key"],
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            pages = letter.scans.count()
+            messages.success(
+                request,
+                f"Reply for {correspondence.code} uploaded ({pages} "
+                f"file{'s' if pages != 1 else ''}). A moderator reviews it before the pen pal "
+                "can read it.",
+            )
+            return redirect("liaison_letters:reply_list", facility_slug=facility.slug)
+    return render(
+        request, "messaging/liaison/reply_upload.html", {"facility": facility, "form": form}
+    )

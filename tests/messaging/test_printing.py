@@ -1,0 +1,275 @@
+"""Print batches on paper: the print view and the PDF (messaging.printing), and
+the views that serve them to the facility's liaison."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+
+import pytest
+import redis
+from django.conf import settings as django_settings
+from django.urls import reverse
+from django.utils import timezone
+
+from messaging import printing
+from messaging.models import Letter, PrintBatch
+from messaging.scans import object_stream_text, split_pdf
+from messaging.services import check_create_print_batch
+from tests.factories import (
+    CorrespondenceFactory,
+    InmateProfileFactory,
+    LetterFactory,
+    PenPalFactory,
+    activate_totp,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+# --- Fixtures -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def facility(liaison):
+    """The one facility the `liaison` fixture belongs to."""
+    facility = liaison.facility_memberships.get().facility
+    facility.name = "Riverside Correctional"
+    facility.mailing_address = "PO Box 77\nRiverside, OH 43000"
+    facility.save()
+    return facility
+
+
+@pytest.fixture
+def liaison_client(client, liaison):
+    """A client logged in as the liaison, with MFA set up (the portal requires it)."""
+    activate_totp(liaison)
+    client.force_login(liaison)
+    return client
+
+
+@pytest.fixture
+def private_dir(tmp_path, settings):
+    """Private storage in a folder of this test's own, so files can be counted."""
+    location = tmp_path / "private"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "private": {
+            "BACKEND": "penpals.storage.PrivateFileSystemStorage",
+            "OPTIONS": {"location": str(location)},
+        },
+    }
+    return location
+
+
+@pytest.fixture
+def pen_pal(db):
+    return PenPalFactory(email="rosa.private@example.org", display_name="Rosa")
+
+
+def approved_letter(facility, pen_pal, body="Dear Sam,\nHow was your week?", **profile_fields):
+    profile = InmateProfileFactory.published(facility=facility, **profile_fields)
+    correspondence = CorrespondenceFactory(pen_pal=pen_pal, profile=profile)
+    return LetterFactory(
+        correspondence=correspondence, status="approved", approved_at=timezone.now(), body=body
+    )
+
+
+@pytest.fixture
+def batch(liaison, facility, pen_pal):
+    approved_letter(
+        facility,
+        pen_pal,
+        body="Dear Sam,\nLine two <script>alert(1)</script> & more.",
+        legal_name="Samuel J. Legalname",
+        display_name="Sam",
+        inmate_number="R-12345",
+    )
+    approved_letter(facility, pen_pal, legal_name="Other Person", inmate_number="R-555")
+    approved_letter(facility, pen_pal, legal_name="Third Person", inmate_number="R-777")
+    return check_create_print_batch(liaison, facility, None, uuid.uuid4())
+
+
+def pdf_page_count(pdf: bytes) -> int:
+    """Pages of a PDF, read the way messaging.scans reads one (WeasyPrint
+    puts its page dictionaries in compressed object streams)."""
+    skeleton, streams = split_pdf(pdf)
+    text = skeleton + b"".join(
+        object_stream_text(dictionary, data)
+        for dictionary, data in streams
+        if b"/ObjStm" in dictionary
+    )
+    return len(re.findall(rb"/Type\s*/Page\b", text))
+
+
+def pdf_producer(pdf: bytes) -> str:
+    skeleton, streams = split_pdf(pdf)
+    text = skeleton + b"".join(
+        object_stream_text(dictionary, data)
+        for dictionary, data in streams
+        if b"/ObjStm" in dictionary
+    )
+    match = re.search(rb"/Producer\s*\(([^)]*)\)", text)
+    return match.group(1).decode() if match else ""
+
+
+def queued_renders(batch) -> int:
+    """How many render tasks for `batch` wait in this test process's broker."""
+    broker = redis.Redis.from_url(django_settings.CELERY_BROKER_URL)
+    headers = [json.loads(message)["headers"] for message in broker.lrange("celery", 0, -1)]
+    return sum(
+        1
+        for header in headers
+        if header["task"] == "messaging.tasks.render_print_batch_pdf"
+        and header["argsrepr"] == f"({batch.pk},)"
+    )
+
+
+def print_url(name, batch):
+    return reverse(f"liaison_letters:{name}", args=[batch.facility.slug, batch.pk])
+
+
+# --- The print view -------------------------------------------------------------------------
+
+
+def test_it_addresses_each_letter_for_the_mailroom(liaison_client, batch):
+    response = liaison_client.get(print_url("batch_print", batch))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Samuel J. Legalname" in page
+    assert "R-12345" in page
+    assert "Riverside Correctional" in page
+    assert "PO Box 77<br>Riverside, OH 43000" in page
+    code = Letter.objects.get(correspondence__profile__inmate_number="R-12345").correspondence.code
+    assert f'Reply reference: <span class="reply-reference">{code}</span>' in page
+    assert "write it on your reply" in page
+    assert "How to reply" in page
+    assert "Rosa" in page
+    assert page.count('class="printed-letter"') == 3
+    assert 'href="/static/css/print.css"' in page
+
+
+def test_it_never_prints_the_pen_pals_email(liaison_client, batch, pen_pal):
+    page = liaison_client.get(print_url("batch_print", batch)).content.decode()
+    assert pen_pal.email not in page
+    assert "rosa.private" not in page
+
+
+def test_it_escapes_the_letter_and_keeps_its_line_breaks(liaison_client, batch):
+    page = liaison_client.get(print_url("batch_print", batch)).content.decode()
+    assert "<script>alert(1)</script>" not in page
+    assert "Dear Sam,\nLine two &lt;script&gt;alert(1)&lt;/script&gt; &amp; more." in page
+
+
+def test_it_keeps_the_print_view_out_of_caches(liaison_client, batch):
+    response = liaison_client.get(print_url("batch_print", batch))
+    assert "no-store" in response["Cache-Control"]
+
+
+# --- The PDF --------------------------------------------------------------------------------
+
+
+def test_it_renders_one_page_per_letter_with_the_print_stylesheet(batch):
+    document = printing.render_batch_document(batch)
+    assert len(document.pages) == 3
+    # US Letter from print.css (8.5in = 816 CSS px); without the stylesheet it would be A4.
+    assert round(document.pages[0].width) == 816
+    pdf = document.write_pdf()
+    assert pdf.startswith(b"%PDF-")
+    assert pdf_page_count(pdf) == 3
+    assert pdf_producer(pdf).startswith("WeasyPrint")
+
+
+def test_rendering_leaves_pillow_refusing_truncated_images(batch):
+    """WeasyPrint switches Pillow's LOAD_TRUNCATED_IMAGES on when imported; a
+    worker that renders PDFs must still refuse cut-off photos and scans."""
+    from PIL import ImageFile
+
+    printing.render_batch_pdf(batch)
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is False
+
+
+def test_a_long_letter_runs_on_to_more_pages(liaison, facility, pen_pal):
+    approved_letter(facility, pen_pal, body="A long letter. " * 800)
+    approved_letter(facility, pen_pal, body="A short one.")
+    batch = check_create_print_batch(liaison, facility, None, uuid.uuid4())
+    assert len(printing.render_batch_document(batch).pages) > 2
+
+
+def test_the_pdf_fetcher_serves_static_files_and_nothing_else():
+    fetcher = printing.static_files_fetcher()
+    css = fetcher.fetch(f"{printing.PDF_BASE_URL}static/css/print.css")
+    assert b"@page" in css.read()
+    assert css.content_type == "text/css"
+    for url in [
+        "file:///etc/passwd",
+        "https://example.org/static/css/print.css",
+        "http://169.254.169.254/latest/meta-data/",
+        f"{printing.PDF_BASE_URL}static/../../penpals/settings.py",
+        f"{printing.PDF_BASE_URL}media/anything.jpg",
+        f"{printing.PDF_BASE_URL}static/css/missing.css",
+    ]:
+        with pytest.raises(ValueError, match="Only static files"):
+            fetcher.fetch(url)
+
+
+def test_it_queues_the_pdf_when_the_batch_is_made(
+    liaison_client, facility, pen_pal, django_capture_on_commit_callbacks
+):
+    approved_letter(facility, pen_pal)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = liaison_client.post(
+            reverse("liaison_letters:queue", args=[facility.slug]),
+            {"scope": "all", "idempotency_key": str(uuid.uuid4())},
+        )
+    batch = PrintBatch.objects.get()
+    assert response["Location"] == print_url("batch_detail", batch)
+    assert queued_renders(batch) == 1
+
+
+def test_it_serves_the_stored_pdf_as_a_download(
+    liaison_client, batch, private_dir, django_capture_on_commit_callbacks
+):
+    url = print_url("batch_pdf", batch)
+    # Not rendered yet: a page that checks again, and one render queued however often asked.
+    with django_capture_on_commit_callbacks(execute=True):
+        pending = liaison_client.get(url)
+        liaison_client.get(url)
+    assert pending.status_code == 202
+    assert '<meta http-equiv="refresh" content="5">' in pending.content.decode()
+    assert queued_renders(batch) == 1
+
+    assert printing.render_and_store_batch_pdf(batch.pk) == "rendered"
+    response = liaison_client.get(url)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert response["Content-Disposition"] == f'attachment; filename="batch-{batch.pk}.pdf"'
+    assert "no-store" in response["Cache-Control"]
+    pdf = b"".join(response.streaming_content)
+    assert pdf.startswith(b"%PDF-")
+    assert pdf_page_count(pdf) == 3
+    # Stored privately, under a name that does not give the batch away.
+    stored = [path for path in private_dir.rglob("*") if path.is_file()]
+    assert len(stored) == 1
+    assert stored[0].parent.name == "print-batches"
+    assert str(batch.pk) not in stored[0].name
+
+
+def test_the_render_task_is_safe_to_run_twice(batch, private_dir):
+    assert printing.render_and_store_batch_pdf(batch.pk) == "rendered"
+    assert printing.render_and_store_batch_pdf(batch.pk) == "exists"
+    assert printing.render_and_store_batch_pdf(10**9) == "missing"
+    assert len([path for path in private_dir.rglob("*") if path.is_file()]) == 1
+
+
+def test_a_new_batch_never_meets_an_old_batchs_file(batch):
+    other = PrintBatch(pk=batch.pk, facility=batch.facility, idempotency_key=uuid.uuid4())
+    assert printing.stored_pdf_name(other) != printing.stored_pdf_name(batch)
+
+
+def test_delivering_the_whole_batch_discards_its_pdf(liaison_client, batch, private_dir):
+    printing.render_and_store_batch_pdf(batch.pk)
+    assert printing.has_stored_pdf(batch)
+    liaison_client.post(print_url("batch_delivered", batch))
+    assert not printing.has_stored_pdf(batch)
