@@ -1,22 +1,45 @@
-"""A first moderation queue in the admin: list, inspect, approve or reject.
+"""The moderators' workspace in the admin.
 
-The moderation issue turns this into the full workspace (claiming, previews,
-highlighted hits, bulk decisions with reasons, dashboard).
+The ModerationItem changelist is the queue: pending items by risk then age,
+filters and search that stay on indexes at a million decided rows, a
+preview to decide from the list, claiming, "next item", bulk decisions
+through a confirmation page, and every decision kept in the item's history.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.views.main import ChangeList
+from django.contrib.auth import get_user_model
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.timesince import timesince
 from django.views.decorators.http import require_POST
 
-from moderation.forms import DecisionForm, TryRulesForm
+from moderation.forms import BulkDecisionForm, DecisionForm, TryRulesForm
 from moderation.models import ModerationDecision, ModerationItem, ScreeningRule
+from moderation.paginator import EstimatedCountPaginator
 from moderation.screening import Hit, highlight_segments, screen_text
-from moderation.services import AlreadyDecided, do_decide
+from moderation.services import (
+    AlreadyDecided,
+    claim,
+    do_decide,
+    do_escalate,
+    next_item,
+)
+
+# A confirmation page lists at most this many items; a bigger selection is
+# refused rather than decided blind.
+BULK_LIMIT = 500
 
 
 def method_decorator_require_post(view):
@@ -53,6 +76,145 @@ def review_context(item: ModerationItem) -> dict:
     }
 
 
+# --- Filters -------------------------------------------------------------------------
+
+
+class StatusFilter(admin.SimpleListFilter):
+    """Pending by default: the queue, not the million decided items."""
+
+    title = "status"
+    parameter_name = "status"
+    ALL = "all"
+
+    def lookups(self, request, model_admin):
+        statuses = [
+            (status.value, status.label)
+            for status in ModerationItem.Status
+            # Escalated items wait for an admin: the filter is theirs.
+            if status != ModerationItem.Status.ESCALATED or request.user.is_superuser
+        ]
+        return [*statuses, (self.ALL, "All")]
+
+    def value(self):
+        return super().value() or ModerationItem.Status.PENDING
+
+    def queryset(self, request, queryset):
+        if self.value() == self.ALL:
+            return queryset
+        if self.value() not in ModerationItem.Status.values:
+            return queryset.none()
+        return queryset.filter(status=self.value())
+
+    def choices(self, changelist):
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+
+class FlagFilter(admin.SimpleListFilter):
+    title = "flag category"
+    parameter_name = "flag"
+
+    def lookups(self, request, model_admin):
+        return ScreeningRule.Category.choices
+
+    def queryset(self, request, queryset):
+        if self.value():
+            # flags @> '["money"]': served by the GIN index on pending flags.
+            return queryset.filter(flags__contains=[self.value()])
+        return queryset
+
+
+class AgeFilter(admin.SimpleListFilter):
+    title = "age"
+    parameter_name = "age"
+    HOURS = {"24h": 24, "72h": 72}
+
+    def lookups(self, request, model_admin):
+        return [("24h", "Over 24 hours"), ("72h", "Over 72 hours")]
+
+    def queryset(self, request, queryset):
+        hours = self.HOURS.get(self.value() or "")
+        if hours:
+            return queryset.filter(created_at__lte=timezone.now() - timedelta(hours=hours))
+        return queryset
+
+
+class ClaimFilter(admin.SimpleListFilter):
+    title = "claimed"
+    parameter_name = "claimed"
+
+    def lookups(self, request, model_admin):
+        return [("mine", "By me"), ("others", "By others"), ("no", "Unclaimed")]
+
+    def queryset(self, request, queryset):
+        live = Q(claimed_by__isnull=False, claimed_until__gt=timezone.now())
+        if self.value() == "mine":
+            return queryset.filter(live, claimed_by=request.user)
+        if self.value() == "others":
+            return queryset.filter(live).exclude(claimed_by=request.user)
+        if self.value() == "no":
+            return queryset.exclude(live)
+        return queryset
+
+
+# --- Search --------------------------------------------------------------------------
+
+
+def items_matching(term: str) -> Q:
+    """Items whose object belongs to the inmate, pen pal or correspondence `term` names.
+
+    Items point at their object generically, so a join-based search_fields
+    cannot reach an inmate number. Instead each kind's matching object ids
+    come from an indexed subquery, and the items are filtered by
+    (content_type, object_id IN ...), served by moderation_item_object.
+    """
+    from messaging.models import Correspondence, Letter, normalise_code
+    from moderation.models import Report
+    from profiles.models import InmateProfile, ProfilePhoto
+
+    profiles = InmateProfile.objects.filter(
+        Q(inmate_number=term) | Q(inmate_number=term.upper()) | Q(display_name__icontains=term)
+    ).values("pk")
+    pen_pals = get_user_model().objects.filter(email__in={term, term.lower()}).values("pk")
+    correspondence_match = Q(profile__in=profiles) | Q(pen_pal__in=pen_pals)
+    if code := normalise_code(term):
+        correspondence_match |= Q(code=code)
+    correspondences = Correspondence.objects.filter(correspondence_match).values("pk")
+
+    def of(model, object_ids) -> Q:
+        return Q(content_type=ContentType.objects.get_for_model(model), object_id__in=object_ids)
+
+    return (
+        of(InmateProfile, profiles)
+        | of(ProfilePhoto, ProfilePhoto.objects.filter(profile__in=profiles).values("pk"))
+        | of(Letter, Letter.objects.filter(correspondence__in=correspondences).values("pk"))
+        | of(Report, Report.objects.filter(reporter__in=pen_pals).values("pk"))
+    )
+
+
+# --- The queue -----------------------------------------------------------------------
+
+
+class QueueChangeList(ChangeList):
+    def get_results(self, request) -> None:
+        super().get_results(request)
+        attach_photos(self.result_list)
+
+
+def attach_photos(items) -> None:
+    """Give the page's photo items their photo in one query (for the thumbnails)."""
+    from profiles.models import ProfilePhoto
+
+    photo_ids = [item.object_id for item in items if item.kind == ModerationItem.Kind.PHOTO]
+    photos = ProfilePhoto.objects.only("pk", "thumbnail").in_bulk(photo_ids) if photo_ids else {}
+    for item in items:
+        item.photo = photos.get(item.object_id) if item.kind == ModerationItem.Kind.PHOTO else None
+
+
 class ModerationDecisionInline(admin.TabularInline):
     model = ModerationDecision
     extra = 0
@@ -63,28 +225,37 @@ class ModerationDecisionInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None) -> bool:
         return False
 
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("moderator")
+
 
 @admin.register(ModerationItem)
 class ModerationItemAdmin(admin.ModelAdmin):
     list_display = [
-        "__str__",
-        "kind",
-        "status",
+        "kind_label",
+        "preview",
+        "flag_list",
         "risk_score",
         "facility",
-        "summary",
-        "created_at",
-        "decided_by",
+        "age",
+        "claim_label",
+        "status",
     ]
-    list_filter = ["status", "kind", "facility"]
-    list_select_related = ["facility", "decided_by", "content_type"]
-    search_fields = ["summary"]
+    list_display_links = ["kind_label"]
+    list_filter = [StatusFilter, "kind", "facility", FlagFilter, AgeFilter, ClaimFilter]
+    list_select_related = ["facility", "claimed_by"]
+    list_per_page = 50
+    ordering = ["-risk_score", "created_at", "id"]
+    search_fields = ["summary"]  # shows the box; get_search_results does the work
+    search_help_text = "Inmate number, inmate's display name, pen pal email or correspondence code."
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
     readonly_fields = [
         "kind", "content_type", "object_id", "facility", "status", "risk_score", "flags", "summary",
         "claimed_by", "claimed_until", "decided_by", "decided_at", "reason_code", "note", "created_at",
     ]  # fmt: skip
     inlines = [ModerationDecisionInline]
-    actions = ["approve_selected"]
+    actions = ["approve_selected", "reject_selected"]
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -92,24 +263,103 @@ class ModerationItemAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
-    def get_urls(self):
-        decide = path(
-            "<int:item_id>/decide/",
-            self.admin_site.admin_view(self.decide_view),
-            name=f"{self.opts.app_label}_{self.opts.model_name}_decide",
+    def get_changelist(self, request, **kwargs):
+        return QueueChangeList
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("facility", "claimed_by")
+
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        return queryset.filter(items_matching(term)), False
+
+    # --- Columns ---
+
+    @admin.display(description="Kind", ordering="kind")
+    def kind_label(self, item: ModerationItem) -> str:
+        return item.get_kind_display()
+
+    @admin.display(description="Preview")
+    def preview(self, item: ModerationItem) -> str:
+        photo = getattr(item, "photo", None)
+        thumbnail = (
+            format_html(
+                '<img class="queue-thumb" src="{}" alt="Photo under review">', photo.thumbnail.url
+            )
+            if photo is not None and photo.thumbnail
+            else ""
         )
-        return [decide, *super().get_urls()]
+        lines = item.summary.splitlines()[:3]
+        return format_html(
+            '{}<span class="queue-preview">{}</span>',
+            thumbnail,
+            format_html_join("", "{}<br>", ((line,) for line in lines)),
+        )
+
+    @admin.display(description="Flags")
+    def flag_list(self, item: ModerationItem) -> str:
+        return format_html_join(
+            " ", '<span class="queue-flag">{}</span>', ((flag,) for flag in item.flags or [])
+        )
+
+    @admin.display(description="Age", ordering="created_at")
+    def age(self, item: ModerationItem) -> str:
+        return timesince(item.created_at, depth=1)
+
+    @admin.display(description="Claimed by")
+    def claim_label(self, item: ModerationItem) -> str:
+        if item.claimed_by_id and item.claimed_until and item.claimed_until > timezone.now():
+            return f"{item.claimed_by} until {timezone.localtime(item.claimed_until):%H:%M}"
+        return ""
+
+    # --- Views ---
+
+    def get_urls(self):
+        info = f"{self.opts.app_label}_{self.opts.model_name}"
+        return [
+            path(
+                "<int:item_id>/decide/",
+                self.admin_site.admin_view(self.decide_view),
+                name=f"{info}_decide",
+            ),
+            path("next/", self.admin_site.admin_view(self.next_view), name=f"{info}_next"),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {
+            **(extra_context or {}),
+            "has_change_permission": self.has_change_permission(request),
+        }
+        return super().changelist_view(request, extra_context)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         item = self.get_object(request, object_id)
         extra_context = {**(extra_context or {})}
         if item is not None:
             extra_context.update(review_context(item))
-            if item.status == ModerationItem.Status.PENDING and self.has_change_permission(
-                request, item
-            ):
+            may_decide = self.has_change_permission(request, item)
+            if may_decide and item.status == ModerationItem.Status.PENDING:
+                if request.method == "GET" and not claim(item, request.user):
+                    extra_context["claimed_by_other"] = item
                 extra_context["decision_form"] = DecisionForm()
+            elif may_decide and item.status == ModerationItem.Status.ESCALATED:
+                if request.user.is_superuser:
+                    extra_context["decision_form"] = DecisionForm()
         return super().change_view(request, object_id, form_url, extra_context)
+
+    @method_decorator_require_post
+    def next_view(self, request):
+        """Claim the highest-priority item nobody else works on and open it."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        item = next_item(request.user)
+        if item is None:
+            self.message_user(request, "The queue is empty: nothing left to claim.", messages.INFO)
+            return redirect(reverse("admin:moderation_moderationitem_changelist"))
+        return redirect(reverse("admin:moderation_moderationitem_change", args=[item.pk]))
 
     @method_decorator_require_post
     def decide_view(self, request, item_id: int):
@@ -123,35 +373,101 @@ class ModerationItemAdmin(admin.ModelAdmin):
                 for error in errors:
                     self.message_user(request, error, messages.ERROR)
             return redirect(change_url)
-        approve = form.cleaned_data["decision"] == "approve"
+        decision = form.cleaned_data["decision"]
         try:
-            do_decide(
-                item.pk,
-                request.user,
-                approve=approve,
-                reason_code="" if approve else form.cleaned_data["reason_code"],
-                note="" if approve else form.cleaned_data["note"],
-            )
+            if decision == "escalate":
+                do_escalate(item.pk, request.user, note=form.cleaned_data["note"])
+            else:
+                approve = decision == "approve"
+                do_decide(
+                    item.pk,
+                    request.user,
+                    approve=approve,
+                    reason_code="" if approve else form.cleaned_data["reason_code"],
+                    note="" if approve else form.cleaned_data["note"],
+                )
         except (AlreadyDecided, ValidationError) as exc:
             self.message_user(
                 request, " ".join(getattr(exc, "messages", [str(exc)])), messages.ERROR
             )
             return redirect(change_url)
-        self.message_user(
-            request, f"{item} {'approved' if approve else 'rejected'}.", messages.SUCCESS
-        )
+        done = {"approve": "approved", "reject": "rejected", "escalate": "escalated to an admin"}
+        self.message_user(request, f"{item} {done[decision]}.", messages.SUCCESS)
         return redirect(reverse("admin:moderation_moderationitem_changelist"))
 
-    @admin.action(description="Approve selected items", permissions=["change"])
-    def approve_selected(self, request, queryset) -> None:
-        approved = 0
-        for item_id in queryset.pending().values_list("pk", flat=True):
+    # --- Bulk decisions ---
+
+    @admin.action(description="Approve selected items…", permissions=["change"])
+    def approve_selected(self, request, queryset):
+        return self._bulk_decide(request, queryset, approve=True)
+
+    @admin.action(description="Reject selected items…", permissions=["change"])
+    def reject_selected(self, request, queryset):
+        return self._bulk_decide(request, queryset, approve=False)
+
+    def _bulk_decide(self, request, queryset, *, approve: bool):
+        """First POST shows the confirmation page (with the reason for a
+        rejection); its POST (with "confirm") decides each item through
+        do_decide, so an item decided meanwhile is reported, not decided twice."""
+        items = list(queryset.select_related("facility").order_by(*self.ordering)[: BULK_LIMIT + 1])
+        if len(items) > BULK_LIMIT:
+            self.message_user(
+                request,
+                f"Select at most {BULK_LIMIT} items for a bulk decision.",
+                messages.ERROR,
+            )
+            return None
+        confirmed = "confirm" in request.POST
+        form = BulkDecisionForm(request.POST if confirmed else None, is_rejection=not approve)
+        if confirmed and form.is_valid():
+            # Selected items the list no longer shows (decided meanwhile) are
+            # reported rather than silently dropped.
+            selected = set(request.POST.getlist(helpers.ACTION_CHECKBOX_NAME))
+            if request.POST.get("select_across") != "1" and len(selected) > len(items):
+                self.message_user(
+                    request,
+                    f"{len(selected) - len(items)} selected item(s) were already decided "
+                    "and were left as they were.",
+                    messages.WARNING,
+                )
+            self._decide_all(request, items, approve=approve, form=form)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Approve these items?" if approve else "Reject these items?",
+            "items": items,
+            "form": form,
+            "approve": approve,
+            "action_name": "approve_selected" if approve else "reject_selected",
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+        }
+        return TemplateResponse(
+            request, "admin/moderation/moderationitem/bulk_decide.html", context
+        )
+
+    def _decide_all(self, request, items, *, approve: bool, form: BulkDecisionForm) -> None:
+        decided, refused = 0, []
+        for item in items:
             try:
-                do_decide(item_id, request.user, approve=True)
-                approved += 1
+                do_decide(
+                    item.pk,
+                    request.user,
+                    approve=approve,
+                    reason_code=form.cleaned_data.get("reason_code", ""),
+                    note=form.cleaned_data.get("note", ""),
+                )
+                decided += 1
             except (AlreadyDecided, ValidationError) as exc:
-                self.message_user(request, f"Item {item_id}: {exc}", messages.WARNING)
-        self.message_user(request, f"Approved {approved} item(s).", messages.SUCCESS)
+                refused.append(f"{item}: {' '.join(getattr(exc, 'messages', [str(exc)]))}")
+        verb = "Approved" if approve else "Rejected"
+        self.message_user(request, f"{verb} {decided} item(s).", messages.SUCCESS)
+        if refused:
+            self.message_user(
+                request,
+                f"Left {len(refused)} item(s) as they were: " + "; ".join(refused),
+                messages.WARNING,
+            )
 
 
 @admin.register(ScreeningRule)

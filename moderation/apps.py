@@ -7,7 +7,7 @@ class ModerationConfig(AppConfig):
     verbose_name = "Moderation"
 
     def ready(self) -> None:
-        from moderation import registry, reports
+        from moderation import admin_safety, registry, reports  # noqa: F401 (registers admins)
         from moderation.models import ModerationItem
 
         # Reports: a decision is recorded on the item; the actions on the

@@ -41,7 +41,12 @@ class DecisionForm(forms.Form):
     """A moderator's decision on one item: approve, or reject with a reason the sender sees."""
 
     decision = forms.ChoiceField(
-        choices=[("approve", "Approve"), ("reject", "Reject")], widget=forms.RadioSelect
+        choices=[
+            ("approve", "Approve"),
+            ("reject", "Reject"),
+            ("escalate", "Escalate to an admin"),
+        ],
+        widget=forms.RadioSelect,
     )
     reason_code = forms.ChoiceField(
         choices=[("", "—"), *ModerationItem.Reason.choices],
@@ -52,12 +57,48 @@ class DecisionForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
         required=False,
         max_length=2000,
-        label="Note to the sender",
-        help_text="Optional. Shown to the person whose content is rejected.",
+        label="Note",
+        help_text=(
+            "A rejection's note is shown to the person whose content is rejected (optional). "
+            "An escalation's note tells the admin why (required)."
+        ),
     )
 
     def clean(self):
         cleaned = super().clean()
         if cleaned.get("decision") == "reject" and not cleaned.get("reason_code"):
+            self.add_error("reason_code", "Choose the reason for the rejection.")
+        if cleaned.get("decision") == "escalate" and not cleaned.get("note", "").strip():
+            self.add_error("note", "Say why you escalate the item.")
+        return cleaned
+
+
+class BulkDecisionForm(forms.Form):
+    """The confirmation page of a bulk approval or rejection."""
+
+    reason_code = forms.ChoiceField(
+        choices=[("", "—"), *ModerationItem.Reason.choices],
+        required=False,
+        label="Reason",
+    )
+    note = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        required=False,
+        max_length=2000,
+        label="Note to the senders",
+        help_text="Optional. Shown to every person whose content is rejected.",
+    )
+
+    def __init__(self, *args, is_rejection: bool, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.is_rejection = is_rejection
+        if not is_rejection:
+            # Approving needs no reason: the page only confirms the list.
+            del self.fields["reason_code"]
+            del self.fields["note"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.is_rejection and not cleaned.get("reason_code"):
             self.add_error("reason_code", "Choose the reason for the rejection.")
         return cleaned

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.core.exceptions import ValidationError
 from django.db import models
 
@@ -97,8 +98,45 @@ class ModerationItem(models.Model):
                 name="moderation_pending_queue",
                 condition=models.Q(status="pending"),
             ),
-            # An object's review history.
+            # An object's review history, and the queue search (items of the
+            # objects whose inmate number, name, email or code matched).
             models.Index(fields=["content_type", "object_id"], name="moderation_item_object"),
+            # The queue filtered by kind, in queue order.
+            models.Index(
+                fields=["kind", "-risk_score", "created_at", "id"],
+                name="moderation_pending_kind",
+                condition=models.Q(status="pending"),
+            ),
+            # The queue filtered by facility, in queue order.
+            models.Index(
+                fields=["facility", "-risk_score", "created_at", "id"],
+                name="moderation_pending_facility",
+                condition=models.Q(status="pending"),
+            ),
+            # The oldest pending item (dashboard) and the age filters.
+            models.Index(
+                fields=["created_at"],
+                name="moderation_pending_age",
+                condition=models.Q(status="pending"),
+            ),
+            # "Claimed by me / by others" and the next-item skip of live claims.
+            models.Index(
+                fields=["claimed_by", "claimed_until"],
+                name="moderation_pending_claimed",
+                condition=models.Q(status="pending", claimed_by__isnull=False),
+            ),
+            # The flag-category filter: flags @> '["money"]' on the pending queue.
+            GinIndex(
+                OpClass("flags", name="jsonb_path_ops"),
+                name="moderation_pending_flags",
+                condition=models.Q(status="pending"),
+            ),
+            # Any other status (escalated, approved, rejected) in queue order,
+            # without walking the million decided rows.
+            models.Index(
+                fields=["status", "-risk_score", "created_at", "id"],
+                name="moderation_item_status_queue",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -119,6 +157,10 @@ class ModerationDecision(models.Model):
 
     class Meta:
         ordering = ["created_at"]
+        indexes = [
+            # The dashboard's decisions today per moderator.
+            models.Index(fields=["created_at"], name="moderation_decision_created"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.status} by {self.moderator_id} on item {self.item_id}"
@@ -315,3 +357,127 @@ class NoContactOrder(models.Model):
         self.email = self.email.strip().lower()
         self.name = " ".join(self.name.split())
         super().save(*args, **kwargs)
+
+
+class ProtectionRequest(models.Model):
+    """A request, made without an account from the public victim-protection page,
+    that someone listed never be able to contact the requester (or the person
+    they act for), or that a profile be reviewed.
+
+    Stores only what staff need to act: who asks and how to reach them for the
+    confirmation, which profile, and the name and email a no-contact order
+    would cover. No IP address is kept (the rate limit counts a hash of it in
+    the cache, which expires within the hour).
+    """
+
+    class Relationship(models.TextChoices):
+        SELF = "self", "I was harmed by this person"
+        ADVOCATE = "advocate", "I am asking for someone who was harmed (advocate or family)"
+
+    class Ask(models.TextChoices):
+        NO_CONTACT = "no_contact", "This person must never be able to contact me (or them)"
+        REVIEW = "review", "Review the profile: it should not be listed"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        NO_CONTACT_ORDER = "no_contact_order", "No-contact order recorded"
+        PROFILE_PAUSED = "profile_paused", "Profile paused"
+        DISMISSED = "dismissed", "Dismissed"
+
+    profile = models.ForeignKey(
+        "profiles.InmateProfile",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="protection_requests",
+    )
+    profile_description = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="The person's name and facility, when the request did not come from a profile.",
+    )
+    relationship = models.CharField(max_length=10, choices=Relationship.choices)
+    ask = models.CharField(max_length=12, choices=Ask.choices)
+    requester_name = models.CharField(max_length=200)
+    requester_email = models.EmailField()
+    # Whom a no-contact order protects when an advocate asks; empty when the
+    # requester asks for themself.
+    protected_name = models.CharField(max_length=200, blank=True)
+    protected_email = models.EmailField(blank=True)
+    details = models.TextField(max_length=4000, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    no_contact_order = models.ForeignKey(
+        NoContactOrder, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Protection request #{self.pk} ({self.get_ask_display()})"
+
+    @property
+    def order_name(self) -> str:
+        """The name a no-contact order made from this request covers: the
+        requester's own, unless an advocate asks for someone else."""
+        if self.relationship == self.Relationship.ADVOCATE:
+            return self.protected_name
+        return self.protected_name or self.requester_name
+
+    @property
+    def order_email(self) -> str:
+        if self.relationship == self.Relationship.ADVOCATE:
+            return self.protected_email
+        return self.protected_email or self.requester_email
+
+
+class WritingSuspensionQuerySet(models.QuerySet):
+    def active(self) -> WritingSuspensionQuerySet:
+        return self.filter(lifted_at__isnull=True)
+
+
+class WritingSuspension(models.Model):
+    """A pen pal's account may not write letters (after a report or a pattern of
+    rejected letters). Nothing they already wrote is hidden or deleted: staff
+    still see every letter. Checked by messaging.services.writing_refusal."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="writing_suspensions"
+    )
+    reason = models.TextField(help_text="Why, for staff only.")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = WritingSuspensionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # One active suspension per person; its unique index also serves
+            # writing_refusal's "is this writer suspended?" lookup.
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=models.Q(lifted_at__isnull=True),
+                name="moderation_one_active_suspension",
+                violation_error_message="This person is already suspended from writing.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        state = "lifted" if self.lifted_at else "active"
+        return f"Writing suspension #{self.pk} of user {self.user_id} ({state})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.lifted_at is None

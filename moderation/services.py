@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from moderation import registry
@@ -51,11 +55,16 @@ class AlreadyDecided(Exception):
 def do_decide(
     item_id: int, moderator, *, approve: bool, reason_code: str = "", note: str = ""
 ) -> ModerationItem:
-    """Approve or reject a pending item once. Locks the row, so two moderators
-    deciding at the same moment produce one decision; the second gets AlreadyDecided."""
+    """Approve or reject a pending (or, for an admin, escalated) item once. Locks
+    the row, so two moderators deciding at the same moment produce one decision;
+    the second gets AlreadyDecided."""
     item = ModerationItem.objects.select_for_update().get(pk=item_id)
-    if item.status != ModerationItem.Status.PENDING:
+    # An escalated item waits for an admin's decision; anything else is final.
+    is_escalated = item.status == ModerationItem.Status.ESCALATED
+    if item.status != ModerationItem.Status.PENDING and not is_escalated:
         raise AlreadyDecided(f"This item was already {item.get_status_display().lower()}.")
+    if is_escalated and not moderator.is_superuser:
+        raise AlreadyDecided("This item was escalated: an admin decides it.")
     if not approve and not reason_code:
         raise ValidationError("A rejection needs a reason.")
     handlers = registry.handlers_for(item.kind)
@@ -71,4 +80,91 @@ def do_decide(
         item=item, moderator=moderator, status=item.status, reason_code=reason_code, note=note
     )
     (handlers.on_approve if approve else handlers.on_reject)(item, moderator)
+    return item
+
+
+@transaction.atomic
+def do_escalate(item_id: int, moderator, *, note: str) -> ModerationItem:
+    """Hand a pending item to an admin. Same row lock as do_decide, so an item
+    cannot be escalated and decided at once; raises AlreadyDecided otherwise.
+    The note is for the admin (kept in the decision), not for the sender."""
+    item = ModerationItem.objects.select_for_update().get(pk=item_id)
+    if item.status != ModerationItem.Status.PENDING:
+        raise AlreadyDecided(f"This item was already {item.get_status_display().lower()}.")
+    if not note.strip():
+        raise ValidationError("Say why you escalate the item.")
+    item.status = ModerationItem.Status.ESCALATED
+    item.claimed_by = None
+    item.claimed_until = None
+    item.save(update_fields=["status", "claimed_by", "claimed_until"])
+    ModerationDecision.objects.create(item=item, moderator=moderator, status=item.status, note=note)
+    return item
+
+
+# --- Claiming ------------------------------------------------------------------------
+# A claim is advisory: it keeps two moderators from reading the same item at
+# once. The decision itself is protected by do_decide's row lock.
+
+
+def claim_duration() -> timedelta:
+    return timedelta(minutes=settings.MODERATION_CLAIM_MINUTES)
+
+
+def _claimable_by(moderator, now) -> Q:
+    return (
+        Q(claimed_by__isnull=True)
+        | Q(claimed_until__isnull=True)
+        | Q(claimed_until__lte=now)
+        | Q(claimed_by=moderator)
+    )
+
+
+def claim(item: ModerationItem, moderator) -> bool:
+    """Claim a pending item for `moderator` unless someone else holds a live claim.
+
+    One conditional UPDATE, so two moderators opening the item at the same
+    moment cannot both win. Releases the moderator's other claims (a
+    moderator works one item at a time). Returns whether the claim is
+    theirs; `item` is refreshed with the current claim either way."""
+    now = timezone.now()
+    until = now + claim_duration()
+    with transaction.atomic():
+        claimed = (
+            ModerationItem.objects.pending()
+            .filter(_claimable_by(moderator, now), pk=item.pk)
+            .update(claimed_by=moderator, claimed_until=until)
+        )
+        if claimed:
+            _release_other_claims(moderator, keep_id=item.pk)
+    item.refresh_from_db(fields=["claimed_by", "claimed_until", "status"])
+    return bool(claimed)
+
+
+def _release_other_claims(moderator, *, keep_id: int) -> None:
+    ModerationItem.objects.pending().filter(claimed_by=moderator).exclude(pk=keep_id).update(
+        claimed_by=None, claimed_until=None
+    )
+
+
+def next_item(moderator) -> ModerationItem | None:
+    """Claim and return the highest-priority pending item nobody else holds.
+
+    SKIP LOCKED lets several moderators ask at the same moment without
+    waiting on each other or getting the same item. Items the moderator
+    already claims are skipped too, so "next" always moves on."""
+    now = timezone.now()
+    with transaction.atomic():
+        item = (
+            ModerationItem.objects.pending()
+            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
+            .order_by("-risk_score", "created_at", "id")
+            .select_for_update(skip_locked=True, of=("self",))
+            .first()
+        )
+        if item is None:
+            return None
+        item.claimed_by = moderator
+        item.claimed_until = now + claim_duration()
+        item.save(update_fields=["claimed_by", "claimed_until"])
+        _release_other_claims(moderator, keep_id=item.pk)
     return item

@@ -368,6 +368,8 @@ LETTER_MAX_LENGTH = env_int("LETTER_MAX_LENGTH", 13_000)
 LETTERS_PER_DAY = env_int("LETTERS_PER_DAY", 10)
 # New people a pen pal may start writing to per day: slows down mass scammers.
 NEW_CORRESPONDENCES_PER_DAY = env_int("NEW_CORRESPONDENCES_PER_DAY", 3)
+# How long opening a moderation item keeps it claimed for that moderator.
+MODERATION_CLAIM_MINUTES = env_int("MODERATION_CLAIM_MINUTES", 10)
 # Outbox: attempts per email before it is marked failed (retries back off).
 NOTIFICATION_MAX_ATTEMPTS = env_int("NOTIFICATION_MAX_ATTEMPTS", 8)
 

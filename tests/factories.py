@@ -43,7 +43,8 @@ def ensure_moderator_permissions() -> None:
     """
     from django.apps import apps
 
-    migration = importlib.import_module("moderation.migrations.0002_moderators_permissions")
+    # 0008 grants the whole current set (it runs 0002's grant first).
+    migration = importlib.import_module("moderation.migrations.0008_moderators_safety_permissions")
     migration.grant(apps, None)
 
 

@@ -42,9 +42,7 @@ def test_the_sweeps_are_scheduled():
 @pytest.mark.worker
 @pytest.mark.xdist_group("worker")
 @pytest.mark.django_db(transaction=True)
-def test_a_real_worker_screens_a_letter_once(
-    celery_worker_process, alice, default_screening_rules
-):
+def test_a_real_worker_screens_a_letter_once(celery_worker_process, alice, default_screening_rules):
     profile = InmateProfileFactory.published()
     letter = write_letter(alice, profile, "Send me your Venmo and I'll send the rest.")
     deadline = time.monotonic() + 60

@@ -24,7 +24,9 @@ def decide_url(item):
     return reverse("admin:moderation_moderationitem_decide", args=[item.pk])
 
 
-def test_the_item_page_highlights_hits_and_escapes_the_text(client, moderator_with_mfa, letter_item):
+def test_the_item_page_highlights_hits_and_escapes_the_text(
+    client, moderator_with_mfa, letter_item
+):
     client.force_login(moderator_with_mfa)
     page = client.get(reverse("admin:moderation_moderationitem_change", args=[letter_item.pk]))
     html = page.content.decode()

@@ -29,7 +29,8 @@ def test_it_lets_a_moderator_approve_from_the_queue(client, moderator_with_mfa, 
     assert client.get(changelist).status_code == 200
     response = client.post(
         changelist,
-        {"action": "approve_selected", "_selected_action": [pending_item.pk]},
+        # The list asks for confirmation first; this is the confirmed post.
+        {"action": "approve_selected", "_selected_action": [pending_item.pk], "confirm": "yes"},
         follow=True,
     )
     assert response.status_code == 200

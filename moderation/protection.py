@@ -1,0 +1,349 @@
+"""Victim protection and the actions staff take on what is reported.
+
+- A protection request comes from the public page (no account): it opens a
+  top-priority moderation item and sends the requester a neutral
+  confirmation that says nothing about the person listed.
+- Staff turn a request into a no-contact order or a paused profile in one
+  step (`do_grant_no_contact_order`, `do_pause_requested_profile`).
+- Staff act on a report's target: pause a profile, suspend a pen pal from
+  writing, close a correspondence.
+
+The callers (admin actions, the public view) have checked who may act.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from moderation.models import ModerationItem, NoContactOrder, ProtectionRequest, WritingSuspension
+from moderation.services import AlreadyDecided, do_decide, submit_for_review
+
+logger = logging.getLogger(__name__)
+
+# A protection request goes to the top of the queue: a person may be at risk.
+PROTECTION_RISK = 100
+SUMMARY_PREFIX = "Protection request"
+
+# At most this many requests per address per window. Counted in the shared
+# cache (Redis); while Redis is down, penpals.cache.ResilientRedisCache makes
+# the counter fail open, so requests are accepted rather than refused: a
+# person asking for protection must never be turned away by an outage.
+RATE_LIMIT_REQUESTS = 5
+RATE_LIMIT_WINDOW_SECONDS = 60 * 60
+RATE_LIMITED_MESSAGE = (
+    "We have received several requests from your connection in the last hour. "
+    "Please try again later, or email the Penpals team directly."
+)
+
+
+class ProtectionRefused(ValidationError):
+    """Why a request or an action was refused; the message is shown as is."""
+
+
+# --- Rate limit -----------------------------------------------------------------------
+
+
+def _rate_limit_key(client_ip: str) -> str:
+    # Hashed with the secret key: the cache never holds the address itself.
+    digest = hashlib.sha256(f"{settings.SECRET_KEY}:{client_ip}".encode()).hexdigest()[:32]
+    window = int(timezone.now().timestamp()) // RATE_LIMIT_WINDOW_SECONDS
+    return f"protection-request:{digest}:{window}"
+
+
+def consume_rate_limit(client_ip: str) -> bool:
+    """Count one request from `client_ip`; False when it is over the limit."""
+    key = _rate_limit_key(client_ip)
+    cache.add(key, 0, timeout=RATE_LIMIT_WINDOW_SECONDS)
+    try:
+        count = cache.incr(key)
+    except ValueError:
+        # The key expired between add and incr: this is the window's first request.
+        cache.set(key, 1, timeout=RATE_LIMIT_WINDOW_SECONDS)
+        count = 1
+    return count <= RATE_LIMIT_REQUESTS
+
+
+# --- Protection requests ----------------------------------------------------------------
+
+
+def _request_summary(protection_request: ProtectionRequest) -> str:
+    profile = protection_request.profile
+    about = (
+        f"{profile.display_name} at {profile.facility.name}"
+        if profile is not None
+        else protection_request.profile_description
+    )
+    ask = "no contact" if protection_request.ask == ProtectionRequest.Ask.NO_CONTACT else "review"
+    return f"{SUMMARY_PREFIX} ({ask}): {about}"
+
+
+@transaction.atomic
+def do_create_protection_request(fields: dict) -> ProtectionRequest:
+    """Record a request and put it at the top of the queue. `fields` are a
+    validated ProtectionRequestForm's cleaned_data (model fields only)."""
+    protection_request = ProtectionRequest.objects.create(**fields)
+    profile = protection_request.profile
+    # Kind "report" (the queue's kind for anything a person tells us): the
+    # summary and the top risk score mark it as a protection request.
+    submit_for_review(
+        protection_request,
+        ModerationItem.Kind.REPORT,
+        facility=profile.facility if profile is not None else None,
+        summary=_request_summary(protection_request),
+        risk_score=PROTECTION_RISK,
+        flags=["threat"],
+    )
+    transaction.on_commit(lambda: send_confirmation(protection_request.pk))
+    return protection_request
+
+
+def send_confirmation(protection_request_id: int) -> None:
+    """The requester's neutral confirmation. It names no one and says nothing
+    about the person listed or what staff will find."""
+    protection_request = ProtectionRequest.objects.filter(pk=protection_request_id).first()
+    if protection_request is None:
+        return
+    context = {
+        "requester_name": protection_request.requester_name,
+        "reference": protection_request.pk,
+    }
+    subject = render_to_string("moderation/email/protection_received_subject.txt", context)
+    message = EmailMultiAlternatives(
+        subject=" ".join(subject.split()),
+        body=render_to_string("moderation/email/protection_received.txt", context),
+        to=[protection_request.requester_email],
+    )
+    message.attach_alternative(
+        render_to_string("moderation/email/protection_received.html", context), "text/html"
+    )
+    try:
+        message.send()
+    except Exception:
+        # The request is recorded and in the queue; a lost confirmation must
+        # not turn the requester's submission into an error page.
+        logger.exception(
+            "protection request confirmation not sent", extra={"id": protection_request_id}
+        )
+
+
+def _locked_open_request(protection_request: ProtectionRequest) -> ProtectionRequest:
+    locked = ProtectionRequest.objects.select_for_update().get(pk=protection_request.pk)
+    if locked.status != ProtectionRequest.Status.OPEN:
+        raise ProtectionRefused(
+            f"Request #{locked.pk} was already handled: {locked.get_status_display().lower()}."
+        )
+    return locked
+
+
+def _resolve(protection_request: ProtectionRequest, staff, status: str, note: str) -> None:
+    protection_request.status = status
+    protection_request.resolved_by = staff
+    protection_request.resolved_at = timezone.now()
+    protection_request.save(
+        update_fields=["status", "resolved_by", "resolved_at", "no_contact_order"]
+    )
+    close_pending_review(protection_request, staff, note)
+
+
+def close_pending_review(target, staff, note: str) -> None:
+    """Close the target's pending review as "action taken", if it is still open."""
+    for item_id in ModerationItem.objects.for_object(target).pending().values_list("pk", flat=True):
+        try:
+            do_decide(item_id, staff, approve=True, note=note)
+        except AlreadyDecided:
+            pass  # Someone decided it meanwhile; the action stands on its own.
+
+
+@transaction.atomic
+def do_grant_no_contact_order(protection_request: ProtectionRequest, staff) -> NoContactOrder:
+    """Turn a request into a no-contact order in one step: the order is
+    recorded, any correspondence between that email and the person is
+    closed, and the request's moderation item is decided."""
+    protection_request = _locked_open_request(protection_request)
+    if protection_request.profile_id is None:
+        raise ProtectionRefused(
+            f"Request #{protection_request.pk} names no profile: choose the profile on the "
+            "request first, then record the order."
+        )
+    if not protection_request.order_name and not protection_request.order_email:
+        raise ProtectionRefused(
+            f"Request #{protection_request.pk} gives no name or email of the person to protect."
+        )
+    order = NoContactOrder.objects.create(
+        profile_id=protection_request.profile_id,
+        name=protection_request.order_name,
+        email=protection_request.order_email,
+        note=f"From protection request #{protection_request.pk}.",
+        created_by=staff,
+    )
+    close_correspondences_of_order(order, staff)
+    protection_request.no_contact_order = order
+    _resolve(
+        protection_request,
+        staff,
+        ProtectionRequest.Status.NO_CONTACT_ORDER,
+        f"No-contact order #{order.pk} recorded.",
+    )
+    return order
+
+
+def close_correspondences_of_order(order: NoContactOrder, staff) -> int:
+    """Close open correspondences between the order's email and its profile."""
+    from messaging.models import Correspondence
+
+    if not order.email:
+        return 0
+    return Correspondence.objects.filter(
+        profile_id=order.profile_id, pen_pal__email=order.email, closed_at__isnull=True
+    ).update(closed_at=timezone.now(), close_reason=Correspondence.CloseReason.MODERATOR)
+
+
+@transaction.atomic
+def do_pause_requested_profile(protection_request: ProtectionRequest, staff):
+    """Turn a request into a paused profile in one step (the profile leaves the
+    directory and takes no letters until a liaison or staff resumes it)."""
+    protection_request = _locked_open_request(protection_request)
+    if protection_request.profile_id is None:
+        raise ProtectionRefused(
+            f"Request #{protection_request.pk} names no profile: choose the profile on the "
+            "request first."
+        )
+    profile = pause_profile(protection_request.profile, staff)
+    _resolve(
+        protection_request,
+        staff,
+        ProtectionRequest.Status.PROFILE_PAUSED,
+        "Profile paused.",
+    )
+    return profile
+
+
+@transaction.atomic
+def do_dismiss_protection_request(protection_request: ProtectionRequest, staff) -> None:
+    protection_request = _locked_open_request(protection_request)
+    protection_request.status = ProtectionRequest.Status.DISMISSED
+    protection_request.resolved_by = staff
+    protection_request.resolved_at = timezone.now()
+    protection_request.save(update_fields=["status", "resolved_by", "resolved_at"])
+    for item_id in (
+        ModerationItem.objects.for_object(protection_request).pending().values_list("pk", flat=True)
+    ):
+        try:
+            do_decide(
+                item_id, staff, approve=False, reason_code=ModerationItem.Reason.OTHER,
+                note="Dismissed.",
+            )  # fmt: skip
+        except AlreadyDecided:
+            pass
+
+
+# --- Actions on what is reported -------------------------------------------------------------
+
+
+def pause_profile(profile, staff):
+    """Pause a published profile (audited as a lifecycle action by `staff`); a
+    profile already paused is left as it is."""
+    from profiles.models import InmateProfile
+    from profiles.services import check_change_lifecycle
+
+    if profile.status == InmateProfile.Status.PAUSED:
+        return profile
+    return check_change_lifecycle(staff, profile, "paused")
+
+
+@transaction.atomic
+def check_suspend_writer(user, staff, reason: str) -> WritingSuspension:
+    """Stop `user` writing letters. Their letters stay as they are, visible to
+    staff. Suspending someone already suspended returns the active suspension."""
+    if user.is_staff or user.is_superuser:
+        raise ProtectionRefused("Staff accounts do not write letters; there is nothing to suspend.")
+    reason = reason.strip()
+    if not reason:
+        raise ProtectionRefused("Say why the account is suspended.")
+    # The unique constraint allows one active suspension: lock the user so two
+    # staff suspending at once make one.
+    type(user).objects.select_for_update().filter(pk=user.pk).first()
+    existing = WritingSuspension.objects.active().filter(user=user).first()
+    if existing is not None:
+        return existing
+    return WritingSuspension.objects.create(user=user, reason=reason, created_by=staff)
+
+
+def do_lift_suspension(suspension: WritingSuspension, staff) -> bool:
+    """Let the person write again; False when it was already lifted."""
+    return bool(
+        WritingSuspension.objects.filter(pk=suspension.pk, lifted_at__isnull=True).update(
+            lifted_at=timezone.now(), lifted_by=staff
+        )
+    )
+
+
+def do_close_correspondence(correspondence) -> bool:
+    """Close a correspondence on the team's decision; False when already closed.
+    Its letters stay (for both sides to read and staff to review)."""
+    from messaging.models import Correspondence
+
+    return bool(
+        Correspondence.objects.filter(pk=correspondence.pk, closed_at__isnull=True).update(
+            closed_at=timezone.now(), close_reason=Correspondence.CloseReason.MODERATOR
+        )
+    )
+
+
+# --- What a report points to ---------------------------------------------------------------
+
+
+def profile_of(target):
+    """The profile a reported thing is about: a profile, a photo's profile, or
+    the profile of a letter's or correspondence's pair; None for a user."""
+    label = target._meta.label if target is not None else ""
+    if label == "profiles.InmateProfile":
+        return target
+    if label == "profiles.ProfilePhoto":
+        return target.profile
+    if label == "messaging.Letter":
+        return target.correspondence.profile
+    if label == "messaging.Correspondence":
+        return target.profile
+    return None
+
+
+def writer_of(target):
+    """The pen pal behind a reported thing: a user, or the writer of an
+    outbound letter; None otherwise (an inmate's letter has no pen pal writer)."""
+    label = target._meta.label if target is not None else ""
+    if label == settings.AUTH_USER_MODEL:
+        return target
+    if label == "messaging.Letter" and target.is_outbound:
+        return target.created_by
+    if label == "messaging.Correspondence":
+        return target.pen_pal
+    return None
+
+
+def correspondence_of(target):
+    label = target._meta.label if target is not None else ""
+    if label == "messaging.Letter":
+        return target.correspondence
+    if label == "messaging.Correspondence":
+        return target
+    return None
+
+
+@transaction.atomic
+def do_record_no_contact_order(actor, profile, fields: dict) -> NoContactOrder:
+    """Record a no-contact order (staff or the profile's liaison, who the caller
+    has checked): letters from that email are refused from now on and any open
+    correspondence between that email and the person is closed."""
+    order = NoContactOrder.objects.create(profile=profile, created_by=actor, **fields)
+    close_correspondences_of_order(order, actor)
+    return order

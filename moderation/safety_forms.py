@@ -1,0 +1,137 @@
+"""Forms of the victim-protection page, the liaison's no-contact orders and the
+staff actions on reports."""
+
+from __future__ import annotations
+
+from django import forms
+
+from moderation.models import NoContactOrder, ProtectionRequest
+
+DETAILS_MAX_LENGTH = 4000
+
+
+class ProtectionRequestForm(forms.Form):
+    """What a person asking for protection tells us: no more than a no-contact
+    order or a review needs. `profile` is set by the view (from the profile
+    page's link), never taken from the form."""
+
+    profile_description = forms.CharField(
+        label="Who is it about?",
+        max_length=300,
+        required=False,
+        help_text="Their name as listed and the facility, if you know it.",
+    )
+    relationship = forms.ChoiceField(
+        label="Who is asking?",
+        choices=ProtectionRequest.Relationship.choices,
+        widget=forms.RadioSelect,
+    )
+    ask = forms.ChoiceField(
+        label="What do you ask?",
+        choices=ProtectionRequest.Ask.choices,
+        widget=forms.RadioSelect,
+    )
+    requester_name = forms.CharField(label="Your name", max_length=200)
+    requester_email = forms.EmailField(
+        label="Your email address",
+        help_text="We send you a confirmation, and write only if we need to ask you something.",
+    )
+    protected_name = forms.CharField(
+        label="Name of the person you are asking for",
+        max_length=200,
+        required=False,
+        help_text="Only if you are asking for someone else.",
+    )
+    protected_email = forms.EmailField(
+        label="Their email address",
+        required=False,
+        help_text="Only if you are asking for someone else; it lets us block letters from it too.",
+    )
+    details = forms.CharField(
+        label="Anything else we should know (optional)",
+        max_length=DETAILS_MAX_LENGTH,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 5}),
+        help_text="You do not need to explain what happened.",
+        error_messages={"max_length": f"Please keep this under {DETAILS_MAX_LENGTH:,} characters."},
+    )
+    # A honeypot: a hidden input no person sees or fills, which form-filling bots do.
+    website = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, profile=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.profile = profile
+        if profile is not None:
+            # The profile page said who it is about.
+            del self.fields["profile_description"]
+
+    @property
+    def is_bot(self) -> bool:
+        return bool(self.cleaned_data.get("website"))
+
+    def clean_details(self) -> str:
+        return self.cleaned_data["details"].replace("\x00", "").strip()
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if self.profile is None and not cleaned.get("profile_description", "").strip():
+            self.add_error(
+                "profile_description",
+                "Tell us the person's name and, if you know it, the facility.",
+            )
+        if (
+            cleaned.get("relationship") == ProtectionRequest.Relationship.ADVOCATE
+            and cleaned.get("ask") == ProtectionRequest.Ask.NO_CONTACT
+            and not cleaned.get("protected_name", "").strip()
+            and not cleaned.get("protected_email")
+        ):
+            self.add_error(
+                "protected_name",
+                "Give the name (or email address) of the person the order should protect.",
+            )
+        return cleaned
+
+    def request_fields(self) -> dict:
+        """The model fields of the request, from the cleaned data."""
+        fields = {
+            name: self.cleaned_data[name]
+            for name in (
+                "relationship", "ask", "requester_name", "requester_email", "protected_name",
+                "protected_email", "details",
+            )
+        }  # fmt: skip
+        fields["requester_email"] = fields["requester_email"].lower()
+        fields["protected_email"] = fields["protected_email"].lower()
+        if self.profile is not None:
+            fields["profile"] = self.profile
+        else:
+            fields["profile_description"] = self.cleaned_data["profile_description"].strip()
+        return fields
+
+
+class LiaisonNoContactOrderForm(forms.ModelForm):
+    class Meta:
+        model = NoContactOrder
+        fields = ["name", "email", "note"]
+        labels = {
+            "name": "Name of the person who must not write",
+            "email": "Their email address",
+            "note": "Why (seen only by the Penpals team and your facility)",
+        }
+        widgets = {"note": forms.Textarea(attrs={"rows": 3})}
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if not cleaned.get("name", "").strip() and not cleaned.get("email"):
+            raise forms.ValidationError("Give a name, an email address, or both.")
+        return cleaned
+
+
+class SuspensionReasonForm(forms.Form):
+    """The intermediate page of the "suspend the writer" admin action."""
+
+    reason = forms.CharField(
+        label="Why is this account suspended from writing? (staff only)",
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+    )
