@@ -601,9 +601,17 @@ def test_staff_see_the_same_refusals(staff_client, correspondence, private_dir):
     assert not Letter.objects.exists()
 
 
-def test_staff_without_the_permission_cannot_upload(client, moderator_with_mfa):
-    client.force_login(moderator_with_mfa)
+def test_staff_without_the_permission_cannot_upload(client):
+    # Staff outside the Moderators group hold no letter permissions.
+    staff = PenPalFactory(is_staff=True)
+    activate_totp(staff)
+    client.force_login(staff)
     assert client.get(reverse(ADMIN_UPLOAD)).status_code == 403
+
+
+def test_moderators_may_upload_postal_replies(client, moderator_with_mfa):
+    client.force_login(moderator_with_mfa)
+    assert client.get(reverse(ADMIN_UPLOAD)).status_code == 200
 
 
 def test_staff_without_mfa_are_sent_to_set_it_up(client):
