@@ -28,43 +28,13 @@ from tests.factories import (
     image_bytes,
 )
 
-pytestmark = pytest.mark.django_db
+# Scans and PDFs go to a private folder of each test's own (tests/messaging/conftest.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("private_dir")]
 
 Status = Letter.Status
 
 
 # --- Fixtures -----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def facility(liaison):
-    """The one facility the `liaison` fixture belongs to."""
-    return liaison.facility_memberships.get().facility
-
-
-@pytest.fixture
-def liaison_client(client, liaison):
-    """A client logged in as the liaison, with MFA set up (the portal requires it)."""
-    activate_totp(liaison)
-    client.force_login(liaison)
-    return client
-
-
-@pytest.fixture(autouse=True)
-def private_dir(tmp_path, settings, monkeypatch):
-    """Private storage (scans, PDFs) in a folder of this test's own."""
-    from django.core.files.storage import storages
-
-    location = tmp_path / "private"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "private": {
-            "BACKEND": "penpals.storage.PrivateFileSystemStorage",
-            "OPTIONS": {"location": str(location)},
-        },
-    }
-    monkeypatch.setattr(LetterScan._meta.get_field("file"), "storage", storages["private"])
-    return location
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ import pytest
 import redis
 from django.conf import settings as django_settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.files.storage import storages
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
@@ -38,39 +37,11 @@ from tests.factories import (
     image_bytes,
 )
 
-pytestmark = pytest.mark.django_db
+# Scans and PDFs go to a private folder of each test's own (tests/messaging/conftest.py).
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("private_dir")]
 
 
 # --- Fixtures and files ---------------------------------------------------------------------
-
-
-@pytest.fixture
-def facility(liaison):
-    """The one facility the `liaison` fixture belongs to."""
-    return liaison.facility_memberships.get().facility
-
-
-@pytest.fixture
-def liaison_client(client, liaison):
-    """A client logged in as the liaison, with MFA set up (the portal requires it)."""
-    activate_totp(liaison)
-    client.force_login(liaison)
-    return client
-
-
-@pytest.fixture(autouse=True)
-def private_dir(tmp_path, settings, monkeypatch):
-    """Private storage in a folder of this test's own, so every stored file is seen."""
-    location = tmp_path / "private"
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "private": {
-            "BACKEND": "penpals.storage.PrivateFileSystemStorage",
-            "OPTIONS": {"location": str(location)},
-        },
-    }
-    monkeypatch.setattr(LetterScan._meta.get_field("file"), "storage", storages["private"])
-    return location
 
 
 def stored_files(location) -> list:
