@@ -92,7 +92,8 @@ def static_file_path(url_path: str) -> Path | None:
     try:
         if staticfiles_storage.exists(name):
             return Path(staticfiles_storage.path(name))
-    except NotImplementedError:  # a storage without local paths
+    except NotImplementedError:
+        # A storage without local paths (S3): the app's own static folder has the file.
         pass
     found = finders.find(name)
     return Path(found) if found else None
