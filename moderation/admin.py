@@ -19,14 +19,13 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from django.utils.timesince import timesince
 from django.views.decorators.http import require_POST
 
 from moderation.forms import BulkDecisionForm, DecisionForm, TryRulesForm
-from moderation.models import ModerationDecision, ModerationItem, ScreeningRule
+from moderation.models import FlagCategory, ModerationDecision, ModerationItem, ScreeningRule
 from moderation.paginator import EstimatedCountPaginator
 from moderation.screening import Hit, highlight_segments, screen_text
 from moderation.services import (
@@ -49,31 +48,80 @@ def method_decorator_require_post(view):
 
 
 def review_context(item: ModerationItem) -> dict:
-    """What the item page shows of the object under review: a letter's text with
-    every screening hit highlighted, its scans, and the letters before it."""
+    """What the item page shows of the object under review, per kind: a
+    letter's text with every hit highlighted (its scans, the letters before
+    it), a profile's text against the approved version, a photo at display
+    size, a report or protection request with what it points to."""
     target = item.content_object
-    if target is None or target._meta.label != "messaging.Letter":
-        return {"review_object": target}
-    screening = target.screening or {}
+    label = target._meta.label if target is not None else ""
+    context = {"review_object": target, "review_admin_url": admin_url(target)}
+    if label == "messaging.Letter":
+        context.update(letter_review(target))
+    elif label == "profiles.InmateProfile":
+        context["profile_changes"] = profile_changes(target, item.kind)
+    elif label == "profiles.ProfilePhoto":
+        context["photo"] = target
+    elif label == "moderation.Report":
+        context["report"] = target
+        context["report_target"] = target.target
+        context["report_target_url"] = admin_url(target.target)
+        if target.target is not None and target.target._meta.label == "messaging.Letter":
+            context["reported_letter"] = target.target
+    return context
+
+
+def admin_url(obj) -> str:
+    """The admin page of `obj`, or "" when it has none (or is gone)."""
+    if obj is None:
+        return ""
+    try:
+        return reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
+    except NoReverseMatch:
+        return ""
+
+
+def letter_review(letter) -> dict:
+    screening = letter.screening or {}
     hits = [
         Hit(h["category"], h["rule"], "", h["start"], h["end"], h["match"])
         for h in screening.get("hits", [])
     ]
     earlier = (
-        type(target)
+        type(letter)
         .objects.filter(
-            correspondence_id=target.correspondence_id, created_at__lt=target.created_at
+            correspondence_id=letter.correspondence_id, created_at__lt=letter.created_at
         )
         .order_by("-created_at")[:5]
     )
     return {
-        "review_object": target,
-        "letter": target,
-        "segments": highlight_segments(target.body, hits),
+        "letter": letter,
+        "segments": highlight_segments(letter.body, hits),
         "screening": screening,
-        "scans": list(target.scans.all()),
+        "scans": list(letter.scans.all()),
         "earlier_letters": list(reversed(earlier)),
     }
+
+
+def profile_changes(profile, kind: str) -> list[dict]:
+    """The reviewed public fields: for a change, the approved value beside the
+    proposed one (changed rows first); for a new profile, what would go public."""
+    rows = []
+    for name in profile.REVIEWED_FIELDS:
+        current = getattr(profile, name)
+        proposed = profile.pending_changes.get(name, current)
+        rows.append(
+            {
+                "label": profile._meta.get_field(name).verbose_name.capitalize(),
+                "approved": _shown(current) if kind == ModerationItem.Kind.PROFILE_CHANGE else "",
+                "proposed": _shown(proposed),
+                "changed": kind == ModerationItem.Kind.PROFILE_CHANGE and proposed != current,
+            }
+        )
+    return sorted(rows, key=lambda row: not row["changed"])
+
+
+def _shown(value) -> str:
+    return ", ".join(value) if isinstance(value, list) else str(value)
 
 
 # --- Filters -------------------------------------------------------------------------
@@ -202,17 +250,48 @@ def items_matching(term: str) -> Q:
 class QueueChangeList(ChangeList):
     def get_results(self, request) -> None:
         super().get_results(request)
-        attach_photos(self.result_list)
+        attach_previews(self.result_list)
 
 
-def attach_photos(items) -> None:
-    """Give the page's photo items their photo in one query (for the thumbnails)."""
+def attach_previews(items) -> None:
+    """Give the page's items what their preview shows, one query per kind:
+    a photo item its photo (the thumbnail), a letter item its screening hits."""
+    from messaging.models import Letter
     from profiles.models import ProfilePhoto
 
-    photo_ids = [item.object_id for item in items if item.kind == ModerationItem.Kind.PHOTO]
+    def ids(*kinds) -> list[int]:
+        return [item.object_id for item in items if item.kind in kinds]
+
+    photo_ids = ids(ModerationItem.Kind.PHOTO)
     photos = ProfilePhoto.objects.only("pk", "thumbnail").in_bulk(photo_ids) if photo_ids else {}
+    letter_ids = ids(ModerationItem.Kind.LETTER_OUT, ModerationItem.Kind.LETTER_IN)
+    screenings = (
+        dict(Letter.objects.filter(pk__in=letter_ids).values_list("pk", "screening"))
+        if letter_ids
+        else {}
+    )
     for item in items:
-        item.photo = photos.get(item.object_id) if item.kind == ModerationItem.Kind.PHOTO else None
+        is_photo = item.kind == ModerationItem.Kind.PHOTO
+        item.photo = photos.get(item.object_id) if is_photo else None
+        screening = None if is_photo else screenings.get(item.object_id)
+        item.preview_hits = (screening or {}).get("hits", [])
+
+
+def preview_segments(summary: str, hits: list[dict]) -> list:
+    """The summary cut at every place a hit's matched text appears in it.
+
+    The summary is the letter's opening with its whitespace collapsed, so the
+    hits' offsets in the letter do not apply: their matched text is found again.
+    """
+    folded = summary.casefold()
+    found = []
+    for hit in hits:
+        needle = " ".join(hit.get("match", "").split()).casefold()
+        start = folded.find(needle) if needle else -1
+        while start != -1 and len(found) < 50:
+            found.append(Hit(hit["category"], hit["rule"], "", start, start + len(needle), needle))
+            start = folded.find(needle, start + len(needle))
+    return highlight_segments(summary, found)
 
 
 class ModerationDecisionInline(admin.TabularInline):
@@ -244,7 +323,9 @@ class ModerationItemAdmin(admin.ModelAdmin):
     list_display_links = ["kind_label"]
     list_filter = [StatusFilter, "kind", "facility", FlagFilter, AgeFilter, ClaimFilter]
     list_select_related = ["facility", "claimed_by"]
-    list_per_page = 50
+    # A page a moderator works through before "Next item" or the next page;
+    # 50 rows cost a third more time to render for no faster decisions.
+    list_per_page = 25
     ordering = ["-risk_score", "created_at", "id"]
     search_fields = ["summary"]  # shows the box; get_search_results does the work
     search_help_text = "Inmate number, inmate's display name, pen pal email or correspondence code."
@@ -277,6 +358,17 @@ class ModerationItemAdmin(admin.ModelAdmin):
 
     # --- Columns ---
 
+    def action_checkbox(self, item: ModerationItem) -> str:
+        # The same markup as ModelAdmin.action_checkbox (the header's
+        # select-all box is keyed on this name), without rendering a form
+        # widget through the template engine per row: a fifth of the page's time.
+        return format_html(
+            '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="{}">',
+            helpers.ACTION_CHECKBOX_NAME,
+            item.pk,
+            f"Select this object for an action - {item}",
+        )
+
     @admin.display(description="Kind", ordering="kind")
     def kind_label(self, item: ModerationItem) -> str:
         return item.get_kind_display()
@@ -291,22 +383,40 @@ class ModerationItemAdmin(admin.ModelAdmin):
             if photo is not None and photo.thumbnail
             else ""
         )
-        lines = item.summary.splitlines()[:3]
-        return format_html(
-            '{}<span class="queue-preview">{}</span>',
-            thumbnail,
-            format_html_join("", "{}<br>", ((line,) for line in lines)),
+        text = format_html_join(
+            "",
+            "{}",
+            (
+                (
+                    format_html(
+                        '<mark title="{}">{}</mark>', segment.hits[0].category, segment.text
+                    )
+                    if segment.hits
+                    else segment.text,
+                )
+                for segment in preview_segments(item.summary, getattr(item, "preview_hits", []))
+            ),
         )
+        return format_html('{}<span class="queue-preview">{}</span>', thumbnail, text)
 
     @admin.display(description="Flags")
     def flag_list(self, item: ModerationItem) -> str:
+        labels = dict(FlagCategory.choices)
         return format_html_join(
-            " ", '<span class="queue-flag">{}</span>', ((flag,) for flag in item.flags or [])
+            " ",
+            '<span class="queue-flag" title="{}">{}</span>',
+            ((flag, labels.get(flag, flag)) for flag in item.flags or []),
         )
 
     @admin.display(description="Age", ordering="created_at")
     def age(self, item: ModerationItem) -> str:
-        return timesince(item.created_at, depth=1)
+        # Whole hours and days: what a queue needs, at a fraction of timesince's cost.
+        hours = int((timezone.now() - item.created_at).total_seconds() // 3600)
+        if hours < 1:
+            return "under an hour"
+        if hours < 48:
+            return f"{hours} hour{'s' if hours != 1 else ''}"
+        return f"{hours // 24} days"
 
     @admin.display(description="Claimed by")
     def claim_label(self, item: ModerationItem) -> str:

@@ -15,7 +15,10 @@ from django.core.paginator import Paginator
 from django.db import connections
 from django.utils.functional import cached_property
 
-ESTIMATE_ABOVE = 10_000
+# Results up to this many rows are counted exactly. The count reads at most
+# EXACT_UP_TO + 1 rows (COUNT over a LIMIT), so it costs the same however
+# long the filtered list is.
+EXACT_UP_TO = 1_000
 
 
 def estimated_row_count(queryset) -> int:
@@ -31,20 +34,24 @@ def estimated_row_count(queryset) -> int:
 
 
 class EstimatedCountPaginator(Paginator):
-    """Counts exactly up to `estimate_above` rows, estimates beyond.
+    """Counts exactly up to `exact_up_to` rows, estimates beyond.
 
-    The estimate can be off by a few percent either way, so the last page
-    number is approximate for very long lists; nobody pages to item 900,000.
+    A longer result is "at least exact_up_to + 1 rows", and the planner's
+    estimate says how many more. The estimate can be off either way, so the
+    last page number of a very long list is approximate; nobody pages to
+    item 900,000, and the queue is worked from the top.
     """
 
-    estimate_above = ESTIMATE_ABOVE
+    exact_up_to = EXACT_UP_TO
 
     @cached_property
     def count(self) -> int:
         object_list = self.object_list
         if not hasattr(object_list, "query"):
             return super().count
-        estimate = estimated_row_count(object_list)
-        if estimate > self.estimate_above:
-            return estimate
-        return object_list.count()
+        # In the list's own order, so the count walks the index that serves
+        # the page (COUNT over an ordered LIMIT) instead of a filtered scan.
+        bounded = object_list[: self.exact_up_to + 1].count()
+        if bounded <= self.exact_up_to:
+            return bounded
+        return max(bounded, estimated_row_count(object_list))

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from messaging.models import Letter
 from messaging.services import screen_letter
+from moderation.admin import ModerationItemAdmin
 from moderation.models import ModerationDecision, ModerationItem
 from moderation.paginator import EstimatedCountPaginator, estimated_row_count
 from moderation.services import claim, next_item
@@ -164,8 +165,8 @@ def test_it_shows_the_claim_flags_and_preview_in_the_list(mod_client, second_mod
         claimed_until=timezone.now() + timedelta(minutes=5),
     )
     html = mod_client.get(QUEUE).content.decode()
-    assert '<span class="queue-flag">money</span>' in html
-    assert "Asks for a cash app<br>second line<br>" in html
+    assert '<span class="queue-flag" title="money">Money request</span>' in html
+    assert "Asks for a cash app\nsecond line" in html
     assert "Sam until" in html
 
 
@@ -251,7 +252,7 @@ def test_the_list_runs_the_same_queries_for_5_or_50_items(
     fill(45)
     with django_assert_max_num_queries(len(five)) as fifty:
         response = mod_client.get(QUEUE)
-    assert len(listed(response)) == 50
+    assert len(listed(response)) == ModerationItemAdmin.list_per_page
     assert len(fifty) == len(five)
 
 
@@ -266,16 +267,35 @@ def test_the_paginator_counts_small_results_exactly():
 def test_the_paginator_uses_the_planners_estimate_above_the_threshold(
     django_assert_num_queries,
 ):
+    for _ in range(3):
+        make_item()
     queryset = ModerationItem.objects.filter(risk_score__gte=0)
     estimate = estimated_row_count(queryset)
     assert estimate > 0  # the planner never estimates zero rows
 
     class TinyThreshold(EstimatedCountPaginator):
-        estimate_above = 0
+        exact_up_to = 1
+
+    with django_assert_num_queries(2) as queries:
+        count = TinyThreshold(queryset, 50).count
+    # Two rows counted (the bound) say "more than one": the estimate decides,
+    # but never below what was counted.
+    assert count == max(2, estimate)
+    bounded, explain = (query["sql"] for query in queries.captured_queries)
+    assert "LIMIT 2" in bounded
+    assert explain.startswith("EXPLAIN (FORMAT JSON)")
+
+
+def test_the_paginator_never_counts_more_rows_than_its_bound(django_assert_num_queries):
+    for _ in range(5):
+        make_item()
+
+    class SmallBound(EstimatedCountPaginator):
+        exact_up_to = 10
 
     with django_assert_num_queries(1) as queries:
-        assert TinyThreshold(queryset, 50).count == estimate
-    assert queries.captured_queries[0]["sql"].startswith("EXPLAIN (FORMAT JSON)")
+        assert SmallBound(ModerationItem.objects.pending(), 2).count == 5
+    assert "LIMIT 11" in queries.captured_queries[0]["sql"]
 
 
 # --- Claiming and next item ----------------------------------------------------------
