@@ -15,7 +15,7 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_http_methods
 
 from moderation.models import NoContactOrder
-from moderation.protection import do_record_no_contact_order
+from moderation.protection import do_record_liaison_no_contact_order
 from moderation.safety_forms import LiaisonNoContactOrderForm
 from profiles.access import get_profile_for_liaison
 
@@ -30,7 +30,7 @@ def no_contact_orders(request: HttpRequest, profile_id: int) -> HttpResponse:
     profile = get_profile_for_liaison(request.user, profile_id)
     form = LiaisonNoContactOrderForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        do_record_no_contact_order(request.user, profile, form.cleaned_data)
+        do_record_liaison_no_contact_order(request.user, profile, form.cleaned_data)
         messages.success(
             request,
             "No-contact order recorded: letters from this person to "

@@ -347,3 +347,21 @@ def do_record_no_contact_order(actor, profile, fields: dict) -> NoContactOrder:
     order = NoContactOrder.objects.create(profile=profile, created_by=actor, **fields)
     close_correspondences_of_order(order, actor)
     return order
+
+
+@transaction.atomic
+def do_record_liaison_no_contact_order(liaison, profile, fields: dict) -> NoContactOrder:
+    """A liaison's order, kept in the facility's audit trail. The trail names
+    the order, not the protected person: it is read more widely than the order."""
+    from profiles.models import LiaisonAction
+    from profiles.services import record_action
+
+    order = do_record_no_contact_order(liaison, profile, fields)
+    record_action(
+        liaison,
+        profile.facility,
+        LiaisonAction.Kind.NO_CONTACT_ORDER,
+        profile=profile,
+        order=order.pk,
+    )
+    return order

@@ -419,6 +419,7 @@ class LiaisonAction(models.Model):
         LETTERS_DELIVERED = "letters_delivered", "Marked letters delivered"
         REPLY_UPLOADED = "reply_uploaded", "Uploaded a reply"
         SCAN_DOWNLOADED = "scan_downloaded", "Opened a reply scan"
+        NO_CONTACT_ORDER = "no_contact_order", "Recorded a no-contact order"
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"

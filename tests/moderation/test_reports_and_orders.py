@@ -371,6 +371,13 @@ def test_a_liaison_records_an_order_for_their_facility(
     assert writing_refusal(alice, liaison_profile) == NOT_ACCEPTING_MESSAGE
     pair.refresh_from_db()
     assert pair.is_closed
+    # In the facility's audit trail, naming the order but not the protected person.
+    action = LiaisonAction.objects.get(kind=LiaisonAction.Kind.NO_CONTACT_ORDER)
+    assert (action.actor, action.profile, action.detail) == (
+        liaison,
+        liaison_profile,
+        {"order": order.pk},
+    )
     with django_assert_max_num_queries(12):
         page = client.get(liaison_url(liaison_profile))
     assert "alice@example.org" in page.content.decode()
