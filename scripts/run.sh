@@ -64,7 +64,9 @@ cat >&2 <<BANNER
 $(python manage.py seed_demo --print-logins | sed 's/^/    /')
 
   Emails sent by the app are printed here and saved in .data/mail/.
-  Staff and liaisons set up two-factor authentication on first visit to /admin/.
+  The moderator's two-factor authentication is set up already (current code:
+  python manage.py seed_demo --print-totp-code). The admin and the liaison set
+  it up on their first visit to /admin/ or /liaison/.
   Press Ctrl-C to stop.
 
 BANNER

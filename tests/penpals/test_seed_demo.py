@@ -4,6 +4,7 @@ import pytest
 from allauth.account.models import EmailAddress
 from django.core.management import CommandError, call_command
 from django.test import override_settings
+from django.urls import reverse
 
 from penpals.management.commands.seed_demo import DEMO_PASSWORD
 from penpals.models import User
@@ -41,3 +42,30 @@ def test_it_refuses_to_seed_in_production():
     with pytest.raises(CommandError, match="DEBUG off"):
         call_command("seed_demo")
     assert not User.objects.exists()
+
+
+@pytest.mark.django_db
+@override_settings(DEBUG=True)
+def test_the_demo_moderator_can_sign_in_with_the_printed_secret(client):
+    from io import StringIO
+
+    from allauth.mfa.totp.internal.auth import validate_totp_code
+
+    from penpals.management.commands.seed_demo import DEMO_TOTP_SECRET
+
+    call_command("seed_demo")
+    logins = StringIO()
+    call_command("seed_demo", "--print-logins", stdout=logins)
+    assert DEMO_TOTP_SECRET in logins.getvalue()
+    code = StringIO()
+    call_command("seed_demo", "--print-totp-code", stdout=code)
+    assert validate_totp_code(DEMO_TOTP_SECRET, code.getvalue().strip())
+
+    # Through the real login: password, then the code, then the queue opens.
+    response = client.post(
+        reverse("account_login"), {"login": "moderator@example.org", "password": DEMO_PASSWORD}
+    )
+    assert response["Location"] == reverse("mfa_authenticate")
+    response = client.post(reverse("mfa_authenticate"), {"code": code.getvalue().strip()})
+    assert response.status_code == 302
+    assert client.get("/admin/moderation/moderationitem/").status_code == 200

@@ -19,6 +19,13 @@ from profiles.models import Facility, FacilityLiaison
 
 DEMO_PASSWORD = "penpals-demo-2026"  # noqa: S105 - demo accounts on a development machine only
 
+# The demo moderator's TOTP secret, set up by seed_demo and printed by
+# `make run`, so the demo can sign in to the admin at once: add it to any
+# authenticator app, or print the current code with --print-totp-code.
+# Public on purpose: demo data refuses to load with DEBUG off.
+DEMO_TOTP_EMAIL = "moderator@example.org"
+DEMO_TOTP_SECRET = "PENPALSDEMOMODERATORSIGN"  # noqa: S105 - base32, demo only
+
 DEMO_ACCOUNTS = [
     # (email, display name, role)
     ("admin@example.org", "Ada Admin", "admin"),
@@ -82,10 +89,31 @@ def seed_accounts() -> None:
         )
         if role == "moderator":
             user.groups.add(moderators)
+        if email == DEMO_TOTP_EMAIL:
+            seed_demo_totp(user)
         if role == "liaison":
             FacilityLiaison.objects.get_or_create(
                 user=user, facility=Facility.objects.get(slug=DEMO_FACILITIES[0]["slug"])
             )
+
+
+def seed_demo_totp(user: User) -> None:
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.totp.internal.auth import TOTP
+
+    if not Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).exists():
+        TOTP.activate(user, DEMO_TOTP_SECRET)
+
+
+def demo_totp_code() -> str:
+    from allauth.mfa.totp.internal.auth import (
+        format_hotp_value,
+        hotp_value,
+        yield_hotp_counters_from_time,
+    )
+
+    counters = list(yield_hotp_counters_from_time())  # the tolerance window around now
+    return format_hotp_value(hotp_value(DEMO_TOTP_SECRET, counters[len(counters) // 2]))
 
 
 # Run in order; each must be idempotent.
@@ -102,17 +130,34 @@ class Command(BaseCommand):
         parser.add_argument(
             "--print-password", action="store_true", help="Only print the demo password."
         )
+        parser.add_argument(
+            "--print-totp-code",
+            action="store_true",
+            help="Only print the demo moderator's current two-factor code.",
+        )
         parser.add_argument("--force", action="store_true", help="Seed even with DEBUG off.")
 
     def handle(
-        self, *args, print_logins: bool, print_password: bool, force: bool, **options
+        self,
+        *args,
+        print_logins: bool,
+        print_password: bool,
+        print_totp_code: bool,
+        force: bool,
+        **options,
     ) -> None:
+        if print_totp_code:
+            self.stdout.write(demo_totp_code())
+            return
         if print_password:
             self.stdout.write(DEMO_PASSWORD)
             return
         if print_logins:
             for email, _name, role in DEMO_ACCOUNTS:
                 self.stdout.write(f"{role:<10} {email}")
+            self.stdout.write(
+                f"\nTwo-factor secret of {DEMO_TOTP_EMAIL} (any TOTP app): {DEMO_TOTP_SECRET}"
+            )
             return
         if not settings.DEBUG and not force:
             raise CommandError("Refusing to load demo accounts with DEBUG off (use --force).")
