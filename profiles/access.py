@@ -38,18 +38,25 @@ def get_photo_for_liaison(user, pk: int) -> ProfilePhoto:
     )
 
 
+def is_staff_with(user, permission: str) -> bool:
+    """Staff who hold `permission` (moderators through their group, admins):
+    a staff member the admin would refuse gets no private files either."""
+    return user.is_staff and user.has_perm(permission)
+
+
 def get_profile_for_private_file(user, pk: int) -> InmateProfile:
     """A profile whose private files (consent form) `user` may download: a
-    liaison of its facility, or staff (moderators check consent when they
-    review). The caller is behind RequireMFAMiddleware, so both have MFA."""
-    if user.is_staff:
+    liaison of its facility, or staff who may view profiles (moderators check
+    consent when they review). The caller is behind RequireMFAMiddleware, so
+    both have MFA."""
+    if is_staff_with(user, "profiles.view_inmateprofile"):
         return get_object_or_404(InmateProfile.objects.select_related("facility"), pk=pk)
     return get_profile_for_liaison(user, pk)
 
 
 def get_photo_for_private_file(user, pk: int) -> ProfilePhoto:
     """A photo whose private original `user` may download (as above)."""
-    if user.is_staff:
+    if is_staff_with(user, "profiles.view_profilephoto"):
         return get_object_or_404(ProfilePhoto.objects.select_related("profile__facility"), pk=pk)
     return get_photo_for_liaison(user, pk)
 

@@ -1,4 +1,6 @@
 from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
 
 from profiles.models import Facility, FacilityLiaison, InmateProfile, LiaisonAction, ProfilePhoto
 
@@ -27,7 +29,7 @@ class FacilityLiaisonAdmin(admin.ModelAdmin):
 
 
 # Fields only admins see: private data of the person listed.
-PRIVATE_PROFILE_FIELDS = ["legal_name", "date_of_birth", "consent_form"]
+PRIVATE_PROFILE_FIELDS = ["legal_name", "date_of_birth"]
 
 
 @admin.register(InmateProfile)
@@ -43,6 +45,9 @@ class InmateProfileAdmin(admin.ModelAdmin):
     list_filter = ["status", "facility", "is_accepting_letters"]
     list_select_related = ["facility"]
     search_fields = ["display_name", "slug", "inmate_number"]
+    # Uploaded in the liaison portal, with its confirmation. Private storage has
+    # no URL, so a file widget here would fail: admins get a download link instead.
+    exclude = ["consent_form"]
     readonly_fields = [
         "search_vector",
         "pending_changes",
@@ -54,7 +59,19 @@ class InmateProfileAdmin(admin.ModelAdmin):
 
     def get_exclude(self, request, obj=None):
         # Moderators review public text; the private fields are for admins and printed mail.
-        return [] if request.user.is_superuser else PRIVATE_PROFILE_FIELDS
+        return self.exclude if request.user.is_superuser else self.exclude + PRIVATE_PROFILE_FIELDS
+
+    def get_readonly_fields(self, request, obj=None):
+        if request.user.is_superuser:
+            return [*self.readonly_fields, "consent_form_download"]
+        return self.readonly_fields
+
+    @admin.display(description="consent form")
+    def consent_form_download(self, profile: InmateProfile) -> str:
+        if not profile.consent_form:
+            return "-"
+        url = reverse("liaison:consent_download", args=[profile.pk])
+        return format_html('<a href="{}">Download</a>', url)
 
 
 @admin.register(ProfilePhoto)

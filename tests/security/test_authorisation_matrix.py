@@ -1,0 +1,580 @@
+"""The authorisation matrix: every URL pattern of the project, requested as
+every kind of person, answers what the tables below say.
+
+The URL list comes from the resolver (tests/security/urls_walk.py), so a new
+pattern without a row in TABLE, or a newly registered model without an entry
+in ADMIN_MODELS, fails test_every_url_has_an_entry: nobody can add a URL
+without deciding who may see it. Parameters are real objects of facility X and
+pen pal A (tests/security/conftest.py), so pen pal B and the liaison of
+facility Y get a real "not yours", never a 404 for a missing object.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import pytest
+from django.apps import apps
+from django.contrib import admin
+from django.contrib.contenttypes.models import ContentType
+from django.contrib.sessions.models import Session
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.signals import request_finished
+from django.db import close_old_connections
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from messaging import services as letter_services
+from moderation.models import ModerationItem
+from tests.factories import LetterFactory, image_bytes
+from tests.security.conftest import (
+    CONSENT_MARKER,
+    ORIGINAL_MARKER,
+    ROLES,
+    SCAN_MARKER,
+)
+from tests.security.urls_walk import Route, all_routes
+
+pytestmark = pytest.mark.django_db
+
+# --- Outcomes ----------------------------------------------------------------------------
+
+OK = 200
+PENDING = 202  # a batch PDF still being rendered
+FORBIDDEN = 403
+NOT_FOUND = 404
+NOT_ALLOWED = 405  # a POST-only view asked with GET
+LOGIN = "to login"  # 302 to allauth's login page
+ADMIN_LOGIN = "to admin login"  # 302 to the admin's login (which goes through allauth)
+MFA = "to MFA setup"  # 302 to TOTP activation (penpals.middleware.RequireMFAMiddleware)
+REAUTH = "to reauthenticate"  # 302 to "confirm your password" (allauth)
+ELSEWHERE = "redirect"  # any other 302 (a page that sends a signed-in person on)
+
+A, B, X, Y, MOD, ADM = "pen_pal_a", "pen_pal_b", "liaison_x", "liaison_y", "moderator", "admin"
+
+
+def classify(response) -> int | str:
+    if response.status_code not in (301, 302):
+        return response.status_code
+    location = response["Location"]
+    for prefix, outcome in (
+        (reverse("account_login"), LOGIN),
+        (reverse("admin:login"), ADMIN_LOGIN),
+        (reverse("mfa_activate_totp"), MFA),
+        (reverse("account_reauthenticate"), REAUTH),
+    ):
+        if location.startswith(prefix):
+            return outcome
+    return ELSEWHERE
+
+
+def row(*outcomes) -> dict[str, int | str]:
+    assert len(outcomes) == len(ROLES), outcomes
+    return dict(zip(ROLES, outcomes, strict=True))
+
+
+EVERYONE = row(OK, OK, OK, OK, OK, OK, OK, OK)
+SIGNED_IN = row(LOGIN, OK, OK, OK, OK, OK, OK, OK)
+# A's own object: everyone else signed in gets 404, as if it did not exist.
+A_ONLY = row(LOGIN, OK, NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND, NOT_FOUND)
+A_ONLY_POST = row(LOGIN, *[NOT_ALLOWED] * 7)
+# The liaison portal: only facility X's liaison; staff without MFA are sent to set it up.
+X_ONLY = row(LOGIN, NOT_FOUND, NOT_FOUND, OK, NOT_FOUND, NOT_FOUND, NOT_FOUND, MFA)
+X_ONLY_POST = row(LOGIN, NOT_ALLOWED, NOT_ALLOWED, NOT_ALLOWED, NOT_ALLOWED, NOT_ALLOWED, NOT_ALLOWED, MFA)  # fmt: skip
+# Private files of X's people: X's liaison, and staff with MFA (moderators check consent).
+X_AND_STAFF = row(LOGIN, NOT_FOUND, NOT_FOUND, OK, NOT_FOUND, OK, OK, MFA)
+# Site-wide admin pages: staff with MFA only.
+NOT_STAFF = (ADMIN_LOGIN,) * 5
+STAFF = row(*NOT_STAFF, OK, OK, MFA)
+# The allauth pages a signed-in person is sent on from (to their start page).
+SENT_ON = row(OK, *[ELSEWHERE] * 7)
+
+# fmt: off
+TABLE: dict[str, dict[str, int | str]] = {
+    #                                  anonymous  A          B          liaison X  liaison Y  moderator  admin      staff no MFA
+    # Public pages.
+    "home": EVERYONE,
+    "about": EVERYONE,
+    "safety": EVERYONE,
+    "privacy": EVERYONE,
+    "terms": EVERYONE,
+    "healthz": EVERYONE,
+    "protection:request": EVERYONE,
+    "protection:sent": EVERYONE,
+    "directory:list": EVERYONE,
+    "directory:profile": EVERYONE,
+    "directory:favorite": row(NOT_ALLOWED, *[NOT_ALLOWED] * 7),
+    "^media/(?P<path>.*)$": EVERYONE,  # public media only: processed photos
+    # One's own account (no object in the URL: each person gets their own).
+    "account_settings": SIGNED_IN,
+    "account_export": row(LOGIN, *[REAUTH] * 7),
+    "account_delete": row(LOGIN, *[REAUTH] * 7),
+    "directory:saved": SIGNED_IN,
+    "letters:inbox": SIGNED_IN,
+    "letters:write": SIGNED_IN,
+    # A's letters.
+    "letters:thread": A_ONLY,
+    "letters:block": A_ONLY_POST,
+    "letters:unblock": A_ONLY_POST,
+    "letters:report": A_ONLY,
+    "letters:scan":                row(LOGIN,     OK,        NOT_FOUND, OK,        NOT_FOUND, OK,        OK,        FORBIDDEN),
+    # The liaison portal, facility X.
+    "liaison:dashboard":           row(LOGIN,     NOT_FOUND, NOT_FOUND, ELSEWHERE, ELSEWHERE, NOT_FOUND, NOT_FOUND, MFA),
+    "liaison:facility_dashboard": X_ONLY,
+    "liaison:profile_list": X_ONLY,
+    "liaison:profile_create": X_ONLY,
+    "liaison:csv_import": X_ONLY,
+    "liaison:csv_template": X_ONLY,
+    "liaison:activity": X_ONLY,
+    "liaison:profile_detail": X_ONLY,
+    "liaison:profile_edit": X_ONLY,
+    "liaison:profile_submit": X_ONLY_POST,
+    "liaison:lifecycle": X_ONLY,
+    "liaison:consent_upload": X_ONLY,
+    "liaison:consent_download": X_AND_STAFF,
+    "liaison:photo_upload": X_ONLY,
+    "liaison:photo_primary": X_ONLY_POST,
+    "liaison:photo_delete": X_ONLY_POST,
+    "liaison:photo_original": X_AND_STAFF,
+    "liaison_letters:queue": X_ONLY,
+    "liaison_letters:batch_list": X_ONLY,
+    "liaison_letters:batch_detail": X_ONLY,
+    "liaison_letters:batch_print": X_ONLY,
+    "liaison_letters:batch_pdf":   row(LOGIN,     NOT_FOUND, NOT_FOUND, PENDING,   NOT_FOUND, NOT_FOUND, NOT_FOUND, MFA),
+    "liaison_letters:batch_delivered": X_ONLY_POST,
+    "liaison_letters:reply_list": X_ONLY,
+    "liaison_letters:reply_upload": X_ONLY,
+    "liaison_safety:no_contact_orders": X_ONLY,
+    # allauth: accounts and second factors. Each acts on the person asking only.
+    "account_login": SENT_ON,
+    "account_signup": SENT_ON,
+    "account_confirm_login_code":  row(LOGIN,     *[ELSEWHERE] * 7),
+    "account_logout":              row(ELSEWHERE, *[OK] * 7),
+    "account_inactive": EVERYONE,
+    "account_reauthenticate": SIGNED_IN,
+    "account_email": SIGNED_IN,
+    "account_email_verification_sent": EVERYONE,
+    "account_confirm_email": EVERYONE,  # an unknown key: the page says the link is invalid
+    "account_change_password": SIGNED_IN,
+    "account_set_password":        row(LOGIN,     *[ELSEWHERE] * 7),  # everyone has a password
+    "account_reset_password": EVERYONE,
+    "account_reset_password_done": EVERYONE,
+    "account_reset_password_from_key": EVERYONE,  # an unknown key: "bad token" page
+    "account_reset_password_from_key_done": EVERYONE,
+    "mfa_index": SIGNED_IN,
+    "mfa_authenticate":            row(LOGIN,     *[ELSEWHERE] * 7),
+    "mfa_reauthenticate":          row(LOGIN,     REAUTH,    REAUTH,    OK,        OK,        OK,        OK,        REAUTH),
+    "mfa_activate_totp":           row(LOGIN,     *[REAUTH] * 7),
+    "mfa_deactivate_totp":         row(LOGIN,     NOT_FOUND, NOT_FOUND, REAUTH,    REAUTH,    REAUTH,    REAUTH,    NOT_FOUND),
+    "mfa_generate_recovery_codes": row(LOGIN,     *[REAUTH] * 7),
+    "mfa_view_recovery_codes":     row(LOGIN,     *[NOT_FOUND] * 7),  # nobody made any
+    "mfa_download_recovery_codes": row(LOGIN,     *[NOT_FOUND] * 7),
+    # The admin site's own pages.
+    "admin:index": STAFF,
+    "admin:login":                 row(LOGIN,     FORBIDDEN, FORBIDDEN, FORBIDDEN, FORBIDDEN, ELSEWHERE, ELSEWHERE, MFA),
+    "admin:logout":                row(*[ELSEWHERE] * 5,                                    NOT_ALLOWED, NOT_ALLOWED, MFA),
+    "admin:password_change": STAFF,
+    "admin:password_change_done": STAFF,
+    "admin:jsi18n": STAFF,
+    "admin:autocomplete":          row(*NOT_STAFF,                                          FORBIDDEN, FORBIDDEN, MFA),
+    "admin:view_on_site":          row(*NOT_STAFF,                                          NOT_FOUND, NOT_FOUND, MFA),
+    "admin:app_list": STAFF,
+    "admin/(?P<url>.*)$":          row(*NOT_STAFF,                                          NOT_FOUND, NOT_FOUND, MFA),
+    # Admin pages that a ModelAdmin adds to the standard five.
+    "admin:messaging_letter_upload_postal_reply": STAFF,
+    "admin:moderation_moderationitem_decide":     row(*NOT_STAFF,                           NOT_ALLOWED, NOT_ALLOWED, MFA),
+    "admin:moderation_moderationitem_next":       row(*NOT_STAFF,                           NOT_ALLOWED, NOT_ALLOWED, MFA),
+    "admin:moderation_screeningrule_try":         row(*NOT_STAFF,                           FORBIDDEN, OK,        MFA),
+    "admin:auth_user_password_change":            row(*NOT_STAFF,                           FORBIDDEN, OK,        MFA),
+}
+# fmt: on
+
+
+# --- The admin, one entry per registered model ------------------------------------------------
+
+BOTH, ADMIN_ONLY, NOBODY = frozenset({MOD, ADM}), frozenset({ADM}), frozenset()
+
+
+@dataclass(frozen=True)
+class AdminRights:
+    """Who (of moderator and admin) may view, add, change and delete one model
+    in the admin, and which object of the world its object pages show."""
+
+    obj: object  # world -> an instance
+    view: frozenset
+    add: frozenset = NOBODY
+    change: frozenset = NOBODY
+    delete: frozenset = NOBODY
+
+
+def user_object(role):
+    return lambda world: world.users[role]
+
+
+ADMIN_MODELS: dict[str, AdminRights] = {
+    # The queue, and what people tell staff.
+    "moderation.moderationitem": AdminRights(lambda w: w.pending_item, view=BOTH, change=BOTH),
+    "moderation.report": AdminRights(lambda w: w.report, view=BOTH, delete=ADMIN_ONLY),
+    "moderation.nocontactorder": AdminRights(
+        lambda w: w.no_contact_order, view=BOTH, add=BOTH, change=BOTH, delete=ADMIN_ONLY
+    ),
+    "moderation.protectionrequest": AdminRights(
+        lambda w: w.protection_request, view=BOTH, change=BOTH, delete=ADMIN_ONLY
+    ),
+    "moderation.writingsuspension": AdminRights(
+        lambda w: w.suspension, view=BOTH, add=BOTH, change=BOTH
+    ),
+    # Rules change what every letter is held for: admins only.
+    "moderation.screeningrule": AdminRights(
+        lambda w: w.rule, view=ADMIN_ONLY, add=ADMIN_ONLY, change=ADMIN_ONLY, delete=ADMIN_ONLY
+    ),
+    # Letters are records: nobody edits them in the admin.
+    "messaging.correspondence": AdminRights(lambda w: w.correspondence, view=BOTH),
+    "messaging.letter": AdminRights(lambda w: w.outbound, view=BOTH),
+    "messaging.printbatch": AdminRights(lambda w: w.batch, view=BOTH),
+    "messaging.notification": AdminRights(lambda w: w.notification, view=ADMIN_ONLY),
+    # Moderators see what they review; only admins change facilities and profiles.
+    "profiles.inmateprofile": AdminRights(
+        lambda w: w.profile, view=BOTH, add=ADMIN_ONLY, change=ADMIN_ONLY, delete=ADMIN_ONLY
+    ),
+    "profiles.profilephoto": AdminRights(
+        lambda w: w.photo, view=BOTH, add=ADMIN_ONLY, change=ADMIN_ONLY, delete=ADMIN_ONLY
+    ),
+    "profiles.facility": AdminRights(
+        lambda w: w.facility_x, view=BOTH, add=ADMIN_ONLY, change=ADMIN_ONLY, delete=ADMIN_ONLY
+    ),
+    "profiles.liaisonaction": AdminRights(lambda w: w.liaison_action, view=ADMIN_ONLY),
+    # People, their logins and second factors: admins only.
+    "profiles.facilityliaison": AdminRights(
+        lambda w: w.users[X].facility_memberships.get(),
+        view=ADMIN_ONLY,
+        add=ADMIN_ONLY,
+        change=ADMIN_ONLY,
+        delete=ADMIN_ONLY,
+    ),  # fmt: skip
+    "penpals.user": AdminRights(
+        user_object(A), view=ADMIN_ONLY, add=ADMIN_ONLY, change=ADMIN_ONLY, delete=ADMIN_ONLY
+    ),
+    "auth.group": AdminRights(
+        lambda w: w.moderators_group,
+        view=ADMIN_ONLY,
+        add=ADMIN_ONLY,
+        change=ADMIN_ONLY,
+        delete=ADMIN_ONLY,
+    ),  # fmt: skip
+    "account.emailaddress": AdminRights(
+        lambda w: w.users[A].emailaddress_set.get(),
+        view=ADMIN_ONLY,
+        add=ADMIN_ONLY,
+        change=ADMIN_ONLY,
+        delete=ADMIN_ONLY,
+    ),  # fmt: skip
+    "mfa.authenticator": AdminRights(
+        lambda w: w.users[ADM].authenticator_set.get(),
+        view=ADMIN_ONLY,
+        add=ADMIN_ONLY,
+        change=ADMIN_ONLY,
+        delete=ADMIN_ONLY,
+    ),  # fmt: skip
+    "penpals.workerheartbeat": AdminRights(
+        lambda w: w.heartbeat,
+        view=ADMIN_ONLY,
+        add=ADMIN_ONLY,
+        change=ADMIN_ONLY,
+        delete=ADMIN_ONLY,
+    ),  # fmt: skip
+}
+
+# The URL names every ModelAdmin gets, and the right each needs.
+STANDARD_ADMIN_PAGES = {
+    "changelist": "view",
+    "history": "view",
+    "change": "view",  # read-only for those who may only view
+    "add": "add",
+    "delete": "delete",
+}
+
+
+def label_of(model_admin: admin.ModelAdmin) -> str:
+    return model_admin.model._meta.label_lower
+
+
+def admin_page(route: Route) -> str | None:
+    """Which standard page of its ModelAdmin `route` is ("object" for the bare
+    object URL that redirects to the change page), or None for an extra one."""
+    if route.pattern.name is None:
+        return "object"
+    prefix = f"{route.model_admin.opts.app_label}_{route.model_admin.opts.model_name}_"
+    page = route.pattern.name.removeprefix(prefix)
+    return page if page in STANDARD_ADMIN_PAGES else None
+
+
+def admin_expectation(route: Route) -> dict[str, int | str]:
+    rights = ADMIN_MODELS[label_of(route.model_admin)]
+    page = admin_page(route)
+
+    def staff_outcome(role):
+        if page == "object":
+            return ELSEWHERE  # on to the change page, which checks
+        needed = STANDARD_ADMIN_PAGES[page]
+        allowed = rights.view | rights.change if needed == "view" else getattr(rights, needed)
+        return OK if role in allowed else FORBIDDEN
+
+    return row(*NOT_STAFF, staff_outcome(MOD), staff_outcome(ADM), MFA)
+
+
+def expectation(route: Route) -> dict[str, int | str]:
+    if route.key in TABLE:
+        return TABLE[route.key]
+    return admin_expectation(route)
+
+
+# --- Filling in URL parameters with the world's objects --------------------------------------
+
+# Which object a "pk" names, by URL.
+PK_OBJECTS = {
+    "letters:thread": "correspondence",
+    "letters:block": "correspondence",
+    "letters:unblock": "correspondence",
+    "letters:report": "reply",
+    "letters:scan": "scan",
+}
+PARAMETERS = {
+    "slug": lambda w: w.profile.slug,
+    "facility_slug": lambda w: w.facility_x.slug,
+    "batch_id": lambda w: w.batch.pk,
+    "profile_id": lambda w: w.profile.pk,
+    "photo_id": lambda w: w.photo.pk,
+    "item_id": lambda w: w.pending_item.pk,
+    "id": lambda w: w.users[A].pk,  # the admin's "change A's password"
+    "content_type_id": lambda w: ContentType.objects.get_for_model(w.profile).pk,
+    "object_id": lambda w: w.profile.pk,  # view_on_site
+    "app_label": lambda w: "profiles",
+    # allauth's emailed links, with keys nobody issued.
+    "key": lambda w: "not-a-real-key",
+    "uidb36": lambda w: "zz",
+}
+
+
+def url_for(route: Route, world) -> str:
+    if route.model_admin is not None and "object_id" in route.pattern.pattern.regex.groupindex:
+        pk = ADMIN_MODELS[label_of(route.model_admin)].obj(world).pk
+        if route.pattern.name is None:
+            return "/" + route.route.replace("<path:object_id>", str(pk))
+        return reverse(route.key, kwargs={"object_id": pk})
+    if route.key == "^media/(?P<path>.*)$":
+        return f"/media/{world.photo.display.name}"
+    if route.key == "admin/(?P<url>.*)$":
+        return "/admin/no-such-page/"
+    kwargs = {}
+    for name in route.pattern.pattern.regex.groupindex:
+        if name == "pk":
+            kwargs[name] = getattr(world, PK_OBJECTS[route.key]).pk
+        else:
+            kwargs[name] = PARAMETERS[name](world)
+    return reverse(route.key, kwargs=kwargs)
+
+
+def client_for(world, role: str) -> Client:
+    client = Client()
+    if world.users[role] is not None:
+        client.force_login(world.users[role])
+    return client
+
+
+def body_of(response) -> bytes:
+    if not response.streaming:
+        return response.content
+    content = b"".join(response.streaming_content)
+    # Closing fires request_finished, whose close_old_connections would close the
+    # test's transaction; the test client keeps it disconnected the same way.
+    request_finished.disconnect(close_old_connections)
+    try:
+        response.close()  # the open file of a FileResponse
+    finally:
+        request_finished.connect(close_old_connections)
+    return content
+
+
+# Where each private file may be served, and to whom: nowhere else, to nobody else.
+PRIVATE_FILES = {
+    CONSENT_MARKER: ("liaison:consent_download", {X, MOD, ADM}),
+    ORIGINAL_MARKER.encode(): ("liaison:photo_original", {X, MOD, ADM}),
+    SCAN_MARKER: ("letters:scan", {A, X, MOD, ADM}),
+}
+
+
+# --- The tests ------------------------------------------------------------------------------
+
+
+def test_every_url_has_an_entry():
+    routes = all_routes()
+    missing = [
+        route.key
+        for route in routes
+        if route.key not in TABLE
+        and (
+            route.model_admin is None
+            or label_of(route.model_admin) not in ADMIN_MODELS
+            or admin_page(route) is None
+        )
+    ]
+    assert not missing, f"Decide who may see these URLs (TABLE or ADMIN_MODELS): {missing}"
+    stale = set(TABLE) - {route.key for route in routes}
+    assert not stale, f"TABLE lists URLs that no longer exist: {sorted(stale)}"
+
+
+def test_every_registered_model_has_an_admin_entry():
+    registered = {label_of(model_admin) for model_admin in admin.site._registry.values()}
+    assert registered == set(ADMIN_MODELS), (
+        f"Missing: {sorted(registered - set(ADMIN_MODELS))}; "
+        f"no longer registered: {sorted(set(ADMIN_MODELS) - registered)}"
+    )
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_url_answers_each_role_as_the_matrix_says(world, role):
+    client = client_for(world, role)
+    wrong, leaks = [], []
+    for route in all_routes():
+        url = url_for(route, world)
+        response = client.get(url)
+        outcome = classify(response)
+        expected = expectation(route)[role]
+        if outcome != expected:
+            wrong.append(f"{route.key} ({url}): expected {expected}, got {outcome}")
+        content = body_of(response)
+        for marker, (key, allowed) in PRIVATE_FILES.items():
+            if marker in content and not (route.key == key and role in allowed):
+                leaks.append(f"{route.key} ({url}) served a private file ({marker!r})")
+    assert not wrong, f"As {role}:\n" + "\n".join(wrong)
+    assert not leaks, f"As {role}:\n" + "\n".join(leaks)
+
+
+def test_the_private_files_were_served_to_their_owners(world):
+    """The control for the leak check above: the markers are really in the files."""
+    for marker, (key, roles) in PRIVATE_FILES.items():
+        route = next(route for route in all_routes() if route.key == key)
+        for role in roles:
+            response = client_for(world, role).get(url_for(route, world))
+            assert marker in body_of(response), (key, role)
+
+
+# --- POSTs as the wrong person change nothing ----------------------------------------------
+
+# What a POST may touch: every row of the project's tables (sessions aside).
+SNAPSHOT_APPS = {"penpals", "profiles", "messaging", "moderation", "account", "mfa", "auth"}
+
+
+def snapshot() -> dict[str, list[dict]]:
+    return {
+        model._meta.label: list(model.objects.order_by("pk").values())
+        for model in apps.get_models()
+        if model._meta.app_label in SNAPSHOT_APPS and model is not Session
+    }
+
+
+def approved_letter_in_queue(world):
+    return LetterFactory(
+        correspondence=world.correspondence, status="approved", approved_at=timezone.now()
+    ).pk
+
+
+def delete_earlier_report(world):
+    ModerationItem.objects.for_object(world.report).delete()
+    world.report.delete()
+
+
+@dataclass(frozen=True)
+class Post:
+    """A POST that would change something if its access check were missing."""
+
+    owner: str  # the role for whom the same POST does change something (the control)
+    data: object = lambda world: {}  # world -> POST data
+    prepare: object = None  # world -> None, to put the object in a state the POST changes
+
+
+POSTS: dict[str, Post] = {
+    "letters:block": Post(A),
+    "letters:unblock": Post(A, prepare=lambda w: letter_services.do_block(w.correspondence)),
+    "letters:report": Post(
+        A, lambda w: {"reason": "money", "details": "Asks for money."}, delete_earlier_report
+    ),
+    "liaison_letters:queue": Post(
+        X,
+        lambda w: {"scope": "all", "idempotency_key": str(uuid.uuid4())},
+        approved_letter_in_queue,
+    ),
+    "liaison_letters:batch_delivered": Post(X),
+    "liaison_letters:reply_upload": Post(
+        X,
+        lambda w: {
+            "code": w.correspondence.code,
+            "scans": [SimpleUploadedFile("page.png", image_bytes("PNG"))],
+            "idempotency_key": str(uuid.uuid4()),
+        },
+    ),
+    "liaison_safety:no_contact_orders": Post(
+        X, lambda w: {"name": "Someone Protected", "email": "someone@example.org"}
+    ),
+    "liaison:lifecycle": Post(X, lambda w: {"action": "paused"}),  # published: may pause
+    "liaison:photo_delete": Post(X),
+    "liaison:consent_upload": Post(
+        X,
+        lambda w: {
+            "consent_form": SimpleUploadedFile("c.pdf", b"%PDF-1.4\n%%EOF\n"),
+            "is_confirmed": "on",
+        },
+    ),
+    "admin:moderation_moderationitem_decide": Post(MOD, lambda w: {"decision": "approve"}),
+}
+
+
+def post_url(world, name: str) -> str:
+    route = next(route for route in all_routes() if route.key == name)
+    return url_for(route, world)
+
+
+@pytest.mark.parametrize("name", POSTS)
+def test_a_post_by_the_wrong_person_changes_nothing(world, name):
+    post = POSTS[name]
+    if post.prepare:
+        post.prepare(world)
+    for role in ROLES:
+        if role in (post.owner, ADM):
+            continue
+        client = client_for(world, role)
+        before = snapshot()
+        response = client.post(post_url(world, name), post.data(world))
+        assert classify(response) in (LOGIN, ADMIN_LOGIN, MFA, FORBIDDEN, NOT_FOUND), role
+        assert snapshot() == before, role
+
+
+@pytest.mark.parametrize("name", POSTS)
+def test_the_same_post_by_its_owner_changes_something(world, name):
+    """The control: each POST above is one that would have had an effect."""
+    post = POSTS[name]
+    if post.prepare:
+        post.prepare(world)
+    client = client_for(world, post.owner)
+    before = snapshot()
+    response = client.post(post_url(world, name), post.data(world))
+    assert classify(response) in (OK, ELSEWHERE), response.status_code
+    assert snapshot() != before
+
+
+@pytest.mark.parametrize("role", [r for r in ROLES if r != ADM])
+def test_only_those_allowed_can_delete_in_the_admin(world, role):
+    """A delete POST for every registered model: refused (and nothing deleted)
+    for everyone the model's entry does not let delete."""
+    client = client_for(world, role)
+    for label, rights in ADMIN_MODELS.items():
+        if role in rights.delete:
+            continue
+        obj = rights.obj(world)
+        url = reverse(f"admin:{label.replace('.', '_')}_delete", args=[obj.pk])
+        response = client.post(url, {"post": "yes"})
+        assert classify(response) in (ADMIN_LOGIN, MFA, FORBIDDEN), (label, response)
+        assert type(obj).objects.filter(pk=obj.pk).exists(), label
