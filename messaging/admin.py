@@ -10,6 +10,7 @@ related rows in the same query (list_select_related).
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
@@ -104,6 +105,8 @@ class LetterScanInline(admin.TabularInline):
 
     @admin.display(description="Scan")
     def open_link(self, scan: LetterScan) -> str:
+        if not scan.file:
+            return f"Deleted after {settings.LETTER_SCAN_RETENTION_DAYS} days (retention schedule)"
         # Served by the access-checked scan view; private files have no URL of their own.
         return format_html(
             '<a href="{}" target="_blank" rel="noopener">Open</a>',

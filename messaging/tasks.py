@@ -54,3 +54,11 @@ def render_print_batch_pdf(batch_id: int) -> str:
     from messaging.printing import render_and_store_batch_pdf
 
     return render_and_store_batch_pdf(batch_id)
+
+
+@shared_task
+def purge_expired_scans() -> int:
+    """Delete reply scans past LETTER_SCAN_RETENTION_DAYS (scheduled daily by beat)."""
+    from messaging.retention import purge_expired_scans as purge
+
+    return purge()

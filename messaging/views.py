@@ -29,7 +29,7 @@ from messaging.forms import LetterForm, ReportForm
 from messaging.models import Correspondence, Letter, LetterScan
 from moderation.reports import ReportRefused, check_report, existing_report
 from penpals.models import User
-from profiles.access import liaison_facilities
+from profiles.access import is_staff_with, liaison_facilities
 from profiles.models import InmateProfile, LiaisonAction, ProfilePhoto
 from profiles.services import record_action
 
@@ -87,8 +87,9 @@ def get_reportable_letter(user, pk: int) -> Letter:
 
 def get_scan_for_user(user, pk: int) -> LetterScan:
     """A scanned page `user` may look at: the pen pal it was sent to, once the
-    reply is approved; a liaison of the letter's facility; or staff. 404 for
-    everyone else, so nobody learns which scans exist.
+    reply is approved; a liaison of the letter's facility; or staff who may
+    view scans (moderators, admins). 404 for everyone else, so nobody learns
+    which scans exist.
 
     Staff and liaisons must have MFA, as in the admin and the portal (this URL
     is outside both, so RequireMFAMiddleware does not cover it).
@@ -96,7 +97,7 @@ def get_scan_for_user(user, pk: int) -> LetterScan:
     if user.requires_mfa() and not is_mfa_enabled(user):
         raise PermissionDenied("Set up two-factor authentication to see scanned letters.")
     scans = LetterScan.objects.select_related("letter__correspondence__profile__facility")
-    if not user.is_staff:
+    if not is_staff_with(user, "messaging.view_letterscan"):
         scans = scans.filter(
             Q(
                 letter__correspondence__pen_pal=user,
@@ -336,6 +337,9 @@ def scan(request: AuthenticatedHttpRequest, pk: int) -> FileResponse:
             profile=letter.correspondence.profile,
             scan=page.pk,
         )
+    if not page.file:
+        # Deleted on schedule (messaging.retention); the thread says so in words.
+        raise Http404("The scan was deleted.")
     try:
         handle = page.file.storage.open(page.file.name, "rb")
     except OSError:

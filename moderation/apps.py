@@ -17,3 +17,10 @@ class ModerationConfig(AppConfig):
             on_approve=reports.report_action_taken,
             on_reject=reports.report_dismissed,
         )
+
+    def on_account_deleted(self, user) -> None:
+        """Reports stay for moderation, but are no longer linked to the person
+        (as the privacy page promises)."""
+        from moderation.models import Report
+
+        Report.objects.filter(reporter=user).update(reporter=None)

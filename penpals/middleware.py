@@ -2,11 +2,13 @@ from __future__ import annotations
 
 from allauth.mfa.utils import is_mfa_enabled
 from django.contrib import messages
+from django.core.exceptions import BadRequest
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
+ADMIN_PREFIX = "/admin/"
 # Areas a staff member or liaison may reach only with a second factor set up.
-MFA_PROTECTED_PREFIXES = ("/admin/", "/liaison/")
+MFA_PROTECTED_PREFIXES = (ADMIN_PREFIX, "/liaison/")
 
 
 class RequireMFAMiddleware:
@@ -33,4 +35,25 @@ class RequireMFAMiddleware:
                 "before they continue.",
             )
             return redirect("mfa_activate_totp")
+        return self.get_response(request)
+
+
+class RefuseNulInAdminQueryMiddleware:
+    """Answer 400 to an admin URL whose query string holds a NUL character.
+
+    The admin's list filters put query values straight into queries, and
+    PostgreSQL refuses NUL in text with an error (a 500 page). Pages outside
+    the admin read their query strings through forms, which refuse NUL with
+    a message (penpals.text).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith(ADMIN_PREFIX) and any(
+            "\x00" in key or any("\x00" in value for value in values)
+            for key, values in request.GET.lists()
+        ):
+            raise BadRequest("A NUL character in the query string.")
         return self.get_response(request)

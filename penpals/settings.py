@@ -47,6 +47,14 @@ def env_int(name: str, default: int) -> int:
         raise ImproperlyConfigured(f"{name} must be an integer, not {raw!r}") from None
 
 
+def env_days(name: str, default: int) -> int:
+    """A period in days: a whole number, at least 1 (0 would delete at once)."""
+    value = env_int(name, default)
+    if value < 1:
+        raise ImproperlyConfigured(f"{name} must be a number of days, at least 1, not {value}")
+    return value
+
+
 def env_list(name: str, default: list[str]) -> list[str]:
     raw = os.environ.get(name)
     if raw is None:
@@ -120,6 +128,7 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "penpals.middleware.RequireMFAMiddleware",
+    "penpals.middleware.RefuseNulInAdminQueryMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -211,6 +220,14 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 300.0,
     },
     "sweep-outbox": {"task": "messaging.tasks.sweep_outbox", "schedule": 120.0},
+    "purge-expired-scans": {
+        "task": "messaging.tasks.purge_expired_scans",
+        "schedule": 24 * 60 * 60.0,
+    },
+    "purge-rejected-photo-originals": {
+        "task": "profiles.tasks.purge_rejected_photo_originals",
+        "schedule": 24 * 60 * 60.0,
+    },
 }
 
 # --- Auth and accounts ------------------------------------------------------------
@@ -372,6 +389,13 @@ NEW_CORRESPONDENCES_PER_DAY = env_int("NEW_CORRESPONDENCES_PER_DAY", 3)
 MODERATION_CLAIM_MINUTES = env_int("MODERATION_CLAIM_MINUTES", 10)
 # Outbox: attempts per email before it is marked failed (retries back off).
 NOTIFICATION_MAX_ATTEMPTS = env_int("NOTIFICATION_MAX_ATTEMPTS", 8)
+
+# --- Retention (daily beat jobs; the privacy page states the same numbers) ----------
+
+# Days a reply's scans are kept after it was read, rejected or closed (messaging.retention).
+LETTER_SCAN_RETENTION_DAYS = env_days("LETTER_SCAN_RETENTION_DAYS", 180)
+# Days a rejected photo's private original is kept after the rejection (profiles.retention).
+REJECTED_PHOTO_RETENTION_DAYS = env_days("REJECTED_PHOTO_RETENTION_DAYS", 30)
 
 # --- Content Security Policy (django-csp) ------------------------------------------
 

@@ -24,6 +24,12 @@ class ProfilesConfig(AppConfig):
             Kind.PHOTO, on_approve=services.approve_photo, on_reject=services.reject_photo
         )
 
+    def on_account_deleted(self, user) -> None:
+        """Whom a deleted account saved is personal data: it goes with the account."""
+        from profiles.models import Favorite
+
+        Favorite.objects.filter(user=user).delete()
+
     def export_user_data(self, user) -> dict:
         """A pen pal's saved profiles (display names only)."""
         from profiles.models import Favorite

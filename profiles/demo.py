@@ -323,14 +323,17 @@ def store_avatar(initials: str, colour: str) -> StoredPhoto:
     original in private storage, display and thumbnail variants in public storage,
     all under random names."""
     original = make_avatar(initials, colour, 64)
-    name = uuid.uuid4().hex
+    # Two random names: a public URL must not tell where the private original is.
+    name, public_name = uuid.uuid4().hex, uuid.uuid4().hex
     return StoredPhoto(
         original=storages["private"].save(f"photos/originals/{name}", ContentFile(original)),
         display=storages["default"].save(
-            f"photos/display/{name}.jpg", ContentFile(make_avatar(initials, colour, DISPLAY_SIZE))
+            f"photos/display/{public_name}.jpg",
+            ContentFile(make_avatar(initials, colour, DISPLAY_SIZE)),
         ),
         thumbnail=storages["default"].save(
-            f"photos/thumbs/{name}.jpg", ContentFile(make_avatar(initials, colour, THUMBNAIL_SIZE))
+            f"photos/thumbs/{public_name}.jpg",
+            ContentFile(make_avatar(initials, colour, THUMBNAIL_SIZE)),
         ),
         checksum=hashlib.sha256(original).hexdigest(),
         size_bytes=len(original),

@@ -496,6 +496,9 @@ def private_file_response(field_file, stem: str) -> FileResponse:
 
     The caller has checked who is asking; private storage has no public URL.
     """
+    if not field_file:
+        # Deleted on schedule (profiles.retention): the row stays, the file does not.
+        raise Http404("The file was deleted.")
     try:
         handle = field_file.storage.open(field_file.name, "rb")
         head = handle.read(16)

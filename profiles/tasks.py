@@ -30,3 +30,11 @@ def expire_profiles() -> int:
     from profiles.services import expire_profiles as expire
 
     return expire()
+
+
+@shared_task
+def purge_rejected_photo_originals() -> int:
+    """Delete rejected photos' originals past REJECTED_PHOTO_RETENTION_DAYS (daily, beat)."""
+    from profiles.retention import purge_rejected_originals as purge
+
+    return purge()

@@ -1,0 +1,168 @@
+"""The demo world the privacy crawler walks: `seed_demo`, plus the flows that
+put other people's details in the database and send email.
+
+Seeding takes several seconds, so it happens once per module, inside a
+transaction that is rolled back afterwards; each test runs in a savepoint
+inside it (pytest-django's `db`), as Django's TestCase.setUpTestData does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+from django.core import mail
+from django.core.management import call_command
+from django.db import transaction
+from django.test import Client, TestCase, override_settings
+from django.urls import reverse
+
+from messaging.models import Correspondence, Letter, LetterScan, Notification
+from messaging.notifications import deliver_notification
+from moderation.models import ProtectionRequest
+from penpals.management.commands.seed_demo import DEMO_ACCOUNTS
+from penpals.models import User
+from profiles.models import InmateProfile, ProfilePhoto
+from tests.privacy.crawler import Needle, date_spellings
+
+PEN_PALS = [email for email, _name, role in DEMO_ACCOUNTS if role == "pen pal"]
+
+# Someone without an account asks for protection from a listed person. Their
+# name, email and home address (given in the free-text details, as people do)
+# must never reach anyone but them.
+REQUESTER = {
+    "name": "Rosalind Quartermaine",
+    "email": "rosalind.q@victims.example.net",
+    "address": "1428 Elm Street, Springwood, OH 43004",
+}
+
+
+@dataclass
+class DemoWorld:
+    profiles: list[InmateProfile]
+    emails: list[mail.EmailMessage]
+    # Private facts, by whose they are.
+    inmate_needles: list[Needle] = field(default_factory=list)
+    person_needles: list[Needle] = field(default_factory=list)
+
+    def needles_hidden_from(self, email: str | None) -> list[Needle]:
+        """Every private fact `email`'s owner (None: a visitor) must not see."""
+        return self.inmate_needles + [n for n in self.person_needles if n.owner != email]
+
+
+def inmate_needles(profiles) -> list[Needle]:
+    needles = []
+    for profile in profiles:
+        owner = f"inmate {profile.pk}"
+        needles += [
+            Needle("date of birth", text, owner) for text in date_spellings(profile.date_of_birth)
+        ]
+        needles.append(Needle("legal name", profile.legal_name, owner))
+        needles.append(Needle("inmate number", profile.inmate_number, owner))
+        if profile.consent_form:
+            name = profile.consent_form.name
+            needles.append(Needle("consent form path", name, owner))
+            needles.append(Needle("consent form file name", name.rsplit("/", 1)[-1], owner))
+    # Private storage folders: no page should even name them.
+    for folder in ("consent-forms/", "photos/originals/", "letter-scans/"):
+        needles.append(Needle("private storage path", folder, "private storage"))
+    for photo in ProfilePhoto.objects.exclude(original=""):
+        # The original's random name: a public variant named after it would
+        # tell anyone where the private original is.
+        stem = photo.original.name.rsplit("/", 1)[-1]
+        needles.append(Needle("photo original name", stem, f"inmate {photo.profile_id}"))
+    for scan in LetterScan.objects.all():
+        stem = scan.file.name.rsplit("/", 1)[-1]
+        needles.append(Needle("scan file name", stem, "letter scan"))
+    return needles
+
+
+def person_needles() -> list[Needle]:
+    """Emails of every account, the protection requester's details, and each
+    pen pal's correspondence codes and letters (theirs alone to see)."""
+    needles = [Needle("email", user.email, user.email) for user in User.objects.all()]
+    for key, kind in (("name", "name"), ("email", "email"), ("address", "postal address")):
+        needles.append(Needle(kind, REQUESTER[key], REQUESTER["email"]))
+    for correspondence in Correspondence.objects.select_related("pen_pal"):
+        owner = correspondence.pen_pal.email
+        needles.append(Needle("correspondence code", correspondence.code, owner))
+        for letter in Letter.objects.outbound().filter(correspondence=correspondence):
+            needles.append(Needle("letter text", letter.body[:60], owner))
+    return needles
+
+
+def run_demo_flows(anonymous: Client) -> None:
+    """The flows that send email: a protection request through the public page,
+    a password reset, and the outbox rows seed_demo's letters left pending."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        response = anonymous.post(
+            reverse("protection:request"),
+            {
+                "relationship": "self",
+                "ask": "no_contact",
+                "requester_name": REQUESTER["name"],
+                "requester_email": REQUESTER["email"],
+                "profile_description": "Someone at Riverbend",
+                "details": f"He knows I live at {REQUESTER['address']}. Please help.",
+            },
+        )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert ProtectionRequest.objects.filter(requester_email=REQUESTER["email"]).exists()
+    response = anonymous.post(reverse("account_reset_password"), {"email": PEN_PALS[0]})
+    assert response.status_code == 302
+    for notification in Notification.objects.filter(state=Notification.State.PENDING):
+        deliver_notification(notification.pk)
+
+
+@pytest.fixture(scope="module")
+def demo_world(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        atomic = transaction.atomic()
+        atomic.__enter__()
+        stored_files = []
+        try:
+            # seed_demo refuses to run with DEBUG off; the pages are crawled with it off.
+            with override_settings(DEBUG=True):
+                call_command("seed_demo", verbosity=0)
+            mail.outbox = []
+            run_demo_flows(Client())
+            profiles = list(InmateProfile.objects.select_related("facility"))
+            world = DemoWorld(profiles=profiles, emails=list(mail.outbox))
+            world.inmate_needles = inmate_needles(profiles)
+            world.person_needles = person_needles()
+            stored_files = [
+                *(p.consent_form for p in profiles if p.consent_form),
+                *(
+                    f
+                    for photo in ProfilePhoto.objects.all()
+                    for f in (photo.original, photo.display, photo.thumbnail)
+                    if f
+                ),
+                *(scan.file for scan in LetterScan.objects.all()),
+            ]
+            yield world
+        finally:
+            transaction.set_rollback(True)
+            atomic.__exit__(None, None, None)
+            # The rows are gone; their files would stay behind in storage.
+            for stored in stored_files:
+                stored.storage.delete(stored.name)
+
+
+@pytest.fixture
+def private_dir(tmp_path, settings, monkeypatch):
+    """Private storage (scans, photo originals) in a folder of this test's own,
+    so a test sees exactly which files exist."""
+    from django.core.files.storage import storages
+
+    location = tmp_path / "private"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "private": {
+            "BACKEND": "penpals.storage.PrivateFileSystemStorage",
+            "OPTIONS": {"location": str(location)},
+        },
+    }
+    monkeypatch.setattr(LetterScan._meta.get_field("file"), "storage", storages["private"])
+    monkeypatch.setattr(ProfilePhoto._meta.get_field("original"), "storage", storages["private"])
+    return location

@@ -1,0 +1,197 @@
+"""A same-origin, GET-only crawler over Django's test client, and the private
+facts it looks for in every page, JSON response and email.
+
+The crawler starts from seed URLs, follows every `<a href>` on the site,
+requests each URL once, and stops at a fixed number of requests. Each URL is
+classified by the URL resolver, so a test can ask which routes were reached
+and give a route its own budget (the directory's filter links multiply).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from datetime import date
+from html.parser import HTMLParser
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
+
+from django.urls import Resolver404, resolve
+from django.utils import dateformat
+
+# Every way a template could print a date: Django's defaults (DATE_FORMAT "N j,
+# Y", SHORT_DATE_FORMAT "m/d/Y") and the formats this project's templates use.
+DATE_FORMATS = [
+    "Y-m-d", "j M Y", "d M Y", "F j, Y", "N j, Y", "M j, Y", "M. j, Y", "j F Y", "jS F Y",
+    "F jS, Y", "m/d/Y", "n/j/Y", "d/m/Y", "j/n/Y", "d.m.Y", "Y/m/d", "D, j M Y", "l, F j, Y",
+]  # fmt: skip
+
+# Never followed: other areas (checked on their own), files that are not text.
+OUT_OF_SCOPE_PREFIXES = ("/admin/", "/liaison/", "/static/", "/media/")
+
+
+def date_spellings(day: date) -> set[str]:
+    return {dateformat.format(day, fmt) for fmt in DATE_FORMATS}
+
+
+@dataclass(frozen=True)
+class Needle:
+    """One private fact: `text` must not appear where `kind` says it is private."""
+
+    kind: str  # "date of birth", "legal name", "inmate number", "private file", "email"...
+    text: str
+    owner: str  # whose it is: a user's email, or "inmate <pk>", or "requester"
+
+
+@dataclass
+class Finding:
+    where: str  # a URL, or "email to x"
+    needle: Needle
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.needle.kind} {self.needle.text!r} (of {self.needle.owner})"
+
+
+def find_needles(text: str, needles: list[Needle], where: str, allowed=None) -> list[Finding]:
+    """Every needle in `text` (raw, and with HTML entities decoded; case-insensitive)
+    that `allowed(needle)` does not excuse."""
+    haystack = text.casefold()
+    decoded = html.unescape(text).casefold()
+    found = []
+    for needle in needles:
+        wanted = needle.text.casefold()
+        if (wanted in haystack or wanted in decoded) and not (allowed and allowed(needle)):
+            found.append(Finding(where, needle))
+    return found
+
+
+class LinkParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.links: list[str] = []
+        self.images: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs) -> None:
+        attributes = dict(attrs)
+        if tag == "a" and attributes.get("href"):
+            self.links.append(attributes["href"])
+        elif tag == "img" and attributes.get("src"):
+            self.images.append(attributes["src"])
+
+
+def normalise(url: str, base: str) -> str | None:
+    """`url` (relative to `base`) as a path plus sorted query, or None when it
+    leaves the site (another host, mailto:, javascript:)."""
+    absolute = urljoin(f"http://testserver{base}", url.strip())
+    parts = urlsplit(absolute)
+    if parts.scheme not in ("http", "https") or parts.netloc != "testserver":
+        return None
+    query = urlencode(sorted(parse_qsl(parts.query, keep_blank_values=True)))
+    return parts.path + (f"?{query}" if query else "")
+
+
+def route_of(url: str) -> str:
+    try:
+        match = resolve(urlsplit(url).path)
+    except Resolver404:
+        return "(unresolved)"
+    return match.view_name
+
+
+@dataclass
+class Visit:
+    url: str
+    route: str
+    status: int
+    content_type: str
+    text: str  # decoded body of HTML, JSON and plain text; "" otherwise
+
+
+@dataclass
+class Crawl:
+    """What one identity reached: every visit, and the out-of-scope links seen."""
+
+    visits: list[Visit] = field(default_factory=list)
+    skipped: set[str] = field(default_factory=set)
+
+    def routes(self) -> Counter:
+        return Counter(visit.route for visit in self.visits)
+
+    def urls(self) -> set[str]:
+        return {visit.url for visit in self.visits}
+
+
+def crawl(
+    client,
+    seeds: list[str],
+    *,
+    max_requests: int,
+    default_budget: int,
+    route_budgets: dict[str, int | None] | None = None,
+) -> Crawl:
+    """Breadth-first from `seeds` (always visited), GET only, each URL once.
+
+    Beyond the seeds, each route is followed at most `default_budget` times
+    (or its `route_budgets` entry; None: no limit): many links differ only
+    by object or query ("Log in to save" on every profile). Raises
+    AssertionError when `max_requests` runs out before the queue does, so a
+    crawl never silently covers less.
+    """
+    budgets: dict[str, int | None] = dict(route_budgets or {})
+    result = Crawl()
+    queue: deque[tuple[str, bool]] = deque((url, True) for url in seeds)
+    queued = {url for url in seeds}
+    while queue:
+        url, is_seed = queue.popleft()
+        route = route_of(url)
+        if not is_seed:
+            left = budgets.setdefault(route, default_budget)
+            if left is not None:
+                if left <= 0:
+                    continue
+                budgets[route] = left - 1
+        assert len(result.visits) < max_requests, (
+            f"crawl budget of {max_requests} requests exhausted with {len(queue) + 1} URLs left"
+        )
+        response = client.get(url)
+        content_type = response.get("Content-Type", "")
+        is_text = content_type.startswith(("text/", "application/json"))
+        if response.streaming:
+            # Scans and other files: read to the end (the test client closes the
+            # file then; closing it again here would close the database
+            # connection through request_finished), never parsed.
+            b"".join(response.streaming_content)
+            body = b""
+        else:
+            body = response.content
+        text = body.decode(response.charset or "utf-8", errors="replace") if is_text else ""
+        result.visits.append(Visit(url, route, response.status_code, content_type, text))
+        links: list[str] = []
+        if response.status_code in (301, 302, 303, 307, 308):
+            links.append(response["Location"])
+        elif content_type.startswith("text/html"):
+            parser = LinkParser()
+            parser.feed(text)
+            links.extend(parser.links)
+            links.extend(parser.images)
+        for link in links:
+            target = normalise(link, url)
+            if target is None or target in queued:
+                continue
+            if target.startswith(OUT_OF_SCOPE_PREFIXES):
+                result.skipped.add(target)
+                continue
+            queued.add(target)
+            queue.append((target, False))
+    return result
+
+
+def json_text(payload: str) -> str:
+    """A JSON document re-serialised without escapes, so "é" or "/" inside it
+    match the needles as they would in a page."""
+    return json.dumps(json.loads(payload), ensure_ascii=False)
+
+
+EMAIL_ADDRESS = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
