@@ -6,6 +6,7 @@ from __future__ import annotations
 from django import forms
 
 from moderation.models import NoContactOrder, ProtectionRequest
+from penpals.text import NameField
 
 DETAILS_MAX_LENGTH = 4000
 
@@ -31,12 +32,12 @@ class ProtectionRequestForm(forms.Form):
         choices=ProtectionRequest.Ask.choices,
         widget=forms.RadioSelect,
     )
-    requester_name = forms.CharField(label="Your name", max_length=200)
+    requester_name = NameField(label="Your name", max_length=200)
     requester_email = forms.EmailField(
         label="Your email address",
         help_text="We send you a confirmation, and write only if we need to ask you something.",
     )
-    protected_name = forms.CharField(
+    protected_name = NameField(
         label="Name of the person you are asking for",
         max_length=200,
         required=False,

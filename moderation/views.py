@@ -8,6 +8,7 @@ nothing about the person listed beyond what their public profile shows.
 from __future__ import annotations
 
 from allauth.account.adapter import get_adapter
+from django.core.validators import slug_re
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import cache_control
@@ -28,7 +29,8 @@ private_page = cache_control(private=True, no_store=True)
 def find_listed_profile(slug: str) -> InmateProfile | None:
     """The profile a request comes from, if the slug names one the public can
     see (or could until it was paused); otherwise the form asks who it is about."""
-    if not slug:
+    if not slug_re.match(slug):
+        # Not a slug (a NUL byte would even crash the query): ask who it is about.
         return None
     return (
         InmateProfile.objects.filter(

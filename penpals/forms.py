@@ -3,12 +3,13 @@ from __future__ import annotations
 from django import forms
 
 from penpals.models import User
+from penpals.text import NameField
 
 
 class SignupForm(forms.Form):
     """Extra fields on allauth's sign-up form."""
 
-    display_name = forms.CharField(
+    display_name = NameField(
         max_length=60,
         required=False,
         help_text="The name other people see. Please do not use your full legal name.",
@@ -29,6 +30,7 @@ class AccountSettingsForm(forms.ModelForm):
             "has_digest_emails",
         ]
         help_texts = {"display_name": "The name other people see. Not your legal name."}
+        field_classes = {"display_name": NameField}
 
     def clean_display_name(self) -> str:
         return self.cleaned_data["display_name"].strip()

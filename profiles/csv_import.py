@@ -25,7 +25,8 @@ Rules:
 
 - The file is UTF-8 text, with or without a byte-order mark ("CSV UTF-8" in
   spreadsheet programs); any other encoding is refused with a message, never
-  guessed. Cells are separated by commas.
+  guessed. Cells are separated by commas; a cell that opens a quotation mark
+  must close it (a stray one refuses the file, naming its row).
 - At most MAX_ROWS rows (not counting the header and empty rows) and
   MAX_BYTES bytes. Row numbers in the report count the header as row 1, as a
   spreadsheet does.
@@ -71,6 +72,8 @@ logger = logging.getLogger(__name__)
 # well inside proxy and gunicorn timeouts; bigger files are split.
 MAX_ROWS = 1000
 MAX_BYTES = 5_000_000
+# Far more than the columns, so a spreadsheet's extra columns still get a precise message.
+MAX_HEADER_CELLS = 100
 
 Profile = InmateProfile
 
@@ -157,29 +160,41 @@ def read_rows(uploaded_file) -> list[CsvRow]:
             f"This file is larger than {MAX_BYTES / 1_000_000:.0f} MB. Split it into smaller files."
         )
     text = decode(uploaded_file.read())
-    reader = csv.reader(io.StringIO(text, newline=""))
+    # strict: a quoted cell left open is an error, instead of silently
+    # swallowing every row after it into one cell.
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    number = 0
+    first_cells: list[str] = []
+    header: list[str] | None = None
+    rows: list[CsvRow] = []
     try:
         # One record per spreadsheet row, empty rows included, so a record's
-        # position is the row number a spreadsheet shows.
-        records = list(enumerate(reader, start=1))
+        # position is the row number a spreadsheet shows. Records are read one
+        # at a time: a few MB of empty or one-cell lines are millions of
+        # records, which the row limit must stop before they are all in memory.
+        for number, cells in enumerate(reader, start=1):
+            if number == 1:
+                first_cells = cells
+                continue
+            if not any(cell.strip() for cell in cells):
+                continue  # empty rows are common at the end of spreadsheets
+            if header is None:
+                header = read_header(first_cells)
+            rows.append(_make_row(number, header, cells))
+            if len(rows) > MAX_ROWS:
+                raise ValidationError(
+                    f"This file has more than {MAX_ROWS:,} rows. Split it into smaller files."
+                )
     except csv.Error as error:
+        # The record after the last one read, counted as the report counts rows.
         raise ValidationError(
-            f"Row {reader.line_num} could not be read as CSV ({error}). "
-            "Check for a stray quotation mark."
+            f"Row {number + 1} could not be read as CSV ({error}). Check for a stray "
+            "quotation mark: a cell that starts with one must end with one."
         ) from None
-    if not records or all(not any(cell.strip() for cell in cells) for _, cells in records):
+    if number == 0 or (not rows and not any(cell.strip() for cell in first_cells)):
         raise ValidationError("The file is empty.")
-    header = read_header(records[0][1])
-    rows = []
-    for number, cells in records[1:]:
-        if not any(cell.strip() for cell in cells):
-            continue  # empty rows are common at the end of spreadsheets
-        rows.append(_make_row(number, header, cells))
-        if len(rows) > MAX_ROWS:
-            raise ValidationError(
-                f"This file has more than {MAX_ROWS:,} rows. Split it into smaller files."
-            )
-    if not rows:
+    if header is None:
+        read_header(first_cells)  # a wrong header is the first thing to fix
         raise ValidationError("The file has a header row but no profiles.")
     return rows
 
@@ -209,9 +224,17 @@ def decode(raw: bytes) -> str:
 
 
 def read_header(cells: list[str]) -> list[str]:
-    names = [cell.strip().lower() for cell in cells]
-    while names and not names[-1]:
-        names.pop()  # trailing empty header cells
+    width = len(cells)
+    while width and not cells[width - 1].strip():
+        width -= 1  # trailing empty header cells
+    if width > MAX_HEADER_CELLS:
+        # Checked before anything is made of each cell: a one-row file can hold
+        # millions of them.
+        raise ValidationError(
+            f"The header row has {width:,} cells; it must name the {len(COLUMNS)} documented "
+            "columns. Download the template to start from a correct header."
+        )
+    names = [cell.strip().lower() for cell in cells[:width]]
     if len(names) == 1 and ";" in names[0]:
         raise ValidationError(
             "The header row has only one column. Cells must be separated by commas, "
@@ -220,10 +243,10 @@ def read_header(cells: list[str]) -> list[str]:
     problems = []
     duplicates = sorted(name for name, count in Counter(names).items() if count > 1)
     if duplicates:
-        problems.append("repeated columns: " + ", ".join(duplicates))
-    unknown = [name or "(empty)" for name in names if name not in COLUMN_NAMES]
+        problems.append("repeated columns: " + listed(duplicates))
+    unknown = list(dict.fromkeys(name or "(empty)" for name in names if name not in COLUMN_NAMES))
     if unknown:
-        problems.append("unknown columns: " + ", ".join(unknown))
+        problems.append("unknown columns: " + listed(unknown))
     missing = [name for name in COLUMN_NAMES if name not in names]
     if missing:
         problems.append("missing columns: " + ", ".join(missing))
@@ -234,6 +257,12 @@ def read_header(cells: list[str]) -> list[str]:
             + ". Download the template to start from a correct header."
         )
     return names
+
+
+def listed(names: list[str], limit: int = 10) -> str:
+    # Up to MAX_HEADER_CELLS names, each as long as a cell: keep the message short.
+    shown = ", ".join(name[:40] for name in names[:limit])
+    return shown + (f" and {len(names) - limit:,} more" if len(names) > limit else "")
 
 
 def _make_row(number: int, header: list[str], cells: list[str]) -> CsvRow:
