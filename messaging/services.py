@@ -382,6 +382,9 @@ def check_create_print_batch(
     from profiles.services import record_action
 
     with transaction.atomic():
+        # One liaison's batches are made one at a time: a double submit waits
+        # for the first, then finds its batch (not an emptied queue).
+        User.objects.select_for_update().filter(pk=liaison.pk).first()
         existing = PrintBatch.objects.filter(
             created_by=liaison, idempotency_key=idempotency_key
         ).first()

@@ -1,0 +1,44 @@
+"""PostgreSQL restarted, and stopped for a while, under a running gunicorn."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.xdist_group("faults")
+
+# Pages that query the database on every request (the directory reads profiles).
+PAGES = ["/healthz", "/inmates/"]
+
+
+def test_the_next_requests_succeed_after_a_restart(postgres_and_gunicorn):
+    cluster, gunicorn = postgres_and_gunicorn
+    for path in PAGES:
+        # The worker now keeps a connection (CONN_MAX_AGE) that the restart kills.
+        assert gunicorn.get(path)[0] == 200
+
+    cluster.pg_ctl("restart", "-m", "fast")
+
+    # The very first request after the restart: the dead connection fails its
+    # health check and is replaced, instead of failing the request.
+    for path in PAGES + PAGES:
+        status, seconds = gunicorn.get(path)
+        assert status == 200, f"{path} answered {status} after the restart"
+        assert seconds < 5
+
+
+def test_no_request_hangs_while_the_database_is_down(postgres_and_gunicorn):
+    cluster, gunicorn = postgres_and_gunicorn
+    assert gunicorn.get("/inmates/")[0] == 200
+
+    cluster.pg_ctl("stop", "-m", "fast")
+    try:
+        for path in PAGES:
+            # An answer, quickly: the connection is refused, not waited for.
+            status, seconds = gunicorn.get(path, timeout=15)
+            assert status in (500, 503), f"{path} answered {status} without a database"
+            assert seconds < 5
+    finally:
+        cluster.pg_ctl("start")
+
+    for path in PAGES:
+        assert gunicorn.get(path)[0] == 200
