@@ -81,6 +81,14 @@ ensure_chromium() {
   apt_install chromium || die "Chromium is needed for the browser tests: apt-get install chromium"
 }
 
+# wrk drives the load run of `make bench` (penpals/load_benchmarks.py). Returns
+# non-zero if it cannot be had; the load run is then skipped with a warning.
+ensure_wrk() {
+  command -v wrk >/dev/null 2>&1 && return 0
+  apt_install wrk >/dev/null 2>&1 || true
+  command -v wrk >/dev/null 2>&1
+}
+
 free_port() {
   "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
@@ -177,4 +185,19 @@ stop_redis() {
   say "stopping Redis"
   redis-cli -p "$REDIS_PORT" shutdown >/dev/null 2>&1 || true
   REDIS_PORT=""
+}
+
+# The test suite's JavaScript (axe-core for the accessibility tests), exactly
+# as package-lock.json pins it. `npm ci` runs when node_modules is missing or
+# older than the lock file (npm writes node_modules/.package-lock.json last).
+ensure_node_modules() {
+  if ! command -v npm >/dev/null 2>&1; then
+    apt_install nodejs npm || die "Node.js and npm are needed for the accessibility tests: apt-get install nodejs npm"
+  fi
+  local installed="$ROOT/node_modules/.package-lock.json"
+  if [ -f "$installed" ] && [ ! "$ROOT/package-lock.json" -nt "$installed" ]; then
+    return 0
+  fi
+  say "installing locked test JavaScript (npm ci)"
+  (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 }

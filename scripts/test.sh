@@ -5,7 +5,10 @@ source "$(dirname "$0")/lib.sh"
 
 ensure_venv
 ensure_chromium
+ensure_node_modules
 ensure_redis_server || die "redis-server is needed for the tests and could not be installed."
+# tests/penpals/test_load_bench.py runs the load-run wrk script for a second.
+ensure_wrk || shout "wrk could not be installed: the load-run script test will be skipped."
 
 RUN_DIR="$(mktemp -d /tmp/penpals-test.XXXXXX)"
 chmod 755 "$RUN_DIR"

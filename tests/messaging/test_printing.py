@@ -237,7 +237,10 @@ def test_it_serves_the_stored_pdf_as_a_download(
         pending = liaison_client.get(url)
         liaison_client.get(url)
     assert pending.status_code == 202
-    assert '<meta http-equiv="refresh" content="5">' in pending.content.decode()
+    # Checked by pdf_pending.js or the "Check again" link, not a meta refresh (see the template).
+    assert 'data-refresh-seconds="5"' in pending.content.decode()
+    assert f'href="{url}">Check again</a>' in pending.content.decode()
+    assert 'http-equiv="refresh"' not in pending.content.decode()
     assert queued_renders(batch) == 1
 
     assert printing.render_and_store_batch_pdf(batch.pk) == "rendered"
