@@ -569,7 +569,9 @@ class ModerationItemAdmin(admin.ModelAdmin):
                 )
                 decided += 1
             except (AlreadyDecided, ValidationError) as exc:
-                refused.append(f"{item}: {' '.join(getattr(exc, 'messages', [str(exc)]))}")
+                # Not str(item): this copy still says "Pending".
+                label = f"{item.get_kind_display()} #{item.object_id}"
+                refused.append(f"{label}: {' '.join(getattr(exc, 'messages', [str(exc)]))}")
         verb = "Approved" if approve else "Rejected"
         self.message_user(request, f"{verb} {decided} item(s).", messages.SUCCESS)
         if refused:
