@@ -69,3 +69,22 @@ def test_the_demo_moderator_can_sign_in_with_the_printed_secret(client):
     response = client.post(reverse("mfa_authenticate"), {"code": code.getvalue().strip()})
     assert response.status_code == 302
     assert client.get("/admin/moderation/moderationitem/").status_code == 200
+
+
+@pytest.mark.django_db
+@override_settings(DEBUG=True)
+def test_the_demo_queue_has_every_kind_some_flagged_claimed_and_decided():
+    from django.utils import timezone
+
+    from moderation.models import ModerationItem
+
+    call_command("seed_demo")
+    call_command("seed_demo")  # idempotent: the same items, not twice as many
+    pending = ModerationItem.objects.pending()
+    assert set(pending.values_list("kind", flat=True)) == set(ModerationItem.Kind.values)
+    assert pending.filter(kind="profile_change").count() == 1
+    assert pending.exclude(flags=[]).exists()
+    assert pending.filter(claimed_until__gt=timezone.now()).count() == 1
+    assert ModerationItem.objects.filter(status__in=["approved", "rejected"]).exists()
+    photo_item = pending.get(kind="photo")
+    assert photo_item.content_object.status == "ready"  # processed: the page shows it

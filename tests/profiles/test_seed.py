@@ -34,9 +34,15 @@ def test_it_seeds_published_demo_profiles_with_photos_once(client):
 
     profiles = demo_profiles()
     assert profiles.count() >= 200
-    # One demo person has been released, to show a closed correspondence.
-    assert set(profiles.values_list("status", flat=True)) == {"published", "released"}
+    # One demo person has been released, to show a closed correspondence, and
+    # one new profile waits in the moderation queue (moderation.demo).
+    assert set(profiles.values_list("status", flat=True)) == {
+        "published",
+        "released",
+        "pending_review",
+    }
     assert profiles.filter(status="released").count() == 1
+    assert profiles.filter(status="pending_review").count() == 1
     assert profiles.values("facility").distinct().count() == 3
     assert not profiles.filter(search_vector__isnull=True).exists()
     # Variety, so every filter has something to find and something to leave out.

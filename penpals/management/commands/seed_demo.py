@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from messaging.demo import seed_letters
+from moderation.demo import seed_moderation_queue
 from penpals.models import MODERATORS_GROUP, User
 from profiles.demo import seed_profiles
 from profiles.models import Facility, FacilityLiaison
@@ -117,7 +118,13 @@ def demo_totp_code() -> str:
 
 
 # Run in order; each must be idempotent.
-DEMO_SEEDERS = [seed_facilities, seed_accounts, seed_profiles, seed_letters]
+DEMO_SEEDERS = [
+    seed_facilities,
+    seed_accounts,
+    seed_profiles,
+    seed_letters,
+    seed_moderation_queue,
+]
 
 
 class Command(BaseCommand):
