@@ -110,13 +110,65 @@ def liaison(db):
 # --- A real Celery worker ------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
-    """A real `celery worker` process on this test process's broker and test database.
+class _SessionWorker:
+    """One `celery worker` process for this test process, restarted when the
+    content types it has cached no longer exist.
 
-    Tests using it need committed data (`transactional_db`) and should carry
-    `@pytest.mark.xdist_group("worker")` so one process starts one worker.
+    Transactional tests flush the database after themselves, and Django then
+    re-creates the content types under new ids; a long-lived worker still
+    holds the old ids in ContentType's cache, and its next moderation item
+    would point at a content type that is gone. Production never flushes.
     """
+
+    def __init__(self, log_path: Path, env: dict[str, str]):
+        self.log_path = log_path
+        self.env = env
+        self.process: subprocess.Popen | None = None
+        self.content_types: tuple | None = None
+
+    @staticmethod
+    def _content_types() -> tuple:
+        from django.contrib.contenttypes.models import ContentType
+
+        return tuple(ContentType.objects.order_by("pk").values_list("pk", flat=True))
+
+    def current(self) -> subprocess.Popen:
+        content_types = self._content_types()
+        if self.process is not None and content_types != self.content_types:
+            self.stop()
+        if self.process is None:
+            self.start()
+            self.content_types = content_types
+        return self.process
+
+    def start(self) -> None:
+        ready_before = self.log_path.read_text().count(" ready.") if self.log_path.exists() else 0
+        with open(self.log_path, "a") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "penpals", "worker", "--pool=solo",
+                 "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while len(re.findall(r"\bready\.", self.log_path.read_text())) <= ready_before:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.process.kill()
+                pytest.fail(f"Celery worker did not start:\n{self.log_path.read_text()}")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        self.process = None
+
+
+@pytest.fixture(scope="session")
+def _session_celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
     import redis
     from django.db import connection
 
@@ -130,25 +182,19 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
         "REDIS_URL": settings.CELERY_BROKER_URL,
         "CELERY_TASK_ALWAYS_EAGER": "false",
     }
-    log_path = tmp_path_factory.mktemp("celery") / "worker.log"
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "penpals", "worker", "--pool=solo",
-             "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while not re.search(r"\bready\.", log_path.read_text()):
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"Celery worker did not start:\n{log_path.read_text()}")
-        time.sleep(0.2)
-    yield process
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    worker = _SessionWorker(tmp_path_factory.mktemp("celery") / "worker.log", env)
+    yield worker
+    worker.stop()
+
+
+@pytest.fixture
+def celery_worker_process(_session_celery_worker, transactional_db):
+    """A real `celery worker` process on this test process's broker and test database.
+
+    Tests using it get committed data (`transactional_db`) and should carry
+    `@pytest.mark.xdist_group("worker")` so one process starts one worker.
+    """
+    return _session_celery_worker.current()
 
 
 # --- A real browser ---------------------------------------------------------------

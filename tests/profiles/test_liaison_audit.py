@@ -107,11 +107,13 @@ def test_it_records_who_did_what_and_when_for_every_kind_of_action(
         assert response.status_code == 200
 
     actions = list(LiaisonAction.objects.all())
-    # Letter kinds are recorded by the letters portal; tests/messaging checks each of them.
-    letter_kinds = {
-        Kind.LETTERS_PRINTED, Kind.LETTERS_DELIVERED, Kind.REPLY_UPLOADED, Kind.SCAN_DOWNLOADED
+    # Letter kinds are recorded by the letters portal; tests/messaging checks each
+    # of them. No-contact orders: tests/moderation/test_reports_and_orders.py.
+    elsewhere = {
+        Kind.LETTERS_PRINTED, Kind.LETTERS_DELIVERED, Kind.REPLY_UPLOADED, Kind.SCAN_DOWNLOADED,
+        Kind.NO_CONTACT_ORDER,
     }  # fmt: skip
-    assert {action.kind for action in actions} == set(Kind.values) - letter_kinds
+    assert {action.kind for action in actions} == set(Kind.values) - elsewhere
     for action in actions:
         assert action.actor == liaison
         assert action.facility == facility
