@@ -11,6 +11,8 @@ admin.site.login = secure_admin_login(admin.site.login)
 admin.site.site_header = "Penpals staff"
 admin.site.site_title = "Penpals staff"
 
+handler500 = views.server_error
+
 urlpatterns = [
     path("", views.page("pages/home.html"), name="home"),
     path("about/", views.page("pages/about.html"), name="about"),

@@ -1,13 +1,17 @@
 from __future__ import annotations
 
 import json
+import sys
 
 from allauth.account.decorators import reauthentication_required
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template import loader
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -72,3 +76,21 @@ def healthz(request: HttpRequest) -> JsonResponse:
         "worker": health.worker_state() if "database" not in down else "unknown",
     }
     return JsonResponse(body, status=503 if down else 200)
+
+
+# How long a client should wait before trying again while the database is away.
+DATABASE_RETRY_AFTER_SECONDS = 30
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: the standalone 500 page, or, when the database cannot be
+    reached (restarting, failing over), a 503 that says to try again shortly.
+
+    Django calls it inside the `except` block of the failed request, so the
+    exception is still at hand. Both pages render without the database.
+    """
+    if isinstance(sys.exc_info()[1], OperationalError | InterfaceError):
+        response = HttpResponse(loader.render_to_string("503.html"), status=503)
+        response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+        return response
+    return defaults.server_error(request)
