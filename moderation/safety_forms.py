@@ -114,6 +114,9 @@ class LiaisonNoContactOrderForm(forms.ModelForm):
     class Meta:
         model = NoContactOrder
         fields = ["name", "email", "note"]
+        # Cleaned like every name (penpals.text), so the near-match check
+        # compares it with display names cleaned the same way.
+        field_classes = {"name": NameField}
         labels = {
             "name": "Name of the person who must not write",
             "email": "Their email address",
