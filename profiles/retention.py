@@ -12,23 +12,17 @@ uploaded again is still recognised as this rejected photo.
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.contenttypes.models import ContentType
-from django.db import transaction
 from django.db.models import Case, F, OuterRef, Q, QuerySet, Subquery, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from moderation.models import ModerationItem
+from penpals.retention import BATCH_SIZE, purge_files
 from profiles.models import ProfilePhoto
-
-logger = logging.getLogger(__name__)
-
-# Rows locked and files deleted per transaction: short locks, bounded work.
-BATCH_SIZE = 200
 
 REJECTED = Q(status=ProfilePhoto.Status.REJECTED) | Q(review_status=ProfilePhoto.Review.REJECTED)
 
@@ -56,39 +50,6 @@ def expired_rejected_photos() -> QuerySet[ProfilePhoto]:
 
 
 def purge_rejected_originals(batch_size: int = BATCH_SIZE) -> int:
-    """Delete the originals of expired rejected photos; returns how many.
-
-    Safe to run twice, and in two workers at once: rows are locked with SKIP
-    LOCKED, and a purged row (empty `original`) is never selected again. A
-    file that storage refuses to delete is logged and left for the next run.
-    """
-    purged = 0
-    failed: set[int] = set()
-    while True:
-        with transaction.atomic():
-            batch = list(
-                expired_rejected_photos()
-                .exclude(pk__in=failed)
-                .select_for_update(of=("self",), skip_locked=True)
-                .order_by("pk")[:batch_size]
-            )
-            if not batch:
-                return purged
-            done = []
-            for photo in batch:
-                # The file goes first, the field after: a crash in between leaves
-                # a row naming a missing file, which the next run selects again
-                # (deleting a missing file is a no-op) and clears. The other
-                # order could commit while the file stayed, and nothing would
-                # ever find that file again.
-                try:
-                    photo.original.storage.delete(photo.original.name)
-                except Exception:
-                    logger.exception(
-                        "could not delete a rejected photo's original", extra={"photo": photo.pk}
-                    )
-                    failed.add(photo.pk)
-                else:
-                    done.append(photo.pk)
-            ProfilePhoto.objects.filter(pk__in=done).update(original="")
-        purged += len(done)
+    """Delete the originals of expired rejected photos; returns how many
+    (penpals.retention.purge_files: batched, SKIP LOCKED, file before field)."""
+    return purge_files(expired_rejected_photos(), "original", batch_size)
