@@ -110,38 +110,15 @@ def liaison(db):
 # --- A real Celery worker ------------------------------------------------------------
 
 
-class _SessionWorker:
-    """One `celery worker` process for this test process, restarted when the
-    content types it has cached no longer exist.
-
-    Transactional tests flush the database after themselves, and Django then
-    re-creates the content types under new ids; a long-lived worker still
-    holds the old ids in ContentType's cache, and its next moderation item
-    would point at a content type that is gone. Production never flushes.
-    """
+class _Worker:
+    """A `celery worker` process on this test process's broker and test database."""
 
     def __init__(self, log_path: Path, env: dict[str, str]):
         self.log_path = log_path
         self.env = env
         self.process: subprocess.Popen | None = None
-        self.content_types: tuple | None = None
 
-    @staticmethod
-    def _content_types() -> tuple:
-        from django.contrib.contenttypes.models import ContentType
-
-        return tuple(ContentType.objects.order_by("pk").values_list("pk", flat=True))
-
-    def current(self) -> subprocess.Popen:
-        content_types = self._content_types()
-        if self.process is not None and content_types != self.content_types:
-            self.stop()
-        if self.process is None:
-            self.start()
-            self.content_types = content_types
-        return self.process
-
-    def start(self) -> None:
+    def start(self) -> subprocess.Popen:
         ready_before = self.log_path.read_text().count(" ready.") if self.log_path.exists() else 0
         with open(self.log_path, "a") as log:
             self.process = subprocess.Popen(
@@ -155,6 +132,7 @@ class _SessionWorker:
                 self.process.kill()
                 pytest.fail(f"Celery worker did not start:\n{self.log_path.read_text()}")
             time.sleep(0.2)
+        return self.process
 
     def stop(self) -> None:
         if self.process is None:
@@ -168,33 +146,40 @@ class _SessionWorker:
 
 
 @pytest.fixture(scope="session")
-def _session_celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
-    import redis
+def _celery_worker_env(django_db_setup, django_db_blocker, tmp_path_factory):
     from django.db import connection
 
     if not settings.REDIS_URL:
         pytest.fail("The worker tests need Redis: run them through `make test`.")
-    # Drop tasks queued by earlier tests that had no worker.
-    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
     env = {
         **os.environ,
         "DATABASE_URL": database_url(connection.settings_dict),
         "REDIS_URL": settings.CELERY_BROKER_URL,
         "CELERY_TASK_ALWAYS_EAGER": "false",
     }
-    worker = _SessionWorker(tmp_path_factory.mktemp("celery") / "worker.log", env)
-    yield worker
-    worker.stop()
+    return tmp_path_factory.mktemp("celery") / "worker.log", env
 
 
 @pytest.fixture
-def celery_worker_process(_session_celery_worker, transactional_db):
+def celery_worker_process(_celery_worker_env, transactional_db):
     """A real `celery worker` process on this test process's broker and test database.
 
-    Tests using it get committed data (`transactional_db`) and should carry
-    `@pytest.mark.xdist_group("worker")` so one process starts one worker.
+    One per test, started on an empty queue and stopped before the test's
+    database flush. A worker kept for the session would go on taking the tasks
+    other tests queue (and lock tables under their flush), and would keep
+    content type ids that the flush re-creates under new ones. Tests using it
+    get committed data (`transactional_db`) and carry
+    `@pytest.mark.xdist_group("worker")`.
     """
-    return _session_celery_worker.current()
+    import redis
+
+    # Drop tasks queued by earlier tests that had no worker.
+    redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
+    worker = _Worker(*_celery_worker_env)
+    try:
+        yield worker.start()
+    finally:
+        worker.stop()
 
 
 # --- A real browser ---------------------------------------------------------------
