@@ -61,6 +61,11 @@ def get_photo_for_private_file(user, pk: int) -> ProfilePhoto:
     return get_photo_for_liaison(user, pk)
 
 
+def is_published(slug: str) -> bool:
+    """Whether the public may see the profile at `slug` (one small indexed query)."""
+    return InmateProfile.objects.published().filter(slug=slug).exists()
+
+
 def get_published_profile(slug: str) -> InmateProfile:
     """A profile as the public may see it: published, or 404."""
     return get_object_or_404(

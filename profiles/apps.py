@@ -9,7 +9,10 @@ class ProfilesConfig(AppConfig):
     def ready(self) -> None:
         from moderation import registry
         from moderation.models import ModerationItem
-        from profiles import services
+        from profiles import public_cache, services
+        from profiles.models import Facility, InmateProfile, ProfilePhoto
+
+        public_cache.connect_signals(Facility, InmateProfile, ProfilePhoto)
 
         Kind = ModerationItem.Kind
         registry.register(

@@ -780,6 +780,16 @@ def search_directory(data: QueryDict) -> tuple[DirectoryFilterForm, DirectoryPag
     )
 
 
+def is_canonical_query(data: QueryDict, page: DirectoryPage) -> bool:
+    """The query string is exactly the page's canonical parameters (each once,
+    all valid): the only directory requests whose pages are cached."""
+    return (
+        not page.errors
+        and all(len(values) == 1 for _, values in data.lists())
+        and data.dict() == page.params
+    )
+
+
 # --- A profile page ----------------------------------------------------------------------------------
 
 MAX_PROFILE_PHOTOS = 6

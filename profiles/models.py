@@ -15,6 +15,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.text import slugify
 
+from profiles.public_cache import PublicDataQuerySet
+
 
 def private_storage():
     """Private files (originals, consent forms) never get a public URL."""
@@ -73,6 +75,8 @@ class Facility(models.Model):
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = PublicDataQuerySet.as_manager()
+
     class Meta:
         verbose_name_plural = "facilities"
         ordering = ["name"]
@@ -119,7 +123,7 @@ def photo_original_path(photo: ProfilePhoto, filename: str) -> str:
     return f"photos/originals/{uuid.uuid4().hex}"
 
 
-class InmateProfileQuerySet(models.QuerySet):
+class InmateProfileQuerySet(PublicDataQuerySet):
     def published(self) -> InmateProfileQuerySet:
         return self.filter(status=InmateProfile.Status.PUBLISHED)
 
@@ -347,6 +351,8 @@ class ProfilePhoto(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = PublicDataQuerySet.as_manager()
 
     class Meta:
         ordering = ["-is_primary", "created_at"]

@@ -10,33 +10,43 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from profiles import directory, services
-from profiles.access import get_published_profile
+from profiles.access import get_published_profile, is_published
+from profiles.public_cache import cached_for_visitors
 
 
 @require_GET
 def directory_list(request: HttpRequest) -> HttpResponse:
-    form, page = directory.search_directory(request.GET)
-    return render(request, "profiles/directory.html", {"form": form, "page": page})
+    def render_page():
+        form, page = directory.search_directory(request.GET)
+        response = render(request, "profiles/directory.html", {"form": form, "page": page})
+        return response, directory.is_canonical_query(request.GET, page)
+
+    return cached_for_visitors(request, render_page)
 
 
 @require_GET
 def profile(request: HttpRequest, slug: str) -> HttpResponse:
-    inmate = get_published_profile(slug)
-    return render(
-        request,
-        "profiles/profile_detail.html",
-        {
+    def still_published():
+        # Checked for a cached page too: an unpublished profile is a 404 at once.
+        if not is_published(slug):
+            raise Http404("No such profile.")
+
+    def render_page():
+        inmate = get_published_profile(slug)
+        context = {
             "profile": inmate,
             "photos": directory.public_photos(inmate),
             "is_saved": directory.is_saved(request.user, inmate),
-        },
-    )
+        }
+        return render(request, "profiles/profile_detail.html", context), True
+
+    return cached_for_visitors(request, render_page, before_cached=still_published)
 
 
 @require_POST

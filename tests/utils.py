@@ -16,3 +16,12 @@ def database_url(settings_dict: dict) -> str:
     """DATABASE_URL for a process that must use this test process's database."""
     db = settings_dict
     return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+def task_sends(on_commit_callbacks: list) -> list:
+    """The on-commit callbacks that send a task: without the public page
+    cache's new generation (profiles.public_cache), which any write to a
+    profile or photo also schedules."""
+    from profiles.public_cache import new_generation
+
+    return [callback for callback in on_commit_callbacks if callback is not new_generation]

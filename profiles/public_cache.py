@@ -1,0 +1,135 @@
+"""Whole-page cache for what anonymous visitors see of the directory.
+
+The directory list and profile pages are the same for every visitor who is
+not signed in, and rendering them is most of their cost (the load run of
+`make bench` measured about 24 ms of CPU a request without this). So the HTML
+of those pages is kept in the cache for PAGE_SECONDS, under a key that holds
+the *generation* of the public data:
+
+- every write to a profile, photo or facility through the ORM (save, delete,
+  `QuerySet.update`, bulk create and update) starts a new generation, once
+  at once and again when its transaction commits, so no page rendered from
+  the data before the commit outlives it under the new key;
+- a profile page still asks the database on every request whether the
+  profile is published (one indexed query): a paused, released or withdrawn
+  profile is a 404 the moment it changes, whatever the cache holds.
+
+What a cached page can miss is bounded by PAGE_SECONDS: a change made while
+Redis was unreachable (the new generation could not be stored), and the
+date-based parts of a page (ages, "new", release windows).
+
+Signed-in visitors, requests with a message to show, and answers other than
+200 are never cached, nor are directory queries that are not in canonical
+form (junk parameters, invalid values), so a visitor cannot fill the cache
+with keys of their own making faster than they could with real searches.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+import zlib
+from collections.abc import Callable
+
+from django.contrib.messages import get_messages
+from django.core.cache import cache
+from django.db import models, transaction
+from django.http import HttpRequest, HttpResponse
+
+PAGE_SECONDS = 60
+GENERATION_KEY = "public-pages:generation"
+
+
+def new_generation() -> None:
+    # No timeout: the generation lives until the next change (or an eviction,
+    # which only means every page is rendered afresh).
+    cache.set(GENERATION_KEY, uuid.uuid4().hex, None)
+
+
+def public_data_changed() -> None:
+    """Start a new generation now and again when the transaction commits."""
+    new_generation()
+    transaction.on_commit(new_generation)
+
+
+def current_generation() -> str:
+    generation = cache.get(GENERATION_KEY)
+    if generation is None:
+        cache.add(GENERATION_KEY, uuid.uuid4().hex, None)
+        generation = cache.get(GENERATION_KEY)
+    return generation or ""
+
+
+class PublicDataQuerySet(models.QuerySet):
+    """A queryset whose bulk writes start a new generation of public pages
+    (saves and deletes do so through signals, see connect_signals)."""
+
+    def update(self, **kwargs) -> int:
+        updated = super().update(**kwargs)
+        if updated:
+            public_data_changed()
+        return updated
+
+    def bulk_create(self, objs, *args, **kwargs):
+        created = super().bulk_create(objs, *args, **kwargs)
+        if created:
+            public_data_changed()
+        return created
+
+    def bulk_update(self, objs, fields, *args, **kwargs):
+        updated = super().bulk_update(objs, fields, *args, **kwargs)
+        if updated:
+            public_data_changed()
+        return updated
+
+
+def _on_write(sender, **kwargs) -> None:
+    public_data_changed()
+
+
+def connect_signals(*models_: type[models.Model]) -> None:
+    for model in models_:
+        models.signals.post_save.connect(_on_write, sender=model, dispatch_uid=f"pc-save-{model}")
+        models.signals.post_delete.connect(
+            _on_write, sender=model, dispatch_uid=f"pc-delete-{model}"
+        )
+
+
+def _is_anonymous_visit(request: HttpRequest) -> bool:
+    # len() reads the messages without marking them shown.
+    return (
+        request.method == "GET"
+        and not request.user.is_authenticated
+        and not len(get_messages(request))
+    )
+
+
+def _page_key(request: HttpRequest, generation: str) -> str:
+    path = hashlib.sha256(request.get_full_path().encode()).hexdigest()
+    return f"public-pages:{generation}:{path}"
+
+
+def cached_for_visitors(
+    request: HttpRequest,
+    render: Callable[[], tuple[HttpResponse, bool]],
+    *,
+    before_cached: Callable[[], None] = lambda: None,
+) -> HttpResponse:
+    """The page for this request, from the cache when an anonymous visitor's
+    same request was answered in this generation. `render()` returns the
+    response and whether it may be kept (a canonical request).
+    `before_cached()` runs before a cached page is returned and may raise
+    (Http404) to refuse it; `render()` makes its own checks."""
+    if not _is_anonymous_visit(request):
+        return render()[0]
+    # Read before rendering: a change committed while this page renders has
+    # already moved past this key.
+    key = _page_key(request, current_generation())
+    body = cache.get(key)
+    if body is not None:
+        before_cached()
+        return HttpResponse(zlib.decompress(body))
+    response, may_keep = render()
+    if may_keep and response.status_code == 200 and not response.streaming:
+        cache.set(key, zlib.compress(response.content, 1), PAGE_SECONDS)
+    return response
