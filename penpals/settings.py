@@ -377,6 +377,12 @@ SCAN_MAX_UPLOAD_BYTES = env_int("SCAN_MAX_UPLOAD_BYTES", 20_000_000)
 SCAN_MAX_PAGES = env_int("SCAN_MAX_PAGES", 20)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# Small files stay in memory; a file past the largest accepted size is not
+# written to disk (penpals/uploads.py).
+FILE_UPLOAD_HANDLERS = [
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "penpals.uploads.SizeCappedUploadHandler",
+]
 
 # --- Letters ---------------------------------------------------------------------------
 

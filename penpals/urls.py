@@ -11,6 +11,7 @@ admin.site.login = secure_admin_login(admin.site.login)
 admin.site.site_header = "Penpals staff"
 admin.site.site_title = "Penpals staff"
 
+handler400 = views.bad_request
 handler500 = views.server_error
 
 urlpatterns = [

@@ -4,11 +4,13 @@ import json
 import sys
 
 from allauth.account.decorators import reauthentication_required
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect, render
 from django.template import loader
 from django.views import defaults
@@ -80,6 +82,24 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 # How long a client should wait before trying again while the database is away.
 DATABASE_RETRY_AFTER_SECONDS = 30
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler400: the 400 page, saying what was wrong when Django refused the
+    request for its size, before any form could (too many files, too many
+    fields or too much form data)."""
+    reason = ""
+    if isinstance(exception, TooManyFilesSent):
+        reason = (
+            f"It sent more than {settings.DATA_UPLOAD_MAX_NUMBER_FILES} files at once; "
+            "each upload form says how many it takes. Go back and choose fewer files."
+        )
+    elif isinstance(exception, TooManyFieldsSent):
+        reason = "It sent more form fields than any of our forms has."
+    elif isinstance(exception, RequestDataTooBig):
+        reason = "It sent more form text than any of our forms accepts."
+    body = loader.render_to_string("400.html", {"reason": reason})
+    return HttpResponseBadRequest(body)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

@@ -31,8 +31,9 @@ from messaging.services import notify
 from messaging.tasks import send_notification
 from moderation.models import ModerationItem
 from profiles.models import ProfilePhoto
-from profiles.photos import variant_names
+from profiles.photos import PROCESSING_GRACE, sweep_unprocessed_photos, variant_names
 from profiles.services import check_upload_photo
+from profiles.tasks import process_photo
 from tests.factories import LetterFactory, image_bytes
 from tests.faults.conftest import (
     LockHolder,
@@ -84,6 +85,47 @@ def test_a_photo_task_killed_midway_is_run_again_and_done_once(
     assert (photo.display.name, photo.thumbnail.name) == (display_name, thumbnail_name)
     assert ModerationItem.objects.for_object(photo).count() == 1
     # The second run replaced the first run's files rather than adding copies beside them.
+    assert stored_copies(photo.display) == stored_copies(photo.thumbnail) == 1
+
+
+def test_a_photo_whose_whole_worker_was_killed_is_done_once_after_the_sweep(
+    own_redis, start_worker, liaison, facility, profile
+):
+    """The whole worker dies (a solo pool: the process that holds the broker
+    connection), so nothing gives the task back: it waits for the broker's
+    visibility timeout (an hour), and the beat sweep is what recovers it."""
+    worker = start_worker(own_redis.url)
+    with LockHolder("LOCK TABLE moderation_moderationitem IN SHARE MODE") as lock:
+        photo, _ = check_upload_photo(
+            liaison, profile, SimpleUploadedFile("marcus.jpg", image_bytes("JPEG", (900, 700)))
+        )
+        wait_for(
+            lambda: backends_waiting_on_a_lock('INSERT INTO "moderation_moderationitem"') == 1,
+            "the task to reach the review insert",
+        )
+        worker.kill()
+        lock.release()
+    photo.refresh_from_db()
+    assert photo.status == ProfilePhoto.Status.PROCESSING  # nothing of the run committed
+    assert own_redis.unacked() == 1  # held by the broker for the dead worker
+
+    worker.start()
+    # A photo processing for less than the grace period may still have a live run.
+    assert sweep_unprocessed_photos() == 0
+    ProfilePhoto.objects.filter(pk=photo.pk).update(
+        created_at=F("created_at") - PROCESSING_GRACE - timedelta(seconds=1)
+    )
+    assert sweep_unprocessed_photos() == 1
+    task = "profiles.tasks.process_photo"
+    wait_for(lambda: worker.results(task) == ["'ready'"], "the sweep's run to finish")
+    # The killed task, when the broker gives it back (a copy sent now stands
+    # in for it), finds the photo done.
+    process_photo.delay(photo.pk)
+    wait_for(lambda: len(worker.results(task)) == 2, "the redelivered copy to run")
+    assert worker.results(task) == ["'ready'", "'skipped'"]
+    photo.refresh_from_db()
+    assert photo.status == ProfilePhoto.Status.READY
+    assert ModerationItem.objects.for_object(photo).count() == 1
     assert stored_copies(photo.display) == stored_copies(photo.thumbnail) == 1
 
 

@@ -399,6 +399,15 @@ def test_a_letter_with_markup_is_kept_as_typed_and_shown_escaped(
     assert escape(SCRIPT) in html
 
 
+def test_a_letter_excerpt_keeps_its_direction_changes_to_itself(alice, profile):
+    """The inbox quotes the start of a letter inline; an unclosed RTL override
+    in it must not reverse the page's text after it (the quote, the status)."""
+    client = logged_in(alice)
+    assert write(client, profile, BIDI_TEXT).status_code == 302
+    inbox = client.get(reverse("letters:inbox")).content.decode()
+    assert f"“<bdi>{BIDI_TEXT}</bdi>”" in inbox
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [

@@ -10,6 +10,7 @@ beyond the project's limit, so a bomb is refused before it is decoded.
 
 from __future__ import annotations
 
+import os
 import tracemalloc
 import uuid
 
@@ -19,6 +20,7 @@ from django.urls import reverse
 
 from messaging.models import Letter, LetterScan
 from moderation.models import ModerationItem
+from penpals.uploads import SizeCappedUploadHandler
 from profiles import csv_import
 from profiles.models import InmateProfile, LiaisonAction, ProfilePhoto
 from profiles.photos import DAMAGED, NOT_AN_IMAGE
@@ -37,6 +39,7 @@ from tests.hostile.corpus import (
     DecodeWatch,
     isolate_media,
     post_streamed_file,
+    valid_jpeg,
 )
 
 pytestmark = pytest.mark.django_db
@@ -314,15 +317,45 @@ def upload_100_mb(kind: str, request):
     return client, url, fields, "scans", "big.jpg is 100 MB; each page may be at most 20 MB."
 
 
+def spy_on_spooled_sizes(monkeypatch) -> list[tuple[int, int]]:
+    """(bytes on disk, size reported to the form) of each file the upload
+    handler completes, read from the real temporary file."""
+    completed = []
+    file_complete = SizeCappedUploadHandler.file_complete
+
+    def spy(handler, file_size):
+        uploaded = file_complete(handler, file_size)
+        on_disk = os.path.getsize(uploaded.temporary_file_path())
+        completed.append((on_disk, uploaded.size))
+        return uploaded
+
+    monkeypatch.setattr(SizeCappedUploadHandler, "file_complete", spy)
+    return completed
+
+
+def test_a_file_within_the_limits_is_spooled_whole(liaison_client, profile, media, monkeypatch):
+    spooled = spy_on_spooled_sizes(monkeypatch)
+    # Past FILE_UPLOAD_MAX_MEMORY_SIZE, so it goes to a temporary file.
+    photo = valid_jpeg() + b"\0" * 3_000_000
+    response = liaison_client.post(
+        reverse("liaison:photo_upload", args=[profile.pk]),
+        {"photos": SimpleUploadedFile("big-but-fine.jpg", photo)},
+    )
+    assert response.status_code == 302
+    assert spooled == [(len(photo), len(photo))]
+    assert ProfilePhoto.objects.get().size_bytes == len(photo)
+
+
 @pytest.mark.parametrize("kind", ["photo", "consent", "liaison-reply", "admin-reply", "csv"])
 def test_a_100_mb_upload_gets_a_clear_message_and_leaves_nothing(
-    request, media, tmp_path, settings, kind
+    request, media, tmp_path, settings, monkeypatch, kind
 ):
     # Files never count against DATA_UPLOAD_MAX_MEMORY_SIZE; past
     # FILE_UPLOAD_MAX_MEMORY_SIZE they stream to a temp file, so each form's own
     # limit is what refuses them, with a page that says why (not a 413 or a 500).
     assert settings.FILE_UPLOAD_MAX_MEMORY_SIZE < 10_000_000
     client, url, fields, file_field, message = upload_100_mb(kind, request)
+    spooled = spy_on_spooled_sizes(monkeypatch)
     tracemalloc.start()
     try:
         response = post_streamed_file(
@@ -335,6 +368,9 @@ def test_a_100_mb_upload_gets_a_clear_message_and_leaves_nothing(
     assert message in form_errors(response)
     print(f"{kind}: 100 MB upload refused, peak Python memory {peak / 1e6:.1f} MB")
     assert peak < HUNDRED_MB / 10  # streamed: never held whole
+    # Nor written to disk: the temporary file was emptied once past the largest
+    # accepted size, while the size the form checked is the true one.
+    assert spooled == [(0, HUNDRED_MB)]
     assert not ProfilePhoto.objects.exists() and not LetterScan.objects.exists()
     assert not Letter.objects.exists() and not LiaisonAction.objects.exists()
     assert not InmateProfile.objects.exclude(consent_form="").exists()
@@ -345,8 +381,9 @@ def test_more_files_than_django_parses_is_a_400_that_stores_nothing(
     liaison_client, profile, media, settings
 ):
     # DATA_UPLOAD_MAX_NUMBER_FILES (Django's default, 100) stops the parse
-    # before the form runs, so the page is the generic 400, not the form's
-    # "at most 10 photos": never a 500, and nothing is stored.
+    # before the form runs, so the form's "at most 10 photos" cannot say it;
+    # the 400 page (penpals.views.bad_request) says why instead. Never a 500,
+    # and nothing is stored.
     photos = [
         SimpleUploadedFile(f"photo-{number}.jpg", CORPUS["truncated-jpeg"].content)
         for number in range(settings.DATA_UPLOAD_MAX_NUMBER_FILES + 1)
@@ -355,6 +392,9 @@ def test_more_files_than_django_parses_is_a_400_that_stores_nothing(
         reverse("liaison:photo_upload", args=[profile.pk]), {"photos": photos}
     )
     assert response.status_code == 400
-    assert "couldn’t understand that request" in response.content.decode()
+    page = response.content.decode()
+    assert "couldn’t understand that request" in page
+    assert f"It sent more than {settings.DATA_UPLOAD_MAX_NUMBER_FILES} files at once" in page
+    assert "Go back and choose fewer files." in page
     assert not ProfilePhoto.objects.exists()
     assert media.files() == []
