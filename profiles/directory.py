@@ -780,13 +780,23 @@ def search_directory(data: QueryDict) -> tuple[DirectoryFilterForm, DirectoryPag
     )
 
 
+# What a ticked checkbox sends from the filter form, and what the page's own links use.
+TICKED = {"on", "1"}
+
+
 def is_canonical_query(data: QueryDict, page: DirectoryPage) -> bool:
-    """The query string is exactly the page's canonical parameters (each once,
-    all valid): the only directory requests whose pages are cached."""
-    return (
-        not page.errors
-        and all(len(values) == 1 for _, values in data.lists())
-        and data.dict() == page.params
+    """The query string says exactly the page's canonical parameters (each
+    once, all valid; a ticked box as the form or the page's links send it):
+    the only directory requests whose pages are cached, so junk parameters
+    cannot make new cache keys."""
+    if page.errors or any(len(values) != 1 for _, values in data.lists()):
+        return False
+    sent = data.dict()
+    if sent.keys() != page.params.keys():
+        return False
+    return all(
+        sent[name] == value or (value == "1" and sent[name] in TICKED)
+        for name, value in page.params.items()
     )
 
 

@@ -58,6 +58,21 @@ def test_a_visitor_gets_the_same_directory_page_from_the_cache(
     assert "Marcus" in second.content.decode()
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"photo": "on", "accepting": "on", "new": "on"},  # as the filter form sends them
+        {"photo": "1", "gender": "male", "sort": "name"},  # as the page's own links do
+        {"q": "chess guitar", "page": "2"},
+    ],
+)
+def test_the_forms_and_links_queries_are_cached(client, marcus, query, django_assert_num_queries):
+    first = client.get(DIRECTORY, query)
+    with django_assert_num_queries(0):
+        second = client.get(DIRECTORY, query)
+    assert second.content == first.content
+
+
 def test_a_saved_profile_change_shows_at_once(client, marcus):
     client.get(url_of(marcus))
     client.get(DIRECTORY)
@@ -139,6 +154,7 @@ def test_a_visitor_with_a_message_sees_it_and_not_a_cached_page(client, marcus, 
         {"gender": "nonsense"},  # an invalid value
         {"page": "1"},  # the canonical form drops page 1
         {"q": "  chess  "},  # the canonical form strips
+        {"photo": "yes"},  # a ticked box sent any other way than the form's
     ],
 )
 def test_queries_not_in_canonical_form_are_not_cached(client, marcus, query):
