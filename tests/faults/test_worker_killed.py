@@ -51,20 +51,30 @@ pytestmark = [
 ]
 
 
+# The photo task writes the public files, then waits to open the photo's
+# review: a SHARE lock lets it read the table but not insert into it.
+REVIEW_TABLE_LOCK = "LOCK TABLE moderation_moderationitem IN SHARE MODE"
+
+
+def upload_photo_held_before_its_review(liaison, profile) -> ProfilePhoto:
+    """Upload a photo and wait until its task is held at the review insert
+    (call inside `LockHolder(REVIEW_TABLE_LOCK)`)."""
+    photo, _ = check_upload_photo(
+        liaison, profile, SimpleUploadedFile("marcus.jpg", image_bytes("JPEG", (900, 700)))
+    )
+    wait_for(
+        lambda: backends_waiting_on_a_lock('INSERT INTO "moderation_moderationitem"') == 1,
+        "the task to reach the review insert",
+    )
+    return photo
+
+
 def test_a_photo_task_killed_midway_is_run_again_and_done_once(
     own_redis, start_worker, liaison, facility, profile
 ):
     worker = start_worker(own_redis.url, pool="prefork")
-    # The task will write the public files, then wait to open the photo's
-    # review: a SHARE lock lets it read the table but not insert into it.
-    with LockHolder("LOCK TABLE moderation_moderationitem IN SHARE MODE") as lock:
-        photo, _ = check_upload_photo(
-            liaison, profile, SimpleUploadedFile("marcus.jpg", image_bytes("JPEG", (900, 700)))
-        )
-        wait_for(
-            lambda: backends_waiting_on_a_lock('INSERT INTO "moderation_moderationitem"') == 1,
-            "the task to reach the review insert",
-        )
+    with LockHolder(REVIEW_TABLE_LOCK) as lock:
+        photo = upload_photo_held_before_its_review(liaison, profile)
         display_name, thumbnail_name = variant_names(photo)
         storage = ProfilePhoto._meta.get_field("display").storage
         assert storage.exists(display_name), "the files are written before the row commits"
@@ -95,14 +105,8 @@ def test_a_photo_whose_whole_worker_was_killed_is_done_once_after_the_sweep(
     connection), so nothing gives the task back: it waits for the broker's
     visibility timeout (an hour), and the beat sweep is what recovers it."""
     worker = start_worker(own_redis.url)
-    with LockHolder("LOCK TABLE moderation_moderationitem IN SHARE MODE") as lock:
-        photo, _ = check_upload_photo(
-            liaison, profile, SimpleUploadedFile("marcus.jpg", image_bytes("JPEG", (900, 700)))
-        )
-        wait_for(
-            lambda: backends_waiting_on_a_lock('INSERT INTO "moderation_moderationitem"') == 1,
-            "the task to reach the review insert",
-        )
+    with LockHolder(REVIEW_TABLE_LOCK) as lock:
+        photo = upload_photo_held_before_its_review(liaison, profile)
         worker.kill()
         lock.release()
     photo.refresh_from_db()

@@ -305,7 +305,7 @@ def test_the_inbox_lists_only_my_correspondences_newest_first(
     # A reply's text is never in the inbox; the pen pal's own letter only as an excerpt.
     assert "SECRET-TRANSCRIPTION-TEXT" not in html
     assert "NOT-YET-APPROVED" not in html
-    assert "“Hello Dolores”" in html
+    assert "“<bdi>Hello Dolores</bdi>”" in html
     assert f"photos/thumbs/{someone_else.slug}.jpg" in html
 
 
