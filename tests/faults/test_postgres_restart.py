@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-pytestmark = pytest.mark.xdist_group("faults")
+# django_db: pytest-django sets up the test database only for sessions with
+# a test that asks for it, and the module fixture copies its schema.
+pytestmark = [pytest.mark.xdist_group("faults"), pytest.mark.django_db]
 
 # Pages that query the database on every request (the directory reads profiles).
 PAGES = ["/healthz", "/inmates/"]
