@@ -262,6 +262,11 @@ ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Penpals] "
 # Links in emails use the scheme of the public address.
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if SITE_URL.startswith("https://") else "http"
 ACCOUNT_ADAPTER = "penpals.adapters.AccountAdapter"
+# Sign-up, password reset and email change answer alike whether or not an
+# address has an account (allauth's default, stated because it matters); the
+# sign-up form also takes the same time for both (penpals.adapters).
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_FORMS = {"signup": "penpals.adapters.EqualTimeSignupForm"}
 # allauth's default rate limits stay on; they are counted in the shared Redis cache.
 ACCOUNT_RATE_LIMITS = {
     "login_failed": env_str("ACCOUNT_RATE_LIMIT_LOGIN_FAILED", "10/m/ip,5/5m/key"),
