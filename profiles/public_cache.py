@@ -20,8 +20,12 @@ date-based parts of a page (ages, "new", release windows).
 
 Signed-in visitors, requests with a message to show, and answers other than
 200 are never cached, nor are directory queries that are not in canonical
-form (junk parameters, invalid values), so a visitor cannot fill the cache
-with keys of their own making faster than they could with real searches.
+form (junk parameters, invalid values), nor profile pages asked for with any
+query string at all (the page reads none). The key is the path and the
+parameters as parsed and sorted, not as spelled, so a stray "&", a
+percent-escape or another order is the same key. A visitor cannot fill the
+cache with keys of their own making faster than they could with real
+searches and real profiles.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import hashlib
 import uuid
 import zlib
 from collections.abc import Callable
+from urllib.parse import urlencode
 
 from django.contrib.messages import get_messages
 from django.core.cache import cache
@@ -105,8 +110,12 @@ def _is_anonymous_visit(request: HttpRequest) -> bool:
 
 
 def _page_key(request: HttpRequest, generation: str) -> str:
-    path = hashlib.sha256(request.get_full_path().encode()).hexdigest()
-    return f"public-pages:{generation}:{path}"
+    # What the page is rendered from, not how the URL spells it: the raw query
+    # string would make a new key for every "&" appended to a real search.
+    parameters = sorted((name, value) for name, values in request.GET.lists() for value in values)
+    canonical = f"{request.path}?{urlencode(parameters)}"
+    digest = hashlib.sha256(canonical.encode("utf-8", "backslashreplace")).hexdigest()
+    return f"public-pages:{generation}:{digest}"
 
 
 def cached_for_visitors(

@@ -44,7 +44,9 @@ def profile(request: HttpRequest, slug: str) -> HttpResponse:
             "photos": directory.public_photos(inmate),
             "is_saved": directory.is_saved(request.user, inmate),
         }
-        return render(request, "profiles/profile_detail.html", context), True
+        # The page reads no parameter: only the bare URL is kept, so made-up
+        # query strings cannot each become a cache entry.
+        return render(request, "profiles/profile_detail.html", context), not request.GET
 
     return cached_for_visitors(request, render_page, before_cached=still_published)
 

@@ -186,3 +186,57 @@ def test_pages_render_without_redis(client, marcus, settings):
     marcus.display_name = "Marcus R."
     marcus.save()
     assert "Marcus R." in client.get(DIRECTORY).content.decode()
+
+
+# --- Nobody makes cache keys faster than by visiting real pages -------------------------------
+
+
+def page_keys_in_redis() -> set[bytes]:
+    """The page keys the real cache holds, read from Redis itself."""
+    import redis
+    from django.conf import settings
+
+    client = redis.Redis.from_url(settings.CACHES["default"]["LOCATION"])
+    try:
+        return set(client.scan_iter(match="*public-pages:*:*"))
+    finally:
+        client.close()
+
+
+def test_it_keeps_a_profile_page_under_its_one_canonical_key(client, marcus):
+    client.get(url_of(marcus))
+    canonical = page_keys_in_redis()
+    assert len(canonical) == 1
+    for query in [
+        "utm_source=a",
+        "x=1",
+        "x=2",
+        "x=1&y=2",
+        "next=/admin/",
+        "page=2",
+        "a" * 500,
+        "",  # a bare "?"
+        "&",
+        "&&",
+    ]:
+        response = client.get(f"{url_of(marcus)}?{query}")
+        assert response.status_code == 200
+        assert "I teach chess on my unit." in response.content.decode()
+    assert page_keys_in_redis() == canonical
+
+
+def test_it_renders_a_profile_page_with_a_made_up_query_afresh(client, marcus):
+    client.get(url_of(marcus) + "?made-up=1")
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url_of(marcus) + "?made-up=1")
+    assert response.status_code == 200
+    assert len(queries) >= 2  # rendered again, not served from a key of the visitor's making
+
+
+def test_it_keeps_one_key_for_a_directory_query_however_it_is_spelled(client, marcus):
+    client.get(DIRECTORY, {"q": "chess"})
+    canonical = page_keys_in_redis()
+    assert len(canonical) == 1
+    for spelling in ["q=chess&", "q=chess&&", "&q=chess", "q=%63hess", "q=ches%73&&&"]:
+        assert client.get(f"{DIRECTORY}?{spelling}").status_code == 200
+    assert page_keys_in_redis() == canonical
