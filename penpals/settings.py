@@ -210,6 +210,8 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "inte
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "penpals.tasks.record_worker_heartbeat", "schedule": 60.0},
+    # The storage write behind /healthz's "storage" state (penpals.health).
+    "check-storage": {"task": "penpals.tasks.check_storage", "schedule": 300.0},
     "sweep-unprocessed-photos": {
         "task": "profiles.tasks.sweep_unprocessed_photos",
         "schedule": 300.0,
@@ -285,6 +287,9 @@ if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# The token a monitor sends (Authorization: Bearer ...) for /healthz's deep
+# check, which writes to both storages. Unset: only beat runs that check.
+HEALTHZ_DEEP_TOKEN = env_secret("HEALTHZ_DEEP_TOKEN")
 SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
 SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", not DEBUG)

@@ -9,6 +9,8 @@ from celery import shared_task
 from django.db import transaction
 from django.utils import timezone
 
+from penpals import health
+
 logger = logging.getLogger(__name__)
 
 
@@ -38,3 +40,10 @@ def record_worker_heartbeat() -> str:
     worker = socket.gethostname()
     WorkerHeartbeat.objects.update_or_create(worker=worker, defaults={"seen_at": timezone.now()})
     return worker
+
+
+@shared_task
+def check_storage() -> str:
+    """Write and delete a tiny file in both storages and record the result,
+    which the public /healthz reports with its age (scheduled by beat)."""
+    return health.record_storage_check()

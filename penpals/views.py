@@ -70,11 +70,17 @@ def delete_account(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    states, down = health.run_checks()
+    """Public and cheap (writes nothing); the deep check that writes to both
+    storages only with the token (penpals.health)."""
+    deep = health.is_deep_check_requested(request)
+    states, down = health.run_checks(deep=deep)
     body = {
         "status": "ok" if not down else "down",
         "down": down,
         "checks": states,
+        "deep": deep,
+        # How old the storage state is: 0 after a deep check, else beat's last.
+        "storage_checked_seconds_ago": 0 if deep else health.last_storage_check()[1],
         "worker": health.worker_state() if "database" not in down else "unknown",
     }
     return JsonResponse(body, status=503 if down else 200)

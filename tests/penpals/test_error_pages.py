@@ -13,7 +13,7 @@ def failing_client(client):
 
 
 def test_an_unreachable_database_gets_a_503_that_says_try_again(failing_client, monkeypatch):
-    def database_gone():
+    def database_gone(**kwargs):
         raise OperationalError("connection to server at 127.0.0.1 failed: Connection refused")
 
     monkeypatch.setattr(health, "run_checks", database_gone)
@@ -27,7 +27,7 @@ def test_an_unreachable_database_gets_a_503_that_says_try_again(failing_client, 
 
 
 def test_any_other_error_gets_the_500_page(failing_client, monkeypatch):
-    def broken():
+    def broken(**kwargs):
         raise ValueError("a bug")
 
     monkeypatch.setattr(health, "run_checks", broken)
