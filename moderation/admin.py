@@ -30,7 +30,9 @@ from moderation.paginator import EstimatedCountPaginator
 from moderation.screening import Hit, highlight_segments, screen_text
 from moderation.services import (
     AlreadyDecided,
+    StaleVersion,
     claim,
+    current_version,
     do_decide,
     do_escalate,
     next_item,
@@ -449,15 +451,18 @@ class ModerationItemAdmin(admin.ModelAdmin):
         item = self.get_object(request, object_id)
         extra_context = {**(extra_context or {})}
         if item is not None:
+            # The version before the content: an edit landing in between makes
+            # the decision stale (refused), never approves text not shown.
+            decision_form = DecisionForm(initial={"seen_version": current_version(item)})
             extra_context.update(review_context(item))
             may_decide = self.has_change_permission(request, item)
             if may_decide and item.status == ModerationItem.Status.PENDING:
                 if request.method == "GET" and not claim(item, request.user):
                     extra_context["claimed_by_other"] = item
-                extra_context["decision_form"] = DecisionForm()
+                extra_context["decision_form"] = decision_form
             elif may_decide and item.status == ModerationItem.Status.ESCALATED:
                 if request.user.is_superuser:
-                    extra_context["decision_form"] = DecisionForm()
+                    extra_context["decision_form"] = decision_form
         return super().change_view(request, object_id, form_url, extra_context)
 
     @method_decorator_require_post
@@ -493,9 +498,14 @@ class ModerationItemAdmin(admin.ModelAdmin):
                     item.pk,
                     request.user,
                     approve=approve,
+                    seen_version=form.cleaned_data["seen_version"],
                     reason_code="" if approve else form.cleaned_data["reason_code"],
                     note="" if approve else form.cleaned_data["note"],
                 )
+        except StaleVersion as exc:
+            # Back to the item page, which shows the new version to decide on.
+            self.message_user(request, str(exc), messages.ERROR)
+            return redirect(change_url)
         except (AlreadyDecided, ValidationError) as exc:
             self.message_user(
                 request, " ".join(getattr(exc, "messages", [str(exc)])), messages.ERROR
@@ -542,6 +552,10 @@ class ModerationItemAdmin(admin.ModelAdmin):
                 )
             self._decide_all(request, items, approve=approve, form=form)
             return None
+        for item in items:
+            # What the page shows of each item is its summary, refreshed with
+            # every edit: a version read now is the version confirmed.
+            item.seen_version = current_version(item)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
@@ -564,11 +578,14 @@ class ModerationItemAdmin(admin.ModelAdmin):
                     item.pk,
                     request.user,
                     approve=approve,
+                    # An item the confirmation page did not list (a "select
+                    # all" that grew meanwhile) has no version: refused as stale.
+                    seen_version=request.POST.get(f"seen_version_{item.pk}", ""),
                     reason_code=form.cleaned_data.get("reason_code", ""),
                     note=form.cleaned_data.get("note", ""),
                 )
                 decided += 1
-            except (AlreadyDecided, ValidationError) as exc:
+            except (AlreadyDecided, StaleVersion, ValidationError) as exc:
                 # Not str(item): this copy still says "Pending".
                 label = f"{item.get_kind_display()} #{item.object_id}"
                 refused.append(f"{label}: {' '.join(getattr(exc, 'messages', [str(exc)]))}")

@@ -63,6 +63,9 @@ class DecisionForm(forms.Form):
             "An escalation's note tells the admin why (required)."
         ),
     )
+    # The version of the content the page showed (moderation.services.
+    # current_version): a decision on anything newer is refused as stale.
+    seen_version = forms.CharField(widget=forms.HiddenInput, required=False, max_length=128)
 
     def clean(self):
         cleaned = super().clean()

@@ -51,13 +51,68 @@ class AlreadyDecided(Exception):
     pass
 
 
+class StaleVersion(Exception):
+    """The object under review changed after the moderator read it: the
+    decision would apply to something they did not see. Nothing is decided;
+    the item stays pending with the new content."""
+
+
+# What changed, in the moderator's words, per kind of item.
+_STALE_MESSAGES = {
+    ModerationItem.Kind.PROFILE: (
+        "This profile changed while you were reading it. Review the new version."
+    ),
+    ModerationItem.Kind.PROFILE_CHANGE: (
+        "This profile changed while you were reading it. Review the new version."
+    ),
+    ModerationItem.Kind.PHOTO: (
+        "This photo changed while you were looking at it. Review the new version."
+    ),
+}
+_STALE_MESSAGE = "This item changed while you were reading it. Review the new version."
+
+
+def current_version(item: ModerationItem) -> str:
+    """The version of what `item` puts under review, as it is now ("" for kinds
+    whose content cannot change). A page that lets a moderator decide must read
+    it BEFORE it reads the content it shows: a change in between then makes the
+    decision stale (refused), never approves what was not shown."""
+    version_of = registry.handlers_for(item.kind).version_of
+    return version_of(item, for_update=False) if version_of is not None else ""
+
+
 @transaction.atomic
 def do_decide(
-    item_id: int, moderator, *, approve: bool, reason_code: str = "", note: str = ""
+    item_id: int,
+    moderator,
+    *,
+    approve: bool,
+    seen_version: str | None = None,
+    reason_code: str = "",
+    note: str = "",
 ) -> ModerationItem:
     """Approve or reject a pending (or, for an admin, escalated) item once. Locks
     the row, so two moderators deciding at the same moment produce one decision;
-    the second gets AlreadyDecided."""
+    the second gets AlreadyDecided.
+
+    A moderator's decision (`moderator` is not None) on a kind that registers
+    `version_of` must pass `seen_version`, the current_version() the page they
+    decided on was rendered with; if the object changed since, StaleVersion is
+    raised and nothing is decided. Only a system decision (moderator None) of
+    content the system itself checked may leave it out."""
+    peek = ModerationItem.objects.only("kind", "content_type", "object_id").get(pk=item_id)
+    handlers = registry.handlers_for(peek.kind)
+    is_versioned = moderator is not None and handlers.version_of is not None
+    if is_versioned and seen_version is None:
+        raise TypeError(
+            f"A moderator's decision on a {peek.kind} item must pass the version they saw "
+            "(seen_version=current_version(item) as the page was rendered)."
+        )
+    # The object is locked before the item: its writers (a liaison's edit, a
+    # photo's processing) lock it and then refresh its pending item, so the
+    # same order here cannot deadlock with them, and it cannot change between
+    # this check and the handler that publishes it.
+    version = handlers.version_of(peek, for_update=True) if is_versioned else None
     item = ModerationItem.objects.select_for_update().get(pk=item_id)
     # An escalated item waits for an admin's decision; anything else is final.
     is_escalated = item.status == ModerationItem.Status.ESCALATED
@@ -65,9 +120,10 @@ def do_decide(
         raise AlreadyDecided(f"This item was already {item.get_status_display().lower()}.")
     if is_escalated and not moderator.is_superuser:
         raise AlreadyDecided("This item was escalated: an admin decides it.")
+    if is_versioned and version != seen_version:
+        raise StaleVersion(_STALE_MESSAGES.get(item.kind, _STALE_MESSAGE))
     if not approve and not reason_code:
         raise ValidationError("A rejection needs a reason.")
-    handlers = registry.handlers_for(item.kind)
     item.status = ModerationItem.Status.APPROVED if approve else ModerationItem.Status.REJECTED
     item.decided_by = moderator
     item.decided_at = timezone.now()

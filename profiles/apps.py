@@ -16,15 +16,22 @@ class ProfilesConfig(AppConfig):
 
         Kind = ModerationItem.Kind
         registry.register(
-            Kind.PROFILE, on_approve=services.approve_profile, on_reject=services.reject_profile
+            Kind.PROFILE,
+            on_approve=services.approve_profile,
+            on_reject=services.reject_profile,
+            version_of=services.profile_review_version,
         )
         registry.register(
             Kind.PROFILE_CHANGE,
             on_approve=services.approve_profile_change,
             on_reject=services.reject_profile_change,
+            version_of=services.profile_review_version,
         )
         registry.register(
-            Kind.PHOTO, on_approve=services.approve_photo, on_reject=services.reject_photo
+            Kind.PHOTO,
+            on_approve=services.approve_photo,
+            on_reject=services.reject_photo,
+            version_of=services.photo_review_version,
         )
 
     def on_account_deleted(self, user) -> None:

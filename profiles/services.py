@@ -9,6 +9,7 @@ act on the facility in question.
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import timedelta
 
 from django.conf import settings
@@ -377,6 +378,58 @@ def refresh_primary_photo(profile: InmateProfile) -> None:
 
 
 # --- Moderation handlers (registered in ProfilesConfig.ready) ------------------------------
+
+
+def _digest(content) -> str:
+    return hashlib.sha256(
+        json.dumps(content, sort_keys=True, default=str).encode("utf-8")
+    ).hexdigest()
+
+
+def profile_review_version(item: ModerationItem, *, for_update: bool = False) -> str:
+    """The version of a profile under review (a new profile or a change): its
+    reviewed public text and the changes waiting in `pending_changes`, all
+    that the item page shows and approval publishes. With `for_update`, locks
+    the profile (as do_update_profile does before refreshing the item)."""
+    profiles = InmateProfile.objects.select_for_update() if for_update else InmateProfile.objects
+    profile = profiles.filter(pk=item.object_id).first()
+    if profile is None:
+        return "gone"
+    return _digest(
+        {
+            "public": {name: getattr(profile, name) for name in InmateProfile.REVIEWED_FIELDS},
+            "pending": profile.pending_changes,
+        }
+    )
+
+
+def photo_review_version(item: ModerationItem, *, for_update: bool = False) -> str:
+    """The version of a photo under review: the uploaded file (checksum) and
+    its processed variants (names and when they were made). With `for_update`,
+    locks the profile and then the photo, the order of do_delete_photo."""
+    photos = ProfilePhoto.objects
+    if for_update:
+        profile_id = (
+            ProfilePhoto.objects.filter(pk=item.object_id)
+            .values_list("profile_id", flat=True)
+            .first()
+        )
+        if profile_id is None:
+            return "gone"
+        InmateProfile.objects.select_for_update().filter(pk=profile_id).values_list("pk").first()
+        photos = ProfilePhoto.objects.select_for_update()
+    photo = photos.filter(pk=item.object_id).first()
+    if photo is None:
+        return "gone"
+    return _digest(
+        {
+            "checksum": photo.checksum,
+            "status": photo.status,
+            "display": photo.display.name or "",
+            "thumbnail": photo.thumbnail.name or "",
+            "processed_at": photo.processed_at,
+        }
+    )
 
 
 def approve_profile(item: ModerationItem, moderator) -> None:

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from moderation.models import ModerationItem
-from moderation.services import do_decide
+from moderation.services import current_version, do_decide
 from profiles.models import InmateProfile, ProfilePhoto
 from tests.factories import (
     MINIMAL_PDF,
@@ -116,7 +116,7 @@ def test_it_takes_a_profile_from_the_liaison_to_a_pen_pals_favourites(
     )
     moderator = ModeratorFactory()
     for item in ModerationItem.objects.pending().order_by("kind"):
-        do_decide(item.pk, moderator, approve=True)
+        do_decide(item.pk, moderator, approve=True, seen_version=current_version(item))
     profile.refresh_from_db()
     assert profile.status == InmateProfile.Status.PUBLISHED
     assert profile.primary_photo is not None

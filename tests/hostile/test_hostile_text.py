@@ -29,7 +29,7 @@ from django.utils.html import escape
 from messaging.models import Letter
 from messaging.services import screen_letter
 from moderation.models import ModerationItem, ProtectionRequest, Report
-from moderation.services import do_decide
+from moderation.services import current_version, do_decide
 from penpals.models import User
 from profiles.models import InmateProfile
 from profiles.services import do_submit_profile
@@ -176,7 +176,7 @@ def test_profile_markup_is_stored_as_typed_and_shown_escaped_on_every_page(
     assert_shown_escaped(html, MARKUP)
 
     item = ModerationItem.objects.for_object(profile).pending().get()
-    do_decide(item.pk, moderator_with_mfa, approve=True)
+    do_decide(item.pk, moderator_with_mfa, approve=True, seen_version=current_version(item))
     profile.refresh_from_db()
     assert profile.status == InmateProfile.Status.PUBLISHED
     public = client.get(reverse("directory:profile", args=[profile.slug])).content.decode()

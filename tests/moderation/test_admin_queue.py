@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from moderation.models import ModerationItem
-from moderation.services import submit_for_review
+from moderation.services import current_version, submit_for_review
 from profiles.models import InmateProfile
 from tests.factories import InmateProfileFactory, activate_totp
 
@@ -30,7 +30,12 @@ def test_it_lets_a_moderator_approve_from_the_queue(client, moderator_with_mfa, 
     response = client.post(
         changelist,
         # The list asks for confirmation first; this is the confirmed post.
-        {"action": "approve_selected", "_selected_action": [pending_item.pk], "confirm": "yes"},
+        {
+            "action": "approve_selected",
+            "_selected_action": [pending_item.pk],
+            f"seen_version_{pending_item.pk}": current_version(pending_item),
+            "confirm": "yes",
+        },
         follow=True,
     )
     assert response.status_code == 200

@@ -402,10 +402,22 @@ def profile_items():
     return items
 
 
+def seen_versions(items) -> dict[str, str]:
+    """The versions a bulk confirmation page carries for the items it lists."""
+    from moderation.services import current_version
+
+    return {f"seen_version_{item.pk}": current_version(item) for item in items}
+
+
 def bulk(client, action, items, **extra):
     return client.post(
         QUEUE,
-        {"action": action, "_selected_action": [item.pk for item in items], **extra},
+        {
+            "action": action,
+            "_selected_action": [item.pk for item in items],
+            **seen_versions(items),
+            **extra,
+        },
         follow=True,
     )
 
@@ -421,9 +433,14 @@ def test_bulk_approve_asks_for_confirmation_first(mod_client, profile_items):
 def test_bulk_approve_decides_each_and_reports_the_already_decided(
     mod_client, profile_items, second_moderator
 ):
-    from moderation.services import do_decide
+    from moderation.services import current_version, do_decide
 
-    do_decide(profile_items[0].pk, second_moderator, approve=True)
+    do_decide(
+        profile_items[0].pk,
+        second_moderator,
+        approve=True,
+        seen_version=current_version(profile_items[0]),
+    )
 
     response = bulk(mod_client, "approve_selected", profile_items, confirm="yes")
 
@@ -440,14 +457,20 @@ def test_bulk_decisions_report_items_decided_while_confirming(
 ):
     """The confirmation page lists decided items too when the list shows
     every status; deciding them again is refused by do_decide's lock."""
-    from moderation.services import do_decide
+    from moderation.services import current_version, do_decide
 
-    do_decide(profile_items[0].pk, second_moderator, approve=True)
+    do_decide(
+        profile_items[0].pk,
+        second_moderator,
+        approve=True,
+        seen_version=current_version(profile_items[0]),
+    )
     response = mod_client.post(
         f"{QUEUE}?status=all",
         {
             "action": "approve_selected",
             "_selected_action": [item.pk for item in profile_items],
+            **seen_versions(profile_items),
             "confirm": "yes",
         },
         follow=True,

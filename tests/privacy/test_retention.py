@@ -17,7 +17,7 @@ from messaging.models import Letter, LetterScan
 from messaging.retention import purge_expired_scans
 from messaging.services import screen_letter
 from moderation.models import ModerationItem
-from moderation.services import do_decide, submit_for_review
+from moderation.services import current_version, do_decide, submit_for_review
 from profiles.models import ProfilePhoto
 from profiles.retention import purge_rejected_originals
 from tests.factories import (
@@ -262,7 +262,14 @@ def test_it_deletes_rejected_originals_after_their_period(moderator, time_machin
         profile=profile, status="rejected", status_reason="Not an image.", processed_at=T0
     )
     item = submit_for_review(reviewed, ModerationItem.Kind.PHOTO, facility=profile.facility)
-    do_decide(item.pk, moderator, approve=False, reason_code="other", note="Not a clear photo.")
+    do_decide(
+        item.pk,
+        moderator,
+        approve=False,
+        seen_version=current_version(item),
+        reason_code="other",
+        note="Not a clear photo.",
+    )
     public = add_public_photo(profile, is_primary=False)
     expired = {refused.original.name, reviewed.original.name}
     kept = {failed.original.name, public.original.name}

@@ -30,7 +30,7 @@ from django.utils import timezone
 from PIL import Image, ImageDraw, ImageFile
 
 from moderation.models import ModerationItem
-from moderation.services import do_decide
+from moderation.services import current_version, do_decide
 from penpals.celery import app as celery_app
 from profiles import photos
 from profiles.models import ProfilePhoto
@@ -496,7 +496,7 @@ def test_it_makes_an_approved_photo_the_primary_photo(moderator):
     photo = processed(phone_jpeg())
     assert photo.profile.primary_photo is None
     item = ModerationItem.objects.for_object(photo).get()
-    do_decide(item.pk, moderator, approve=True)
+    do_decide(item.pk, moderator, approve=True, seen_version=current_version(item))
     photo.refresh_from_db()
     photo.profile.refresh_from_db()
     assert photo.is_public

@@ -8,7 +8,7 @@ from django.core.files.storage import storages
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from moderation.models import ModerationItem
-from moderation.services import do_decide, submit_for_review
+from moderation.services import current_version, do_decide, submit_for_review
 from profiles.models import ProfilePhoto
 from profiles.services import check_upload_photo
 from tests.factories import InmateProfileFactory, add_public_photo, image_bytes
@@ -47,7 +47,13 @@ def test_it_removes_the_public_copies_of_a_rejected_photo(
     item = submit_for_review(photo, ModerationItem.Kind.PHOTO, facility=profile.facility)
 
     with django_capture_on_commit_callbacks(execute=True):
-        do_decide(item.pk, moderator, approve=False, reason_code="other")
+        do_decide(
+            item.pk,
+            moderator,
+            approve=False,
+            seen_version=current_version(item),
+            reason_code="other",
+        )
 
     photo.refresh_from_db()
     profile.refresh_from_db()
