@@ -61,6 +61,7 @@ def review_context(item: ModerationItem) -> dict:
         context.update(letter_review(target))
     elif label == "profiles.InmateProfile":
         context["profile_changes"] = profile_changes(target, item.kind)
+        context["profile_flags"] = flag_labels(item.flags)
     elif label == "profiles.ProfilePhoto":
         context["photo"] = target
     elif label == "moderation.Report":
@@ -106,20 +107,42 @@ def letter_review(letter) -> dict:
 
 def profile_changes(profile, kind: str) -> list[dict]:
     """The reviewed public fields: for a change, the approved value beside the
-    proposed one (changed rows first); for a new profile, what would go public."""
+    proposed one (changed rows first); for a new profile, what would go public.
+
+    The text under review (every field of a new profile, the changed fields
+    of a change: what profiles.services.screen_profile screened for the
+    item's risk and flags) is screened again as shown, with the profile
+    scope, and its hits highlighted in `segments`: a millisecond a field, and
+    the spans always fit the text on the page."""
+    is_change = kind == ModerationItem.Kind.PROFILE_CHANGE
     rows = []
     for name in profile.REVIEWED_FIELDS:
         current = getattr(profile, name)
         proposed = profile.pending_changes.get(name, current)
+        changed = is_change and proposed != current
+        shown = _shown(proposed)
         rows.append(
             {
                 "label": profile._meta.get_field(name).verbose_name.capitalize(),
-                "approved": _shown(current) if kind == ModerationItem.Kind.PROFILE_CHANGE else "",
-                "proposed": _shown(proposed),
-                "changed": kind == ModerationItem.Kind.PROFILE_CHANGE and proposed != current,
+                "approved": _shown(current) if is_change else "",
+                "proposed": shown,
+                "changed": changed,
+                "segments": (
+                    highlight_segments(
+                        shown,
+                        screen_text(shown, scope="profile", facility_id=profile.facility_id).hits,
+                    )
+                    if changed or not is_change
+                    else None
+                ),
             }
         )
     return sorted(rows, key=lambda row: not row["changed"])
+
+
+def flag_labels(flags) -> list[str]:
+    labels = dict(FlagCategory.choices)
+    return [labels.get(flag, flag) for flag in flags or []]
 
 
 def _shown(value) -> str:

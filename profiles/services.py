@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from moderation.models import ModerationItem
+from moderation.screening import ScreeningResult, screen_text
 from moderation.services import submit_for_review, withdraw_pending
 from penpals.tasks import enqueue_on_commit
 from profiles.models import Facility, Favorite, InmateProfile, LiaisonAction, ProfilePhoto
@@ -39,6 +40,51 @@ def record_action(
 
 def _review_summary(profile: InmateProfile) -> str:
     return f"{profile.display_name}: {profile.bio[:200]}"
+
+
+def public_text(value) -> str:
+    """A reviewed field's value as the review shows and screening reads it
+    (interests joined by commas, as moderation.admin.profile_changes shows them)."""
+    return ", ".join(value) if isinstance(value, list) else str(value)
+
+
+def texts_under_review(profile: InmateProfile, kind: str) -> dict[str, str]:
+    """The public text a review of `kind` decides, by field: every reviewed
+    field of a new profile; only the proposed values of a change."""
+    if kind == ModerationItem.Kind.PROFILE_CHANGE:
+        values = {
+            name: value
+            for name, value in profile.pending_changes.items()
+            if name in InmateProfile.REVIEWED_FIELDS
+        }
+    else:
+        values = {name: getattr(profile, name) for name in InmateProfile.REVIEWED_FIELDS}
+    return {name: public_text(value) for name, value in values.items()}
+
+
+def screen_profile(profile: InmateProfile, kind: str) -> ScreeningResult:
+    """Screen the text under review with the profile scope (and the facility's
+    own rules), each field on its own, so no hit spans two fields. About a
+    millisecond a field: done in the request that submits the text."""
+    hits = []
+    for text in texts_under_review(profile, kind).values():
+        hits.extend(screen_text(text, scope="profile", facility_id=profile.facility_id).hits)
+    return ScreeningResult(tuple(hits))
+
+
+def submit_profile_for_review(profile: InmateProfile, kind: str, *, summary: str) -> None:
+    """Open or refresh the profile's pending item of `kind`, screened: its risk
+    and flags are those of the text it now holds. Call inside the caller's
+    transaction, with the profile locked."""
+    screening = screen_profile(profile, kind)
+    submit_for_review(
+        profile,
+        kind,
+        facility=profile.facility,
+        summary=summary,
+        risk_score=screening.risk,
+        flags=screening.categories,
+    )
 
 
 # --- Profiles ---------------------------------------------------------------------
@@ -113,20 +159,16 @@ def do_update_profile(liaison, profile: InmateProfile, fields: dict) -> InmatePr
     profile.save()
     if is_public:
         if profile.pending_changes:
-            submit_for_review(
+            submit_profile_for_review(
                 profile,
                 ModerationItem.Kind.PROFILE_CHANGE,
-                facility=profile.facility,
                 summary=f"Changes to {', '.join(sorted(profile.pending_changes))} of {profile.display_name}",
             )
         else:
             withdraw_pending(profile, ModerationItem.Kind.PROFILE_CHANGE)
     elif profile.status == Status.PENDING_REVIEW:
-        submit_for_review(
-            profile,
-            ModerationItem.Kind.PROFILE,
-            facility=profile.facility,
-            summary=_review_summary(profile),
+        submit_profile_for_review(
+            profile, ModerationItem.Kind.PROFILE, summary=_review_summary(profile)
         )
     record_action(
         liaison, profile.facility, Action.PROFILE_UPDATED, profile=profile, fields=sorted(changed)
@@ -181,11 +223,8 @@ def do_submit_profile(liaison, profile: InmateProfile) -> InmateProfile:
     profile = InmateProfile.objects.select_for_update().get(pk=profile.pk)
     profile.status = Status.PENDING_REVIEW
     profile.save(update_fields=["status", "updated_at"])
-    submit_for_review(
-        profile,
-        ModerationItem.Kind.PROFILE,
-        facility=profile.facility,
-        summary=_review_summary(profile),
+    submit_profile_for_review(
+        profile, ModerationItem.Kind.PROFILE, summary=_review_summary(profile)
     )
     record_action(liaison, profile.facility, Action.PROFILE_SUBMITTED, profile=profile)
     return profile
