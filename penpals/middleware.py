@@ -10,6 +10,11 @@ ADMIN_PREFIX = "/admin/"
 # Areas a staff member or liaison may reach only with a second factor set up.
 MFA_PROTECTED_PREFIXES = (ADMIN_PREFIX, "/liaison/")
 
+# Every path check here reads request.path_info, the path the URL resolver
+# routes, never request.path: under a prefix (SCRIPT_NAME from the proxy, or
+# FORCE_SCRIPT_NAME) request.path is "/prefix/admin/" and would not start
+# with "/admin/", while the resolver still serves the admin.
+
 
 class RequireMFAMiddleware:
     """Send staff and liaisons without MFA to set it up before the admin or portal.
@@ -24,7 +29,7 @@ class RequireMFAMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = request.user
         if (
-            request.path.startswith(MFA_PROTECTED_PREFIXES)
+            request.path_info.startswith(MFA_PROTECTED_PREFIXES)
             and user.is_authenticated
             and user.requires_mfa()
             and not is_mfa_enabled(user)
@@ -51,7 +56,7 @@ class RefuseNulInAdminQueryMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.path.startswith(ADMIN_PREFIX) and any(
+        if request.path_info.startswith(ADMIN_PREFIX) and any(
             "\x00" in key or any("\x00" in value for value in values)
             for key, values in request.GET.lists()
         ):

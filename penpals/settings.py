@@ -286,7 +286,9 @@ if BEHIND_PROXY:
     # Only trust X-Forwarded-Proto when a proxy we run sets it.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# Django matches this against request.path without its leading "/", which
+# under a path prefix (SCRIPT_NAME) is "prefix/healthz": any prefix is allowed.
+SECURE_REDIRECT_EXEMPT = [r"^(?:[^/]+/)*healthz$"]
 # The token a monitor sends (Authorization: Bearer ...) for /healthz's deep
 # check, which writes to both storages. Unset: only beat runs that check.
 HEALTHZ_DEEP_TOKEN = env_secret("HEALTHZ_DEEP_TOKEN")
