@@ -210,7 +210,7 @@ def close_correspondences_of_order(order: NoContactOrder, staff) -> int:
 @transaction.atomic
 def do_pause_requested_profile(protection_request: ProtectionRequest, staff):
     """Turn a request into a paused profile in one step (the profile leaves the
-    directory and takes no letters until a liaison or staff resumes it)."""
+    directory and takes no letters until staff resume it)."""
     protection_request = _locked_open_request(protection_request)
     if protection_request.profile_id is None:
         raise ProtectionRefused(
@@ -250,14 +250,20 @@ def do_dismiss_protection_request(protection_request: ProtectionRequest, staff) 
 
 
 def pause_profile(profile, staff):
-    """Pause a published profile (audited as a lifecycle action by `staff`); a
-    profile already paused is left as it is."""
-    from profiles.models import InmateProfile
+    """Pause a profile on staff's decision (audited as a lifecycle action by
+    `staff`). Only staff can resume it; a profile its liaison had paused
+    becomes staff-paused."""
     from profiles.services import check_change_lifecycle
 
-    if profile.status == InmateProfile.Status.PAUSED:
-        return profile
-    return check_change_lifecycle(staff, profile, "paused")
+    return check_change_lifecycle(staff, profile, "paused", by_staff=True)
+
+
+def resume_profile(profile, staff):
+    """Staff lift a pause (theirs or the liaison's): the profile returns to the
+    directory. Audited as a lifecycle action by `staff`."""
+    from profiles.services import check_change_lifecycle
+
+    return check_change_lifecycle(staff, profile, "resumed", by_staff=True)
 
 
 @transaction.atomic

@@ -1,7 +1,9 @@
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.html import format_html
 
+from moderation.protection import resume_profile
 from profiles.models import Facility, FacilityLiaison, InmateProfile, LiaisonAction, ProfilePhoto
 
 
@@ -56,6 +58,26 @@ class InmateProfileAdmin(admin.ModelAdmin):
         "primary_photo",
     ]
     show_full_result_count = False  # no COUNT(*) of a large table on every page
+    actions = ["resume_paused_profiles"]
+
+    def has_resume_permission(self, request) -> bool:
+        # The staff who pause (acting on reports and protection requests) resume.
+        return request.user.has_perm("moderation.change_moderationitem")
+
+    @admin.action(description="Resume the selected paused profiles", permissions=["resume"])
+    def resume_paused_profiles(self, request, queryset) -> None:
+        # Only staff lift a pause staff made (a protection request, a report).
+        resumed = 0
+        for profile in queryset.filter(status=InmateProfile.Status.PAUSED)[:100]:
+            try:
+                resume_profile(profile, request.user)
+            except ValidationError as error:
+                self.message_user(
+                    request, f"{profile.display_name}: {' '.join(error.messages)}", "error"
+                )
+            else:
+                resumed += 1
+        self.message_user(request, f"Resumed {resumed} profile(s).")
 
     def get_exclude(self, request, obj=None):
         # Moderators review public text; the private fields are for admins and printed mail.

@@ -386,8 +386,14 @@ LIFECYCLE_LABELS = {
 
 
 def lifecycle_actions_for(profile: InmateProfile) -> list[str]:
-    """The lifecycle actions the profile's current status allows, in display order."""
-    return [action for action, statuses in LIFECYCLE_FROM.items() if profile.status in statuses]
+    """The lifecycle actions the profile's current status allows, in display order
+    (a liaison cannot resume a profile staff paused)."""
+    return [
+        action
+        for action, statuses in LIFECYCLE_FROM.items()
+        if profile.status in statuses
+        and not (action == Action.RESUMED and profile.is_paused_by_staff)
+    ]
 
 
 class LifecycleForm(forms.Form):

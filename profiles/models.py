@@ -200,6 +200,9 @@ class InmateProfile(models.Model):
     )
     is_accepting_letters = models.BooleanField(default=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    # Staff paused the listing (a protection request, a report): only staff
+    # resume it; the liaison sees why, not who asked (profiles.services).
+    is_paused_by_staff = models.BooleanField(default=False)
     pending_changes = models.JSONField(default=dict, blank=True)
 
     # The approved primary photo shown in the directory (denormalised for the list page).

@@ -242,46 +242,89 @@ LIFECYCLE_FROM = {
 }
 
 
+# Shown to the liaison of a profile staff paused; who asked stays with staff.
+STAFF_PAUSE_MESSAGE = "Paused by Penpals staff after a safety review; staff will resume it."
+
+
 def check_change_lifecycle(
-    liaison, profile: InmateProfile, action: str, *, transferred_to: Facility | None = None
+    liaison,
+    profile: InmateProfile,
+    action: str,
+    *,
+    transferred_to: Facility | None = None,
+    by_staff: bool = False,
 ) -> InmateProfile:
+    """Check and apply a lifecycle action. `by_staff` is set only by staff's
+    own tools (moderation.protection): staff pause any listed profile, and
+    only staff resume a profile they paused."""
     if action not in LIFECYCLE_FROM:
         raise ValidationError("Unknown action.")
+    if by_staff and action == Action.PAUSED and profile.status == Status.PAUSED:
+        if profile.is_paused_by_staff:
+            return profile
+        # Paused by its liaison (or expiry) already: staff take the pause over.
+        return do_change_lifecycle(liaison, profile, action, by_staff=True)
+    if action == Action.RESUMED and profile.is_paused_by_staff and not by_staff:
+        raise ValidationError(STAFF_PAUSE_MESSAGE)
     if profile.status not in LIFECYCLE_FROM[action]:
         raise ValidationError(
             f"A {profile.get_status_display().lower()} profile cannot be {Action(action).label.lower()}."
         )
     if transferred_to is not None and transferred_to.pk == profile.facility_id:
         raise ValidationError("A transfer must be to a different facility.")
-    return do_change_lifecycle(liaison, profile, action, transferred_to=transferred_to)
+    return do_change_lifecycle(
+        liaison, profile, action, transferred_to=transferred_to, by_staff=by_staff
+    )
 
 
 @transaction.atomic
 def do_change_lifecycle(
-    liaison, profile: InmateProfile, action: str, *, transferred_to: Facility | None = None
+    liaison,
+    profile: InmateProfile,
+    action: str,
+    *,
+    transferred_to: Facility | None = None,
+    by_staff: bool = False,
 ) -> InmateProfile:
     """Pause, resume, renew, or mark a person released or transferred.
 
     Released and transferred profiles leave the directory at once; open
-    reviews of them are withdrawn.
+    reviews of them are withdrawn. A staff pause (`by_staff`) is lifted only
+    by a staff resume: renewing extends the listing but leaves it paused.
     """
     profile = InmateProfile.objects.select_for_update().get(pk=profile.pk)
-    if profile.status not in LIFECYCLE_FROM[action]:
+    staff_takes_over_pause = (
+        by_staff and action == Action.PAUSED and profile.status == Status.PAUSED
+    )
+    if profile.status not in LIFECYCLE_FROM[action] and not staff_takes_over_pause:
         # Someone changed it between the check and the lock.
         raise ValidationError(f"This profile is now {profile.get_status_display().lower()}.")
+    if action == Action.RESUMED and profile.is_paused_by_staff and not by_staff:
+        raise ValidationError(STAFF_PAUSE_MESSAGE)
     if action == Action.PAUSED:
         profile.status = Status.PAUSED
+        profile.is_paused_by_staff = profile.is_paused_by_staff or by_staff
     elif action == Action.RESUMED:
         profile.status = Status.PUBLISHED
+        profile.is_paused_by_staff = False
     elif action == Action.RENEWED:
         profile.expires_at = timezone.localdate() + LISTING_PERIOD
-        profile.status = Status.PUBLISHED
+        if not profile.is_paused_by_staff:
+            profile.status = Status.PUBLISHED
     elif action == Action.RELEASED:
         profile.status = Status.RELEASED
     elif action == Action.TRANSFERRED:
         profile.status = Status.TRANSFERRED
         profile.transferred_to = transferred_to
-    profile.save(update_fields=["status", "expires_at", "transferred_to", "updated_at"])
+    profile.save(
+        update_fields=[
+            "status",
+            "is_paused_by_staff",
+            "expires_at",
+            "transferred_to",
+            "updated_at",
+        ]
+    )
     if profile.status in (Status.RELEASED, Status.TRANSFERRED):
         # messaging builds on profiles, so it is imported here, not at the top.
         from messaging.services import close_correspondences
