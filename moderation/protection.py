@@ -22,6 +22,7 @@ from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import timezone
 
 from moderation.models import ModerationItem, NoContactOrder, ProtectionRequest, WritingSuspension
@@ -112,10 +113,10 @@ def send_confirmation(protection_request_id: int) -> None:
     protection_request = ProtectionRequest.objects.filter(pk=protection_request_id).first()
     if protection_request is None:
         return
-    context = {
-        "requester_name": protection_request.requester_name,
-        "reference": protection_request.pk,
-    }
+    # Anyone can type any address into the public form: the email carries
+    # nothing they typed and nothing about the request (no name, no profile,
+    # no ask, no sequence number), only that a request arrived and a link.
+    context = {"safety_url": settings.SITE_URL + reverse("safety")}
     subject = render_to_string("moderation/email/protection_received_subject.txt", context)
     message = EmailMultiAlternatives(
         subject=" ".join(subject.split()),

@@ -90,11 +90,40 @@ def test_it_records_the_request_queues_it_first_and_confirms_neutrally(
 
     [confirmation] = mail.outbox
     assert confirmation.to == ["dana@example.org"]
-    assert str(protection_request.pk) in confirmation.subject
     html = confirmation.alternatives[0][0]
     for text in (confirmation.subject, confirmation.body, html):
         for private in ("Marcus", "Z-9911", profile.facility.name, "Aurelius"):
             assert private not in text
+
+
+def test_it_sends_anyone_typing_any_address_nothing_they_typed_or_asked(
+    client, profile, django_capture_on_commit_callbacks
+):
+    # An abuser can put a target's address in the form (5 an hour per IP) and
+    # write the "name" and "details" to be carried to them: none of it is.
+    words = "You cannot hide from me, Robin"
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            f"{URL}?profile={profile.slug}",
+            request_post(
+                requester_name=words,
+                requester_email="robin@example.org",
+                ask="review",
+                details=words,
+            ),
+        )
+    protection_request = ProtectionRequest.objects.get()
+    [confirmation] = mail.outbox
+    assert confirmation.to == ["robin@example.org"]
+    html = confirmation.alternatives[0][0]
+    for text in (confirmation.subject, confirmation.body, html):
+        for leaked in (
+            "hide", "Robin", "Marcus", "Z-9911", profile.facility.name, "review",
+            "contact", f"#{protection_request.pk}", f"reference {protection_request.pk}",
+        ):  # fmt: skip
+            assert leaked.lower() not in text.lower(), leaked
+        assert "ignore this email" in text or text is confirmation.subject
+    assert reverse("safety") in confirmation.body
 
 
 def test_an_advocate_asking_for_no_contact_names_who_it_protects(client, profile):
