@@ -10,11 +10,15 @@ class MessagingConfig(AppConfig):
         from messaging import services
         from moderation import registry
         from moderation.models import ModerationItem
+        from moderation.signals import no_contact_order_recorded
 
         for kind in (ModerationItem.Kind.LETTER_OUT, ModerationItem.Kind.LETTER_IN):
             registry.register(
                 kind, on_approve=services.approve_letter, on_reject=services.reject_letter
             )
+        no_contact_order_recorded.connect(
+            services.on_no_contact_order_recorded, dispatch_uid="messaging-no-contact-order"
+        )
 
     def on_account_deleted(self, user) -> None:
         """Letters stay for the audit trail (under the anonymous author), but nothing

@@ -25,8 +25,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from messaging.models import Correspondence, Letter, Notification, PrintBatch
-from moderation.models import ModerationItem, NoContactOrder, WritingSuspension
+from moderation.models import (
+    ModerationItem,
+    NoContactOrder,
+    WritingSuspension,
+    account_identifiers,
+)
 from moderation.services import do_decide, submit_for_review, withdraw_pending
+from penpals.emails import normalize_email, normalize_person_name
 from penpals.models import User
 from penpals.tasks import enqueue_on_commit
 from profiles.models import Facility, InmateProfile
@@ -87,14 +93,21 @@ def writing_refusal(user: User, profile: InmateProfile, correspondence=None) -> 
             return "You have blocked this correspondence. Unblock it to write again."
         if correspondence.blocked_by_inmate_at:
             return NOT_ACCEPTING_MESSAGE
-    if (
-        user.email
-        and NoContactOrder.objects.active()
-        .filter(profile=profile, email=user.email.strip().lower())
-        .exists()
-    ):
+    if is_covered_by_no_contact_order(user, profile):
         return NOT_ACCEPTING_MESSAGE
     return ""
+
+
+def is_covered_by_no_contact_order(user: User, profile: InmateProfile) -> bool:
+    """Whether an active order for `profile` names one of `user`'s addresses
+    (login or verified), compared in normalised form: "ann+x@…" and
+    "A.nn@googlemail.com" are Ann's gmail address. Served by the
+    moderation_nco_profile_email index."""
+    return (
+        NoContactOrder.objects.active()
+        .filter(profile=profile, email_normalized__in=account_identifiers(user))
+        .exists()
+    )
 
 
 def check_write_letter(user: User, profile: InmateProfile, body: str, idempotency_key) -> Letter:
@@ -173,23 +186,187 @@ def enqueue_screening(letter: Letter) -> None:
 # --- Screening ----------------------------------------------------------------------
 
 
-def _same_name(a: str, b: str) -> bool:
-    return bool(a) and " ".join(a.casefold().split()) == " ".join(b.casefold().split())
+# The moderation item's summary starts with this when a writer may be evading
+# a no-contact order, a writing suspension or an inmate's block: the letter is
+# held for a person, whatever the facility's screening mode.
+EVASION_SUMMARY = "Possible evasion of a no-contact order / suspension / block"
 
 
-def no_contact_alerts(letter: Letter) -> list[str]:
-    """Near matches of a no-contact order: the writer has the name of someone
-    protected by one, under another email. Flagged for a person to judge."""
+def evasion_alerts(letter: Letter) -> list[str]:
+    """Why the writer of `letter` may be someone kept away from its recipient
+    under another account: their name matches a no-contact order for the
+    profile, or one of their addresses (normalised) matches an order, a
+    suspended account, or an account the person in prison blocked. For
+    moderators only; never shown to the writer or the protected person."""
     if not letter.is_outbound or letter.created_by is None:
         return []
     writer = letter.created_by
+    profile_id = letter.correspondence.profile_id
+    identifiers = account_identifiers(writer)
+    name = normalize_person_name(writer.display_name)
     alerts = []
-    for order in NoContactOrder.objects.active().filter(profile=letter.correspondence.profile_id):
-        if order.email and order.email == writer.email.lower():
+    for order in NoContactOrder.objects.active().filter(profile=profile_id):
+        match = order.matches(identifiers, name)
+        if match == "email":
             alerts.append(f"Writer's email matches no-contact order #{order.pk}.")
-        elif order.name and _same_name(order.name, writer.display_name):
+        elif match == "name":
             alerts.append(f"Writer's name matches no-contact order #{order.pk} (different email).")
+    if identifiers:
+        suspended = (
+            WritingSuspension.objects.active()
+            .filter(normalized_emails__overlap=identifiers)
+            .exclude(user=writer)
+            .values_list("pk", flat=True)
+        )
+        alerts += [
+            f"Writer's email matches suspended account (suspension #{pk})." for pk in suspended
+        ]
+        blocked = (
+            Correspondence.objects.filter(profile_id=profile_id, blocked_by_inmate_at__isnull=False)
+            .exclude(pen_pal=writer)
+            .select_related("pen_pal")
+        )
+        for correspondence in blocked:
+            if normalize_email(correspondence.pen_pal.email) in identifiers:
+                alerts.append(
+                    "Writer's email matches an account this person blocked "
+                    f"(correspondence {correspondence.code})."
+                )
     return alerts
+
+
+def _identifiers_by_user(users) -> dict[int, list[str]]:
+    """Each user's normalised addresses (login and verified), in two queries."""
+    users = list(users)
+    identifiers = {user.pk: {normalize_email(user.email)} for user in users}
+    for user_id, address in EmailAddress.objects.filter(user__in=users, verified=True).values_list(
+        "user_id", "email"
+    ):
+        identifiers[user_id].add(normalize_email(address))
+    return {user_id: sorted(found - {""}) for user_id, found in identifiers.items()}
+
+
+def _return_to_review(letter: Letter, alert: str) -> None:
+    """Put an outbound letter that is in review or approved (not printed)
+    back before a moderator, held with the evasion flag. The writer is told
+    nothing: to them the letter is simply not delivered yet."""
+    screening = dict(letter.screening or {})
+    alerts = [*screening.get("alerts", [])]
+    if alert not in alerts:
+        alerts.append(alert)
+    categories = sorted(set(screening.get("categories", [])) | {"other"})
+    risk = max(int(screening.get("risk", 0)), min(100, int(screening.get("risk", 0)) + 40))
+    letter.screening = {**screening, "alerts": alerts, "categories": categories, "risk": risk}
+    letter.screened_at = timezone.now()
+    letter.status = Status.IN_REVIEW
+    letter.approved_at = None
+    letter.save(update_fields=["screening", "screened_at", "status", "approved_at"])
+    submit_for_review(
+        letter,
+        ModerationItem.Kind.LETTER_OUT,
+        facility=letter.correspondence.profile.facility,
+        summary=f"{EVASION_SUMMARY}. {_review_summary(letter)}",
+        risk_score=risk,
+        flags=categories,
+    )
+
+
+def _order_alert(order: NoContactOrder, match: str) -> str:
+    if match == "email":
+        return f"Writer's email matches no-contact order #{order.pk}."
+    return f"Writer's name matches no-contact order #{order.pk} (different email)."
+
+
+def enforce_no_contact_order(order_id: int) -> int:
+    """Apply a new no-contact order to what already exists (a task, so the
+    person who recorded it learns nothing about pen pals' accounts):
+    correspondences of a writer at the order's address are closed, and every
+    letter of a matching writer (address or name) that is in review or
+    approved but not printed goes back to a moderator, flagged. Returns how
+    many correspondences matched. Safe to run twice."""
+    with transaction.atomic():
+        order = NoContactOrder.objects.active().filter(pk=order_id).first()
+        if order is None:
+            return 0
+        correspondences = list(
+            Correspondence.objects.filter(profile_id=order.profile_id)
+            .select_related("pen_pal")
+            .order_by("pk")
+        )
+        identifiers = _identifiers_by_user(c.pen_pal for c in correspondences)
+        matched = 0
+        now = timezone.now()
+        for correspondence in correspondences:
+            pen_pal = correspondence.pen_pal
+            match = order.matches(
+                identifiers[pen_pal.pk], normalize_person_name(pen_pal.display_name)
+            )
+            if not match:
+                continue
+            matched += 1
+            if match == "email" and correspondence.closed_at is None:
+                Correspondence.objects.filter(pk=correspondence.pk, closed_at__isnull=True).update(
+                    closed_at=now, close_reason=Correspondence.CloseReason.MODERATOR
+                )
+            held = (
+                Letter.objects.select_for_update(of=("self",))
+                .select_related("correspondence__profile__facility")
+                .filter(
+                    correspondence=correspondence,
+                    direction=Direction.OUTBOUND,
+                    status__in=(Status.IN_REVIEW, Status.APPROVED),
+                )
+            )
+            for letter in held:
+                _return_to_review(letter, _order_alert(order, match))
+        return matched
+
+
+def on_no_contact_order_recorded(sender, order: NoContactOrder, immediately: bool, **kwargs):
+    """Receiver of moderation.signals.no_contact_order_recorded."""
+    if immediately:
+        enforce_no_contact_order(order.pk)
+    else:
+        from messaging.tasks import enforce_no_contact_order as enforce_task
+
+        enqueue_on_commit(enforce_task, order.pk)
+
+
+def hold_letters_under_no_contact_orders(letters: list[Letter]) -> list[Letter]:
+    """The print-time check: of approved `letters` (locked by the caller),
+    send back to review those whose writer matches an active no-contact order
+    for their profile that a moderator has not seen (made after the letter
+    was last screened), and return the ones that may print. Catches what
+    enforce_no_contact_order has not reached yet (task pending or lost)."""
+    if not letters:
+        return letters
+    profile_ids = {letter.correspondence.profile_id for letter in letters}
+    orders_by_profile: dict[int, list[NoContactOrder]] = {}
+    for order in NoContactOrder.objects.active().filter(profile_id__in=profile_ids):
+        orders_by_profile.setdefault(order.profile_id, []).append(order)
+    if not orders_by_profile:
+        return letters
+    writers = {letter.created_by_id: letter.created_by for letter in letters if letter.created_by}
+    identifiers = _identifiers_by_user(writers.values())
+    printable = []
+    for letter in letters:
+        writer = writers.get(letter.created_by_id)
+        alert = ""
+        for order in orders_by_profile.get(letter.correspondence.profile_id, []):
+            seen = letter.screened_at is not None and letter.screened_at > order.created_at
+            if writer is None or seen:
+                continue
+            match = order.matches(
+                identifiers[writer.pk], normalize_person_name(writer.display_name)
+            )
+            if match:
+                alert = _order_alert(order, match)
+                break
+        if alert:
+            _return_to_review(letter, alert)
+        else:
+            printable.append(letter)
+    return printable
 
 
 AUTO_APPROVED_NOTE = (
@@ -214,7 +391,7 @@ def screen_letter(letter_id: int) -> None:
         facility = letter.correspondence.profile.facility
         scope = "outbound" if letter.is_outbound else "inbound"
         result = screen_text(letter.body, scope=scope, facility_id=facility.pk)
-        alerts = no_contact_alerts(letter)
+        alerts = evasion_alerts(letter)
         categories = result.categories
         risk = result.risk
         if alerts:
@@ -232,11 +409,14 @@ def screen_letter(letter_id: int) -> None:
         kind = (
             ModerationItem.Kind.LETTER_OUT if letter.is_outbound else ModerationItem.Kind.LETTER_IN
         )
+        summary = _review_summary(letter)
+        if alerts:
+            summary = f"{EVASION_SUMMARY}. {summary}"
         item = submit_for_review(
             letter,
             kind,
             facility=facility,
-            summary=_review_summary(letter),
+            summary=summary,
             risk_score=risk,
             flags=categories,
         )
@@ -394,21 +574,28 @@ def check_create_print_batch(
         if letter_ids is not None:
             queue = queue.filter(pk__in=letter_ids)
         letters = list(
-            queue.select_for_update(of=("self",), skip_locked=True).order_by("approved_at", "pk")[
-                :PRINT_BATCH_MAX_LETTERS
-            ]
+            queue.select_for_update(of=("self",), skip_locked=True)
+            .select_related("correspondence__profile__facility", "created_by")
+            .order_by("approved_at", "pk")[:PRINT_BATCH_MAX_LETTERS]
         )
-        if not letters:
-            raise ValidationError("None of the selected letters are waiting to be printed.")
-        batch = PrintBatch.objects.create(
-            facility=facility, created_by=liaison, idempotency_key=idempotency_key
-        )
-        now = timezone.now()
-        Letter.objects.filter(pk__in=[letter.pk for letter in letters]).update(
-            status=Status.PRINTED, printed_at=now, print_batch=batch
-        )
-        record_action(liaison, facility, "letters_printed", batch=batch.pk, letters=len(letters))
-        return batch
+        # A no-contact order made since a letter's review holds it back; the
+        # hold is committed even when nothing is left to print.
+        letters = hold_letters_under_no_contact_orders(letters)
+        batch = None
+        if letters:
+            batch = PrintBatch.objects.create(
+                facility=facility, created_by=liaison, idempotency_key=idempotency_key
+            )
+            now = timezone.now()
+            Letter.objects.filter(pk__in=[letter.pk for letter in letters]).update(
+                status=Status.PRINTED, printed_at=now, print_batch=batch
+            )
+            record_action(
+                liaison, facility, "letters_printed", batch=batch.pk, letters=len(letters)
+            )
+    if batch is None:
+        raise ValidationError("None of the selected letters are waiting to be printed.")
+    return batch
 
 
 def do_mark_delivered(liaison, batch: PrintBatch, letter_ids: list[int] | None = None) -> int:

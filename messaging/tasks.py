@@ -62,3 +62,12 @@ def purge_expired_scans() -> int:
     from messaging.retention import purge_expired_scans as purge
 
     return purge()
+
+
+@shared_task
+def enforce_no_contact_order(order_id: int) -> int:
+    """Close and hold back what a new no-contact order covers (enqueued when
+    a liaison records one: messaging.services.on_no_contact_order_recorded)."""
+    from messaging.services import enforce_no_contact_order as enforce
+
+    return enforce(order_id)

@@ -268,7 +268,7 @@ class NoContactOrderAdmin(admin.ModelAdmin):
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
         if obj.is_active:
-            protection.close_correspondences_of_order(obj, request.user)
+            protection.enforce_order_now(obj)
 
 
 # --- Protection requests -------------------------------------------------------------------

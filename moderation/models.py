@@ -3,8 +3,12 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
 from django.core.exceptions import ValidationError
 from django.db import models
+
+from penpals.emails import normalize_email, normalize_person_name
 
 
 class FlagCategory(models.TextChoices):
@@ -326,9 +330,12 @@ class NoContactOrderQuerySet(models.QuerySet):
 class NoContactOrder(models.Model):
     """A person who must not be able to write to a given inmate (victim protection).
 
-    Checked when a letter is written (messaging.services): the same email
-    blocks the letter with a neutral message; the same name with another
-    email flags the letter for a moderator.
+    Checked when a letter is written (messaging.services): the same email,
+    compared in its normalised form (penpals.emails.normalize_email: case,
+    plus-tags, Gmail's dots), blocks the letter with a neutral message; the
+    same name under another email holds the letter for a moderator with a
+    flag; and letters already approved from a matching writer are held back
+    from printing (messaging.services.enforce_no_contact_order).
     """
 
     profile = models.ForeignKey(
@@ -336,6 +343,9 @@ class NoContactOrder(models.Model):
     )
     name = models.CharField(max_length=200, blank=True)
     email = models.EmailField(blank=True)
+    # What the checks compare, kept by save(): penpals.emails's normalised forms.
+    email_normalized = models.CharField(max_length=254, blank=True, editable=False)
+    name_normalized = models.CharField(max_length=200, blank=True, editable=False)
     note = models.TextField(blank=True, help_text="Why, for staff only.")
     is_active = models.BooleanField(default=True)
     created_by = models.ForeignKey(
@@ -357,6 +367,13 @@ class NoContactOrder(models.Model):
                 name="moderation_nco_profile",
                 condition=models.Q(is_active=True),
             ),
+            # writing_refusal's "does an active order for this profile cover
+            # this writer's address?" lookup.
+            models.Index(
+                fields=["profile", "email_normalized"],
+                name="moderation_nco_profile_email",
+                condition=models.Q(is_active=True),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -365,7 +382,21 @@ class NoContactOrder(models.Model):
     def save(self, *args, **kwargs) -> None:
         self.email = self.email.strip().lower()
         self.name = " ".join(self.name.split())
+        self.email_normalized = normalize_email(self.email)
+        self.name_normalized = normalize_person_name(self.name)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and {"email", "name"} & set(update_fields):
+            kwargs["update_fields"] = {*update_fields, "email_normalized", "name_normalized"}
         super().save(*args, **kwargs)
+
+    def matches(self, identifiers, name_normalized: str) -> str:
+        """How a writer known by these normalised addresses and normalised
+        name matches the order: "email", "name" or "" (no match)."""
+        if self.email_normalized and self.email_normalized in identifiers:
+            return "email"
+        if self.name_normalized and self.name_normalized == name_normalized:
+            return "name"
+        return ""
 
 
 class ProtectionRequest(models.Model):
@@ -467,6 +498,12 @@ class WritingSuspension(models.Model):
     lifted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # The suspended account's addresses (its login and every verified one),
+    # normalised, kept when the suspension is made: a new account at one of
+    # them is flagged to moderators before its first letter goes out.
+    normalized_emails = ArrayField(
+        models.CharField(max_length=254), default=list, blank=True, editable=False
+    )
 
     objects = WritingSuspensionQuerySet.as_manager()
 
@@ -482,11 +519,37 @@ class WritingSuspension(models.Model):
                 violation_error_message="This person is already suspended from writing.",
             ),
         ]
+        indexes = [
+            # "Is this new account at an address of a suspended one?"
+            # (messaging.services.evasion_alerts), over active suspensions.
+            GinIndex(
+                fields=["normalized_emails"],
+                name="moderation_suspension_emails",
+                condition=models.Q(lifted_at__isnull=True),
+            ),
+        ]
 
     def __str__(self) -> str:
         state = "lifted" if self.lifted_at else "active"
         return f"Writing suspension #{self.pk} of user {self.user_id} ({state})"
 
+    def save(self, *args, **kwargs) -> None:
+        if self._state.adding and not self.normalized_emails and self.user_id:
+            self.normalized_emails = account_identifiers(self.user)
+        super().save(*args, **kwargs)
+
     @property
     def is_active(self) -> bool:
         return self.lifted_at is None
+
+
+def account_identifiers(user) -> list[str]:
+    """The normalised addresses an account is known by: its login email and
+    every verified address on it."""
+    from allauth.account.models import EmailAddress
+
+    addresses = [user.email or ""]
+    addresses += EmailAddress.objects.filter(user=user, verified=True).values_list(
+        "email", flat=True
+    )
+    return sorted({normalize_email(address) for address in addresses} - {""})

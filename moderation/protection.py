@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from moderation.models import ModerationItem, NoContactOrder, ProtectionRequest, WritingSuspension
 from moderation.services import AlreadyDecided, do_decide, submit_for_review
+from moderation.signals import no_contact_order_recorded
 
 logger = logging.getLogger(__name__)
 
@@ -186,7 +187,7 @@ def do_grant_no_contact_order(protection_request: ProtectionRequest, staff) -> N
         note=f"From protection request #{protection_request.pk}.",
         created_by=staff,
     )
-    close_correspondences_of_order(order, staff)
+    enforce_order_now(order)
     protection_request.no_contact_order = order
     _resolve(
         protection_request,
@@ -197,15 +198,17 @@ def do_grant_no_contact_order(protection_request: ProtectionRequest, staff) -> N
     return order
 
 
-def close_correspondences_of_order(order: NoContactOrder, staff) -> int:
-    """Close open correspondences between the order's email and its profile."""
-    from messaging.models import Correspondence
+def enforce_order_now(order: NoContactOrder) -> None:
+    """Staff's orders apply at once, in the caller's transaction: staff may
+    see every correspondence anyway. (messaging does the work, through
+    moderation.signals: moderation imports no domain app.)"""
+    no_contact_order_recorded.send(sender=NoContactOrder, order=order, immediately=True)
 
-    if not order.email:
-        return 0
-    return Correspondence.objects.filter(
-        profile_id=order.profile_id, pen_pal__email=order.email, closed_at__isnull=True
-    ).update(closed_at=timezone.now(), close_reason=Correspondence.CloseReason.MODERATOR)
+
+def enforce_order_later(order: NoContactOrder) -> None:
+    """Apply the order in a task after commit: whoever recorded it sees the
+    same response, at the same speed, whether or not its email has an account."""
+    no_contact_order_recorded.send(sender=NoContactOrder, order=order, immediately=False)
 
 
 @transaction.atomic
@@ -348,22 +351,29 @@ def correspondence_of(target):
 
 @transaction.atomic
 def do_record_no_contact_order(actor, profile, fields: dict) -> NoContactOrder:
-    """Record a no-contact order (staff or the profile's liaison, who the caller
-    has checked): letters from that email are refused from now on and any open
-    correspondence between that email and the person is closed."""
+    """Record a no-contact order (staff, who the caller has checked): letters
+    from that email are refused from now on, any open correspondence between
+    that email and the person is closed, and letters not yet printed from a
+    writer matching the order go back to a moderator."""
     order = NoContactOrder.objects.create(profile=profile, created_by=actor, **fields)
-    close_correspondences_of_order(order, actor)
+    enforce_order_now(order)
     return order
 
 
 @transaction.atomic
 def do_record_liaison_no_contact_order(liaison, profile, fields: dict) -> NoContactOrder:
     """A liaison's order, kept in the facility's audit trail. The trail names
-    the order, not the protected person: it is read more widely than the order."""
+    the order, not the protected person: it is read more widely than the order.
+
+    The liaison must learn nothing about pen pals' accounts: the order is
+    applied to existing correspondences in a task, so the response, the
+    audit entry and the time taken are the same whether or not anyone
+    writes from that email."""
     from profiles.models import LiaisonAction
     from profiles.services import record_action
 
-    order = do_record_no_contact_order(liaison, profile, fields)
+    order = NoContactOrder.objects.create(profile=profile, created_by=liaison, **fields)
+    enforce_order_later(order)
     record_action(
         liaison,
         profile.facility,

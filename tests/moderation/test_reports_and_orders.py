@@ -15,6 +15,7 @@ from messaging.services import (
     NOT_ACCEPTING_MESSAGE,
     SUSPENDED_MESSAGE,
     LetterRefused,
+    enforce_no_contact_order,
     writing_refusal,
 )
 from moderation.models import ModerationItem, NoContactOrder, ProtectionRequest, WritingSuspension
@@ -369,6 +370,10 @@ def test_a_liaison_records_an_order_for_their_facility(
     order = NoContactOrder.objects.get()
     assert (order.profile, order.created_by) == (liaison_profile, liaison)
     assert writing_refusal(alice, liaison_profile) == NOT_ACCEPTING_MESSAGE
+    # The correspondence is closed out of the liaison's sight, by the task.
+    pair.refresh_from_db()
+    assert not pair.is_closed
+    enforce_no_contact_order(order.pk)
     pair.refresh_from_db()
     assert pair.is_closed
     # In the facility's audit trail, naming the order but not the protected person.
