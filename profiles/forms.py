@@ -299,8 +299,9 @@ class ConsentForm(forms.Form):
             )
         # The checks a scanned reply page passes (messaging.scans, the one home of
         # that rule): images are decoded within the pixel limit, so a JPEG cut
-        # short or a decompression bomb is refused, and a PDF must be complete and
-        # free of JavaScript, launch actions and embedded files. (Imported here:
+        # short or a decompression bomb is refused (a multi-picture JPEG is a
+        # JPEG), and a PDF passes penpals.pdfs.check_pdf (parsed within a time
+        # budget, nothing in it that runs by itself). (Imported here:
         # messaging.scans imports this module.)
         from messaging.scans import scan_kind
 

@@ -17,8 +17,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PIL import Image, ImageFile
+from pypdf.generic import ArrayObject, DictionaryObject, NameObject, TextStringObject
 
 from tests.factories import MINIMAL_PDF
+from tests.hostile.pdfs import (
+    action,
+    encrypted_pdf,
+    javascript,
+    mpo_jpeg,
+    pdf_hiding_an_object,
+    pdf_with_catalog,
+    pdf_with_form_field,
+    pdf_with_page,
+    pillow_pdf,
+)
 
 HUNDRED_MB = 100 * 1_000_000
 SCRIPT = b"<script>alert(document.cookie)</script>"
@@ -145,6 +157,33 @@ def corpus() -> list[Hostile]:
         Hostile("svg-with-script", "photo.svg", svg_with_script()),
         Hostile("zip-renamed-jpg", "photo.jpg", zip_bytes()),
         Hostile("empty", "photo.jpg", b""),
+        Hostile("multi-picture-jpeg", "photo.jpg", mpo_jpeg()),
+        Hostile(
+            "pdf-page-additional-actions",
+            "scan.pdf",
+            pdf_with_page(AA=DictionaryObject({NameObject("/O"): javascript()})),
+        ),
+        Hostile(
+            "pdf-submit-form",
+            "scan.pdf",
+            pdf_with_form_field(A=action("/SubmitForm", F=TextStringObject("https://x.example"))),
+        ),
+        Hostile(
+            "pdf-xfa-form",
+            "scan.pdf",
+            pdf_with_catalog(
+                AcroForm=DictionaryObject(
+                    {NameObject("/Fields"): ArrayObject(), NameObject("/XFA"): ArrayObject()}
+                )
+            ),
+        ),
+        Hostile(
+            "pdf-hidden-javascript",
+            "scan.pdf",
+            pdf_hiding_an_object(b"<</S/JavaScript/JS(app.alert(1))>>"),
+        ),
+        Hostile("pdf-encrypted", "scan.pdf", encrypted_pdf()),
+        Hostile("pdf-by-pillow", "scan.pdf", pillow_pdf()),
     ]
 
 

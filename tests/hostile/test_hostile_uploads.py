@@ -11,6 +11,7 @@ beyond the project's limit, so a bomb is refused before it is decoded.
 from __future__ import annotations
 
 import os
+import time
 import tracemalloc
 import uuid
 
@@ -41,6 +42,7 @@ from tests.hostile.corpus import (
     post_streamed_file,
     valid_jpeg,
 )
+from tests.hostile.pdfs import pdf_with_digit_runs
 
 pytestmark = pytest.mark.django_db
 
@@ -104,6 +106,13 @@ def assert_pixels_within_limit(decodes: DecodeWatch, settings) -> None:
     assert decodes.largest_pixels <= settings.PHOTO_MAX_PIXELS, decodes.sizes
 
 
+def stored_type(hostile) -> tuple[str, str]:
+    """(content type, extension) an accepted corpus file is stored as."""
+    if hostile.content.startswith(b"%PDF-"):
+        return "application/pdf", ".pdf"
+    return "image/jpeg", ".jpg"
+
+
 BOMBS = {"huge-declared-png", "decompression-bomb"}
 
 
@@ -119,6 +128,7 @@ PHOTO_OUTCOMES = {
     "pdf-with-javascript": NOT_AN_IMAGE,
     "svg-with-script": NOT_AN_IMAGE,
     "zip-renamed-jpg": NOT_AN_IMAGE,
+    "multi-picture-jpeg": READY,
 }
 
 
@@ -194,6 +204,14 @@ CONSENT_OUTCOMES = {
     "svg-with-script": "This file is not a PDF, JPEG or PNG.",
     "zip-renamed-jpg": "This file is not a PDF, JPEG or PNG.",
     "empty": "The submitted file is empty.",
+    # A multi-picture JPEG (phones, cameras) is the JPEG it starts with.
+    "multi-picture-jpeg": READY,
+    "pdf-by-pillow": READY,
+    "pdf-page-additional-actions": "This PDF contains actions that run when it is opened or used (/AA)",
+    "pdf-submit-form": "This PDF contains a form that sends data elsewhere",
+    "pdf-xfa-form": "This PDF contains an XFA form",
+    "pdf-hidden-javascript": "This PDF contains JavaScript",
+    "pdf-encrypted": "This PDF is encrypted or password-protected",
 }
 
 
@@ -220,13 +238,14 @@ def test_the_consent_form_upload_refuses_with_a_reason_or_stores_privately(
         assert media.files() == []
         return
     assert response.status_code == 302
+    content_type, extension = stored_type(hostile)
     # Named by its content, kept as uploaded, and private.
-    assert profile.consent_form.name.endswith(".jpg")
+    assert profile.consent_form.name.endswith(extension)
     assert [path.read_bytes() for path in media.private_files()] == [hostile.content]
     assert media.public_files() == []
-    # A browser is told it is a JPEG to download, never something to sniff and render.
+    # A browser is told what it is, to download, never something to sniff and render.
     download = liaison_client.get(reverse("liaison:consent_download", args=[profile.pk]))
-    assert download["Content-Type"] == "image/jpeg"
+    assert download["Content-Type"] == content_type
     assert download["Content-Disposition"].startswith("attachment;")
     assert download["X-Content-Type-Options"] == "nosniff"
 
@@ -243,6 +262,13 @@ SCAN_OUTCOMES = {
     "svg-with-script": "photo.svg: this is not a JPEG, PNG or PDF file.",
     "zip-renamed-jpg": "photo.jpg: this is not a JPEG, PNG or PDF file.",
     "empty": "photo.jpg is empty.",
+    "multi-picture-jpeg": READY,
+    "pdf-by-pillow": READY,
+    "pdf-page-additional-actions": "scan.pdf: this PDF contains actions that run when it is opened or used (/AA)",
+    "pdf-submit-form": "scan.pdf: this PDF contains a form that sends data elsewhere",
+    "pdf-xfa-form": "scan.pdf: this PDF contains an XFA form",
+    "pdf-hidden-javascript": "scan.pdf: this PDF contains JavaScript",
+    "pdf-encrypted": "scan.pdf: this PDF is encrypted or password-protected",
 }
 CLIENTS = {"liaison": "liaison_client", "admin": "staff_client"}
 UPLOAD_URLS = {
@@ -277,15 +303,59 @@ def test_the_reply_upload_refuses_with_a_reason_or_stores_the_scan_unchanged(
         assert media.files() == []
         return
     assert response.status_code == 302
+    content_type, _extension = stored_type(hostile)
     scan = LetterScan.objects.get()
-    assert scan.content_type == "image/jpeg"
+    assert scan.content_type == content_type
     assert [path.read_bytes() for path in media.private_files()] == [hostile.content]
     assert media.public_files() == []
     # Served as what it was checked to be; nosniff keeps a browser from running the HTML inside.
     served = client.get(reverse("letters:scan", args=[scan.pk]))
-    assert served["Content-Type"] == "image/jpeg"
+    assert served["Content-Type"] == content_type
     assert served["X-Content-Type-Options"] == "nosniff"
     assert b"".join(served.streaming_content) == hostile.content
+
+
+# --- Long runs of digits at the size limit, on every path that takes PDFs ---------------------
+
+# Generous: the check's budget is penpals.pdfs.PDF_CHECK_SECONDS. The regular
+# expression it replaced took 110 s on a 401 kB file, four times as long for
+# each doubling, and would have taken days on these.
+WITHIN_A_FEW_SECONDS = 10
+
+
+@pytest.mark.parametrize("in_content", [True, False], ids=["in-a-stream", "loose"])
+@pytest.mark.parametrize("path", ["consent", "liaison-reply", "admin-reply"])
+def test_a_pdf_of_digits_at_the_size_limit_is_checked_within_a_few_seconds(
+    request, facility, profile, correspondence, media, settings, path, in_content
+):
+    limit = (
+        settings.CONSENT_FORM_MAX_UPLOAD_BYTES
+        if path == "consent"
+        else settings.SCAN_MAX_UPLOAD_BYTES
+    )
+    content = pdf_with_digit_runs(limit - 1000, in_content=in_content)
+    assert limit - 2000 < len(content) <= limit
+    if path == "consent":
+        client = request.getfixturevalue("liaison_client")
+        url = reverse("liaison:consent_upload", args=[profile.pk])
+        fields = {"consent_form": SimpleUploadedFile("form.pdf", content), "is_confirmed": "on"}
+    else:
+        client = request.getfixturevalue(
+            "staff_client" if path == "admin-reply" else "liaison_client"
+        )
+        url = UPLOAD_URLS["admin" if path == "admin-reply" else "liaison"](facility)
+        fields = {
+            "code": correspondence.code,
+            "scans": [SimpleUploadedFile("scan.pdf", content)],
+            "transcription": "",
+            "idempotency_key": str(uuid.uuid4()),
+        }
+    started = time.monotonic()
+    response = client.post(url, fields)
+    assert time.monotonic() - started < WITHIN_A_FEW_SECONDS
+    # A well-formed PDF: accepted, and stored as uploaded.
+    assert response.status_code == 302
+    assert [stored.read_bytes() for stored in media.private_files()] == [content]
 
 
 # --- 100 MB, on every upload path -----------------------------------------------------------

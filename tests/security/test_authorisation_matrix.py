@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from messaging import services as letter_services
 from moderation.models import ModerationItem
-from tests.factories import LetterFactory, image_bytes
+from tests.factories import MINIMAL_PDF, LetterFactory, image_bytes
 from tests.security.conftest import (
     CONSENT_MARKER,
     ORIGINAL_MARKER,
@@ -524,7 +524,7 @@ POSTS: dict[str, Post] = {
     "liaison:consent_upload": Post(
         X,
         lambda w: {
-            "consent_form": SimpleUploadedFile("c.pdf", b"%PDF-1.4\n%%EOF\n"),
+            "consent_form": SimpleUploadedFile("c.pdf", MINIMAL_PDF),
             "is_confirmed": "on",
         },
     ),
