@@ -25,8 +25,13 @@ Rules:
 
 - The file is UTF-8 text, with or without a byte-order mark ("CSV UTF-8" in
   spreadsheet programs); any other encoding is refused with a message, never
-  guessed. Cells are separated by commas; a cell that opens a quotation mark
-  must close it (a stray one refuses the file, naming its row).
+  guessed (UTF-16 and UTF-32 are named, with or without a byte-order mark).
+  Cells are separated by commas (a header separated by semicolons, tabs or
+  vertical bars is refused naming the separator); a cell that opens a
+  quotation mark must close it (a stray one refuses the file, naming its
+  row). A header cell holding characters a spreadsheet does not show (a
+  second byte-order mark, a zero-width space, a no-break space) is refused
+  naming the cell and the character, not reported as an unknown column.
 - At most MAX_ROWS rows (not counting the header and empty rows) and
   MAX_BYTES bytes. Row numbers in the report count the header as row 1, as a
   spreadsheet does.
@@ -55,6 +60,7 @@ import codecs
 import csv
 import io
 import logging
+import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
@@ -199,13 +205,53 @@ def read_rows(uploaded_file) -> list[CsvRow]:
     return rows
 
 
+SAVE_AS_UTF8 = (
+    "In your spreadsheet program choose “Save as” → “CSV UTF-8 (comma delimited)” "
+    "and upload that file."
+)
+# Byte-order marks of the encodings a spreadsheet may write instead of UTF-8.
+# UTF-32 LE's mark starts with UTF-16 LE's, so UTF-32 is tried first.
+WIDE_BOMS = (
+    (codecs.BOM_UTF32_LE, "UTF-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
+# Where an encoding without a mark puts NUL bytes in text that is mostly ASCII:
+# UTF-32 in three of every four bytes, UTF-16 in one of every two.
+NUL_PATTERNS = (
+    ("UTF-32", 4, {1, 2, 3}),
+    ("UTF-32", 4, {0, 1, 2}),
+    ("UTF-16", 2, {1}),
+    ("UTF-16", 2, {0}),
+)
+
+
+def wide_encoding(raw: bytes) -> str | None:
+    """'UTF-32' or 'UTF-16' when the file is evidently in one of them, else None."""
+    for bom, encoding in WIDE_BOMS:
+        if raw.startswith(bom):
+            return encoding
+    sample = raw[:4096]
+    for encoding, period, nul_positions in NUL_PATTERNS:
+        if len(sample) >= period and all(
+            (byte == 0) == (index % period in nul_positions)
+            for index, byte in enumerate(sample[: len(sample) - len(sample) % period])
+        ):
+            return encoding
+    return None
+
+
 def decode(raw: bytes) -> str:
     """UTF-8 text, with or without a byte-order mark; anything else is refused."""
-    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        raise ValidationError(
-            "This file is in UTF-16, not UTF-8. In your spreadsheet program choose "
-            "“Save as” → “CSV UTF-8 (comma delimited)” and upload that file."
+    encoding = wide_encoding(raw)
+    if encoding:
+        how = (
+            ""
+            if raw.startswith(tuple(bom for bom, _ in WIDE_BOMS))
+            else (" (its text is full of NUL characters)")
         )
+        raise ValidationError(f"This file is in {encoding}, not UTF-8{how}. {SAVE_AS_UTF8}")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -215,10 +261,9 @@ def decode(raw: bytes) -> str:
             "“CSV UTF-8 (comma delimited)” and upload that file."
         ) from None
     if "\x00" in text:
-        # UTF-16 without a byte-order mark decodes as "UTF-8" full of NULs.
         raise ValidationError(
-            "This file is not UTF-8 text (it contains NUL characters; it may be UTF-16). "
-            "Save it as “CSV UTF-8 (comma delimited)” and upload that file."
+            "This file is not UTF-8 text (it contains NUL characters; it may be UTF-16 "
+            f"or UTF-32). {SAVE_AS_UTF8}"
         )
     return text
 
@@ -235,11 +280,14 @@ def read_header(cells: list[str]) -> list[str]:
             "columns. Download the template to start from a correct header."
         )
     names = [cell.strip().lower() for cell in cells[:width]]
-    if len(names) == 1 and ";" in names[0]:
-        raise ValidationError(
-            "The header row has only one column. Cells must be separated by commas, "
-            "not semicolons: save the file as “CSV UTF-8 (comma delimited)”."
-        )
+    if len(names) == 1:
+        for separator, separator_name in OTHER_SEPARATORS.items():
+            if separator in names[0]:
+                raise ValidationError(
+                    "The header row has only one column. Cells must be separated by commas, "
+                    f"not {separator_name}: save the file as “CSV UTF-8 (comma delimited)”."
+                )
+    check_invisible_characters(names)
     problems = []
     duplicates = sorted(name for name, count in Counter(names).items() if count > 1)
     if duplicates:
@@ -257,6 +305,54 @@ def read_header(cells: list[str]) -> list[str]:
             + ". Download the template to start from a correct header."
         )
     return names
+
+
+# What a file with cells separated by something else shows as its one header cell.
+OTHER_SEPARATORS = {";": "semicolons", "\t": "tabs", "|": "vertical bars (|)"}
+# Characters that show as nothing in a spreadsheet: a second byte-order mark
+# (a file saved twice with one), zero-width spaces and joiners, direction marks.
+INVISIBLE_NAMES = {
+    "\ufeff": "a byte-order mark",
+    "\u00a0": "a no-break space",
+    "\u00ad": "a soft hyphen",
+}
+
+
+def is_invisible(character: str) -> bool:
+    """Shows as nothing (or as a plain space) where a person reads a header."""
+    if character == " ":
+        return False
+    return character in INVISIBLE_NAMES or unicodedata.category(character) in ("Cf", "Cc", "Zs")
+
+
+def invisible_characters(text: str) -> list[str]:
+    """Each kind of invisible character in `text`, described once, in order."""
+    return list(
+        dict.fromkeys(
+            INVISIBLE_NAMES.get(character)
+            or f"U+{ord(character):04X} ({unicodedata.name(character, 'control character').lower()})"
+            for character in text
+            if is_invisible(character)
+        )
+    )
+
+
+def check_invisible_characters(names: list[str]) -> None:
+    """Refuse a header whose cells hold characters a spreadsheet does not show,
+    naming the cell and the character: otherwise "inmate_number" with a hidden
+    mark in front is reported as both unknown and missing."""
+    for position, name in enumerate(names, start=1):
+        hidden = invisible_characters(name)
+        if not hidden:
+            continue
+        visible = "".join(character for character in name if not is_invisible(character))
+        raise ValidationError(
+            f"Header cell {position} (“{visible[:40]}”) contains {listed(hidden)}, which "
+            "cannot be seen in a spreadsheet"
+            + (" (the file has more than one byte-order mark)" if "\ufeff" in name else "")
+            + f". {SAVE_AS_UTF8} If that does not help, type the header row again or "
+            "download the template."
+        )
 
 
 def listed(names: list[str], limit: int = 10) -> str:

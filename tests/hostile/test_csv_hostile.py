@@ -102,7 +102,7 @@ MB = 1_000_000
         pytest.param(
             b"\xfe\xff" + VALID.encode("utf-16-be"), "This file is in UTF-16", id="utf-16-be-bom"
         ),
-        pytest.param(VALID.encode("utf-32"), "This file is in UTF-16", id="utf-32"),
+        pytest.param(VALID.encode("utf-32"), "This file is in UTF-32, not UTF-8.", id="utf-32"),
         pytest.param(
             csv_text([row(bio="a NUL \x00 in the middle")]).encode(),
             "it contains NUL characters",

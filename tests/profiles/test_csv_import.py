@@ -280,7 +280,16 @@ def test_it_shows_rejected_rows_on_the_report_page(liaison_client, facility):
     [
         (csv_text([row(display_name="José")]).encode("latin-1"), "not UTF-8"),
         (csv_text([row()]).encode("utf-16"), "UTF-16"),
-        (csv_text([row()]).encode("utf-16-le"), "NUL"),
+        (
+            csv_text([row()]).encode("utf-16-le"),
+            "This file is in UTF-16, not UTF-8 (its text is full of NUL",
+        ),
+        (csv_text([row()]).encode("utf-16-be"), "This file is in UTF-16, not UTF-8"),
+        # UTF-32's mark starts with UTF-16's: named for what it is.
+        (csv_text([row()]).encode("utf-32"), "This file is in UTF-32, not UTF-8."),
+        (codecs.BOM_UTF32_BE + csv_text([row()]).encode("utf-32-be"), "This file is in UTF-32"),
+        (csv_text([row()]).encode("utf-32-le"), "This file is in UTF-32, not UTF-8 (its text"),
+        (csv_text([row()]).encode("utf-32-be"), "This file is in UTF-32, not UTF-8 (its text"),
         (b"", "empty"),
         (b"\r\n\r\n", "empty"),
         (csv_text([]).encode(), "no profiles"),
@@ -292,6 +301,22 @@ def test_it_shows_rejected_rows_on_the_report_page(liaison_client, facility):
         (
             csv_text([row()]).replace(",", ";").encode(),
             "separated by commas, not semicolons",
+        ),
+        (csv_text([row()]).replace(",", "\t").encode(), "separated by commas, not tabs"),
+        (csv_text([row()]).replace(",", "|").encode(), "separated by commas, not vertical bars"),
+        # Saved twice with a byte-order mark: the second one sticks to the first cell.
+        (
+            codecs.BOM_UTF8 * 2 + csv_text([row()]).encode(),
+            "Header cell 1 (“inmate_number”) contains a byte-order mark, which cannot be "
+            "seen in a spreadsheet (the file has more than one byte-order mark)",
+        ),
+        (
+            csv_text([row()], header=[*HEADER[:2], "display_\u200bname", *HEADER[3:]]).encode(),
+            "Header cell 3 (“display_name”) contains U+200B (zero width space)",
+        ),
+        (
+            csv_text([row()], header=[*HEADER[:-1], "accepting_letters\u2060\u00a0x"]).encode(),
+            "contains U+2060 (word joiner), a no-break space",
         ),
         (b'inmate_number,legal_name\r\n"A-1,unterminated\x00', "NUL"),
     ],
