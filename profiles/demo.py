@@ -493,6 +493,7 @@ PROFILE_COLUMNS = [
     "date_of_birth", "gender", "release_kind", "release_date", "bio", "interests", "seeking",
     "languages", "is_accepting_letters", "status", "pending_changes", "primary_photo_id",
     "consent_form", "created_at", "updated_at", "published_at", "public_updated_at", "expires_at",
+    "is_paused_by_staff",
 ]  # fmt: skip
 PHOTO_COLUMNS = [
     "id", "profile_id", "original", "display", "thumbnail", "status", "status_reason",
@@ -614,6 +615,7 @@ def seed_scale(count: int, *, seed: int = 1, log=None) -> float:
                         person.published_at if is_listed_once else None,
                         person.public_updated_at if is_listed_once else None,
                         person.expires_at if is_listed_once else None,
+                        False,
                     )
                 )
                 if photo_id is not None:
