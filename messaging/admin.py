@@ -30,9 +30,13 @@ from messaging.models import (
     normalise_code,
 )
 from messaging.replies import check_upload_reply
+from penpals.admin_privacy import PrivateFieldsMixin, declare_private_fields
+
+# A scan's stored path is for the access-checked scan view only.
+declare_private_fields(LetterScan, "file")
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+class ReadOnlyAdmin(PrivateFieldsMixin, admin.ModelAdmin):
     """A record staff may look at (with the view permission) but never change here."""
 
     def has_add_permission(self, request, obj=None) -> bool:
@@ -91,7 +95,7 @@ class CorrespondenceAdmin(ReadOnlyAdmin):
         return super().get_search_results(request, queryset, search_term)
 
 
-class LetterScanInline(admin.TabularInline):
+class LetterScanInline(PrivateFieldsMixin, admin.TabularInline):
     model = LetterScan
     extra = 0
     can_delete = False

@@ -37,6 +37,7 @@ from moderation.services import (
     do_escalate,
     next_item,
 )
+from penpals.admin_privacy import PrivateFieldsMixin
 
 # A confirmation page lists at most this many items; a bigger selection is
 # refused rather than decided blind.
@@ -237,8 +238,12 @@ class ClaimFilter(admin.SimpleListFilter):
 # --- Search --------------------------------------------------------------------------
 
 
-def items_matching(term: str) -> Q:
+def items_matching(term: str, *, by_private_facts: bool = False) -> Q:
     """Items whose object belongs to the inmate, pen pal or correspondence `term` names.
+
+    By display name and correspondence code for everyone; by inmate number and
+    pen pal email only with `by_private_facts` (superusers): for anyone else
+    an exact match would confirm a guessed number or address.
 
     Items point at their object generically, so a join-based search_fields
     cannot reach an inmate number. Instead each kind's matching object ids
@@ -249,10 +254,15 @@ def items_matching(term: str) -> Q:
     from moderation.models import Report
     from profiles.models import InmateProfile, ProfilePhoto
 
-    profiles = InmateProfile.objects.filter(
-        Q(inmate_number=term) | Q(inmate_number=term.upper()) | Q(display_name__icontains=term)
-    ).values("pk")
-    pen_pals = get_user_model().objects.filter(email__in={term, term.lower()}).values("pk")
+    profile_match = Q(display_name__icontains=term)
+    if by_private_facts:
+        profile_match |= Q(inmate_number=term) | Q(inmate_number=term.upper())
+    profiles = InmateProfile.objects.filter(profile_match).values("pk")
+    pen_pals = (
+        get_user_model()
+        .objects.filter(email__in={term, term.lower()} if by_private_facts else ())
+        .values("pk")
+    )
     correspondence_match = Q(profile__in=profiles) | Q(pen_pal__in=pen_pals)
     if code := normalise_code(term):
         correspondence_match |= Q(code=code)
@@ -319,7 +329,7 @@ def preview_segments(summary: str, hits: list[dict]) -> list:
     return highlight_segments(summary, found)
 
 
-class ModerationDecisionInline(admin.TabularInline):
+class ModerationDecisionInline(PrivateFieldsMixin, admin.TabularInline):
     model = ModerationDecision
     extra = 0
     can_delete = False
@@ -334,7 +344,7 @@ class ModerationDecisionInline(admin.TabularInline):
 
 
 @admin.register(ModerationItem)
-class ModerationItemAdmin(admin.ModelAdmin):
+class ModerationItemAdmin(PrivateFieldsMixin, admin.ModelAdmin):
     list_display = [
         "kind_label",
         "preview",
@@ -353,7 +363,9 @@ class ModerationItemAdmin(admin.ModelAdmin):
     list_per_page = 25
     ordering = ["-risk_score", "created_at", "id"]
     search_fields = ["summary"]  # shows the box; get_search_results does the work
-    search_help_text = "Inmate number, inmate's display name, pen pal email or correspondence code."
+    search_help_text = (
+        "Inmate's display name or correspondence code (admins also: inmate number, pen pal email)."
+    )
     show_full_result_count = False
     paginator = EstimatedCountPaginator
     readonly_fields = [
@@ -379,7 +391,9 @@ class ModerationItemAdmin(admin.ModelAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
-        return queryset.filter(items_matching(term)), False
+        return queryset.filter(
+            items_matching(term, by_private_facts=self.may_see_private_facts(request))
+        ), False
 
     # --- Columns ---
 
@@ -623,7 +637,7 @@ class ModerationItemAdmin(admin.ModelAdmin):
 
 
 @admin.register(ScreeningRule)
-class ScreeningRuleAdmin(admin.ModelAdmin):
+class ScreeningRuleAdmin(PrivateFieldsMixin, admin.ModelAdmin):
     """Screening rules, for admins only.
 
     A rule changes what every letter is held for, so moderators (who work the

@@ -28,6 +28,7 @@ from moderation.models import (
     WritingSuspension,
 )
 from moderation.safety_forms import SuspensionReasonForm
+from penpals.admin_privacy import PrivateFieldsMixin
 
 # Most targets one action works through: each is its own transaction.
 ACTION_LIMIT = 100
@@ -81,7 +82,7 @@ class ItemStatusFilter(admin.SimpleListFilter):
 
 
 @admin.register(Report)
-class ReportAdmin(admin.ModelAdmin):
+class ReportAdmin(PrivateFieldsMixin, admin.ModelAdmin):
     list_display = ["__str__", "reason", "target_kind", "target_link", "reporter_name", "created_at", "review_status"]  # fmt: skip
     list_filter = [ItemStatusFilter, "reason", ("content_type", admin.RelatedOnlyFieldListFilter), "created_at"]  # fmt: skip
     search_fields = ["details", "reporter__display_name"]
@@ -244,12 +245,14 @@ class ReportAdmin(admin.ModelAdmin):
 
 
 @admin.register(NoContactOrder)
-class NoContactOrderAdmin(admin.ModelAdmin):
+class NoContactOrderAdmin(PrivateFieldsMixin, admin.ModelAdmin):
     list_display = ["__str__", "profile_name", "facility", "name", "email", "is_active", "created_by", "created_at"]  # fmt: skip
     list_filter = ["is_active"]
     list_select_related = ["profile__facility", "created_by"]
-    # The inmate number is searched, never shown: moderators type it from a request.
-    search_fields = ["email", "name", "=profile__inmate_number", "profile__display_name"]
+    # Moderators see each order's name and email (they record and check
+    # orders), but find one by the whole address, not by guessing its start.
+    # The inmate number is searched by superusers only (PrivateFieldsMixin).
+    search_fields = ["=email", "name", "=profile__inmate_number", "profile__display_name"]
     raw_id_fields = ["profile"]
     fields = ["profile", "name", "email", "note", "is_active", "created_by", "created_at"]
     readonly_fields = ["created_by", "created_at"]
@@ -275,11 +278,12 @@ class NoContactOrderAdmin(admin.ModelAdmin):
 
 
 @admin.register(ProtectionRequest)
-class ProtectionRequestAdmin(admin.ModelAdmin):
+class ProtectionRequestAdmin(PrivateFieldsMixin, admin.ModelAdmin):
     list_display = ["__str__", "ask", "relationship", "about", "status", "created_at"]
     list_filter = ["status", "ask", "relationship"]
     list_select_related = ["profile__facility"]
-    search_fields = ["requester_email", "requester_name", "protected_name", "protected_email", "profile_description", "profile__display_name", "=profile__inmate_number"]  # fmt: skip
+    # Whole addresses only, as for orders; the inmate number for superusers only.
+    search_fields = ["=requester_email", "requester_name", "protected_name", "=protected_email", "profile_description", "profile__display_name", "=profile__inmate_number"]  # fmt: skip
     raw_id_fields = ["profile"]
     fields = [
         "status", "profile", "profile_description", "relationship", "ask", "requester_name",
@@ -343,7 +347,7 @@ class ProtectionRequestAdmin(admin.ModelAdmin):
 
 
 @admin.register(WritingSuspension)
-class WritingSuspensionAdmin(admin.ModelAdmin):
+class WritingSuspensionAdmin(PrivateFieldsMixin, admin.ModelAdmin):
     list_display = ["__str__", "user", "created_by", "created_at", "lifted_at"]
     list_filter = [("lifted_at", admin.EmptyFieldListFilter)]
     list_select_related = ["user", "created_by"]

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from django.db.models import Count
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from moderation.models import ModerationDecision, ModerationItem
 
@@ -36,7 +37,7 @@ def queue_dashboard() -> QueueDashboard:
     midnight = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
     decisions = (
         ModerationDecision.objects.filter(created_at__gte=midnight)
-        .values_list("moderator__display_name", "moderator__email")
+        .values_list("moderator__display_name", "moderator_id")
         .annotate(decisions=Count("id"))
         .order_by("-decisions")
     )
@@ -46,7 +47,9 @@ def queue_dashboard() -> QueueDashboard:
         pending_total=sum(pending.values()),
         oldest_pending_at=oldest,
         decisions_today=[
-            (name or email or "(deleted account)", count) for name, email, count in decisions
+            # As User.__str__ names a moderator: never their email.
+            (name or (gettext("Member #%(pk)s") % {"pk": pk} if pk else "(deleted account)"), count)
+            for name, pk, count in decisions
         ],
         reports_open=pending.get(ModerationItem.Kind.REPORT, 0),
         escalated=escalated,

@@ -5,6 +5,7 @@ import uuid
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 
 MODERATORS_GROUP = "Moderators"
 LIAISONS_GROUP = "Liaisons"
@@ -70,7 +71,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     REQUIRED_FIELDS: list[str] = []
 
     def __str__(self) -> str:
-        return self.display_name or self.email
+        # Role-neutral: shown to staff and liaisons in lists, widgets and
+        # history, so never the email (only the user admin shows that, to admins).
+        if self.display_name:
+            return self.display_name
+        return gettext("Member #%(pk)s") % {"pk": self.pk} if self.pk else gettext("New member")
 
     def save(self, *args, **kwargs) -> None:
         self.email = self.email.strip().lower()

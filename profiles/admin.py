@@ -4,38 +4,44 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from moderation.protection import resume_profile
+from penpals.admin_privacy import PrivateFieldsMixin, declare_private_fields
 from profiles.models import Facility, FacilityLiaison, InmateProfile, LiaisonAction, ProfilePhoto
 
+# Only superusers (and, in the portal, the facility's liaisons) see these: the
+# admin neither shows nor filters, searches or sorts on them for moderators.
+declare_private_fields(
+    InmateProfile, "legal_name", "date_of_birth", "inmate_number", "consent_form"
+)
+declare_private_fields(ProfilePhoto, "original")
 
-class FacilityLiaisonInline(admin.TabularInline):
+
+class FacilityLiaisonInline(PrivateFieldsMixin, admin.TabularInline):
     model = FacilityLiaison
     extra = 0
     autocomplete_fields = ["user"]
 
 
 @admin.register(Facility)
-class FacilityAdmin(admin.ModelAdmin):
+class FacilityAdmin(PrivateFieldsMixin, admin.ModelAdmin):
     list_display = ["name", "kind", "state", "screening_mode", "is_active"]
     list_filter = ["kind", "state", "screening_mode", "is_active"]
     search_fields = ["name", "slug"]
+    ordering = ["name", "pk"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [FacilityLiaisonInline]
 
 
 @admin.register(FacilityLiaison)
-class FacilityLiaisonAdmin(admin.ModelAdmin):
+class FacilityLiaisonAdmin(PrivateFieldsMixin, admin.ModelAdmin):
     list_display = ["user", "facility", "created_at"]
     list_select_related = ["user", "facility"]
     autocomplete_fields = ["user", "facility"]
-    search_fields = ["user__email", "facility__name"]
-
-
-# Fields only admins see: private data of the person listed.
-PRIVATE_PROFILE_FIELDS = ["legal_name", "date_of_birth"]
+    search_fields = ["user__email", "user__display_name", "facility__name"]
+    ordering = ["-created_at", "-pk"]
 
 
 @admin.register(InmateProfile)
-class InmateProfileAdmin(admin.ModelAdmin):
+class InmateProfileAdmin(PrivateFieldsMixin, admin.ModelAdmin):
     list_display = [
         "display_name",
         "facility",
@@ -46,7 +52,11 @@ class InmateProfileAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", "facility", "is_accepting_letters"]
     list_select_related = ["facility"]
+    # inmate_number: for superusers only (PrivateFieldsMixin drops it for others).
     search_fields = ["display_name", "slug", "inmate_number"]
+    # The autocomplete pages through this list: a stable order (newest first,
+    # as the changelist showed by default).
+    ordering = ["-pk"]
     # Uploaded in the liaison portal, with its confirmation. Private storage has
     # no URL, so a file widget here would fail: admins get a download link instead.
     exclude = ["consent_form"]
@@ -79,14 +89,12 @@ class InmateProfileAdmin(admin.ModelAdmin):
                 resumed += 1
         self.message_user(request, f"Resumed {resumed} profile(s).")
 
-    def get_exclude(self, request, obj=None):
-        # Moderators review public text; the private fields are for admins and printed mail.
-        return self.exclude if request.user.is_superuser else self.exclude + PRIVATE_PROFILE_FIELDS
-
     def get_readonly_fields(self, request, obj=None):
-        if request.user.is_superuser:
-            return [*self.readonly_fields, "consent_form_download"]
-        return self.readonly_fields
+        # The private fields themselves are left out for moderators by PrivateFieldsMixin.
+        readonly = super().get_readonly_fields(request, obj)
+        if self.may_see_private_facts(request):
+            return [*readonly, "consent_form_download"]
+        return readonly
 
     @admin.display(description="consent form")
     def consent_form_download(self, profile: InmateProfile) -> str:
@@ -97,7 +105,7 @@ class InmateProfileAdmin(admin.ModelAdmin):
 
 
 @admin.register(ProfilePhoto)
-class ProfilePhotoAdmin(admin.ModelAdmin):
+class ProfilePhotoAdmin(PrivateFieldsMixin, admin.ModelAdmin):
     list_display = [
         "pk",
         "profile",
@@ -115,7 +123,7 @@ class ProfilePhotoAdmin(admin.ModelAdmin):
 
 
 @admin.register(LiaisonAction)
-class LiaisonActionAdmin(admin.ModelAdmin):
+class LiaisonActionAdmin(PrivateFieldsMixin, admin.ModelAdmin):
     list_display = ["created_at", "actor", "facility", "profile", "kind"]
     list_filter = ["kind", "facility"]
     list_select_related = ["actor", "facility", "profile"]

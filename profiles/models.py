@@ -14,6 +14,7 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.text import slugify
+from django.utils.translation import gettext
 
 from profiles.public_cache import PublicDataQuerySet
 
@@ -283,7 +284,14 @@ class InmateProfile(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.display_name} ({self.facility.slug} #{self.inmate_number})"
+        # Shown in every admin list, widget, autocomplete and history entry,
+        # to moderators too: never the inmate number or legal name (the
+        # liaison portal and printed mail use those fields by name).
+        return gettext("%(name)s (%(facility)s, profile %(pk)s)") % {
+            "name": self.display_name,
+            "facility": self.facility.slug,
+            "pk": self.pk,
+        }
 
     def save(self, *args, **kwargs) -> None:
         if not self.slug:
