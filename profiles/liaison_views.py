@@ -22,6 +22,7 @@ from django.db.models import Count, Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -44,7 +45,7 @@ from profiles.forms import (
     ProfileForm,
     lifecycle_actions_for,
 )
-from profiles.models import Facility, InmateProfile, LiaisonAction, ProfilePhoto
+from profiles.models import Facility, FacilityLiaison, InmateProfile, LiaisonAction, ProfilePhoto
 from profiles.services import (
     EDITABLE_STATUSES,
     check_change_lifecycle,
@@ -85,7 +86,7 @@ def facilities_with_counts(user):
 
 
 def dashboard_summary(facility: Facility) -> dict:
-    """Everything the facility dashboard shows, in seven queries whatever the size."""
+    """Everything the facility dashboard shows, in eight queries whatever the size."""
     profiles = InmateProfile.objects.filter(facility=facility)
     counts = dict(profiles.values_list("status").annotate(count=Count("id")).order_by())
     photos = ProfilePhoto.objects.filter(profile__facility=facility)
@@ -123,7 +124,8 @@ def dashboard_summary(facility: Facility) -> dict:
         "recent_actions": describe_actions(
             LiaisonAction.objects.filter(facility=facility)
             .select_related("actor", "profile")
-            .order_by("-created_at", "-id")[:limit]
+            .order_by("-created_at", "-id")[:limit],
+            colleague_ids_of(facility),
         ),
     }
 
@@ -135,11 +137,32 @@ def field_labels() -> dict[str, str]:
     }
 
 
-def describe_actions(actions):
-    """Attach a short human description of each action's detail (for the history tables)."""
+def actor_label(actor, colleague_ids: set[int]) -> str:
+    """Who did an action, as a liaison of the facility may see it: a colleague
+    by name, anyone from Penpals as "Penpals staff"; never a staff email."""
+    if actor is None:
+        return gettext("Penpals (automatic)")
+    if actor.is_deleted:
+        return gettext("Former liaison")
+    if actor.pk in colleague_ids:
+        # Colleagues of one facility: their address identifies a nameless one.
+        return actor.display_name or actor.email
+    if actor.is_staff or actor.is_superuser:
+        return gettext("Penpals staff")
+    return gettext("Another liaison")
+
+
+def colleague_ids_of(facility: Facility) -> set[int]:
+    return set(FacilityLiaison.objects.filter(facility=facility).values_list("user_id", flat=True))
+
+
+def describe_actions(actions, colleague_ids: set[int]):
+    """Attach a short human description of each action's detail and who did it
+    (for the history tables of a facility, seen by its liaisons: `colleague_ids`)."""
     actions = list(actions)
     labels = field_labels()
     for action in actions:
+        action.actor_label = actor_label(action.actor, colleague_ids)
         detail = action.detail or {}
         parts = []
         if detail.get("fields"):
@@ -235,7 +258,7 @@ def activity(request: HttpRequest, facility_slug: str) -> HttpResponse:
         .order_by("-created_at", "-id")
     )
     page = Paginator(actions, PAGE_SIZE).get_page(request.GET.get("page"))
-    page.object_list = describe_actions(page.object_list)
+    page.object_list = describe_actions(page.object_list, colleague_ids_of(facility))
     return render(request, "profiles/liaison/activity.html", {"facility": facility, "page": page})
 
 
@@ -291,14 +314,21 @@ def profile_create(request: HttpRequest, facility_slug: str) -> HttpResponse:
 @private_page
 def profile_detail(request: HttpRequest, profile_id: int) -> HttpResponse:
     profile = get_profile_for_liaison(request.user, profile_id)
+    colleague_ids = colleague_ids_of(profile.facility)
     context = {
         "facility": profile.facility,
         "profile": profile,
+        "consent_confirmed_by": (
+            actor_label(profile.consent_confirmed_by, colleague_ids)
+            if profile.consent_confirmed_by
+            else gettext("a former liaison")
+        ),
         "photos": list(profile.photos.all()),
         "history": describe_actions(
             profile.liaison_actions.select_related("actor").order_by("-created_at", "-id")[
                 :PROFILE_HISTORY_SIZE
-            ]
+            ],
+            colleague_ids,
         ),
         "reviews": list(ModerationItem.objects.for_object(profile).order_by("-created_at")[:10]),
         "pending_changes": [

@@ -140,7 +140,7 @@ def test_it_records_nothing_when_an_action_is_refused(liaison_client, facility):
 
 def test_it_shows_a_profile_history_newest_first(liaison_client, liaison, facility):
     profile = InmateProfileFactory(facility=facility)
-    colleague = LiaisonFactory(facility=facility, user__email="colleague@example.org").user
+    colleague = LiaisonFactory(facility=facility, user__display_name="Colleague Ana").user
     with time_machine.travel(datetime(2026, 1, 2, 10, 0, tzinfo=UTC), tick=False):
         LiaisonAction.objects.create(
             actor=liaison, facility=facility, profile=profile, kind=Kind.PROFILE_CREATED
@@ -155,7 +155,8 @@ def test_it_shows_a_profile_history_newest_first(liaison_client, liaison, facili
         )
     page = liaison_client.get(reverse("liaison:profile_detail", args=[profile.pk])).content.decode()
     history = page[page.index('id="history-heading"') :]
-    assert history.index("colleague@example.org") < history.index(liaison.email)
+    # Colleagues are named as they name themselves.
+    assert history.index("Colleague Ana") < history.index(str(liaison))
     assert "2026-01-03 11:30" in history
     assert "Updated a profile" in history
     assert "Changed: Bio, Accepting new letters" in history
