@@ -53,27 +53,38 @@ class DemoWorld:
 def inmate_needles(profiles) -> list[Needle]:
     needles = []
     for profile in profiles:
-        owner = f"inmate {profile.pk}"
+        owner, facility = f"inmate {profile.pk}", profile.facility_id
         needles += [
-            Needle("date of birth", text, owner) for text in date_spellings(profile.date_of_birth)
+            Needle("date of birth", text, owner, facility)
+            for text in date_spellings(profile.date_of_birth)
         ]
-        needles.append(Needle("legal name", profile.legal_name, owner))
-        needles.append(Needle("inmate number", profile.inmate_number, owner))
+        needles.append(Needle("legal name", profile.legal_name, owner, facility))
+        needles.append(Needle("inmate number", profile.inmate_number, owner, facility))
         if profile.consent_form:
             name = profile.consent_form.name
-            needles.append(Needle("consent form path", name, owner))
-            needles.append(Needle("consent form file name", name.rsplit("/", 1)[-1], owner))
+            needles.append(Needle("consent form path", name, owner, facility))
+            needles.append(
+                Needle("consent form file name", name.rsplit("/", 1)[-1], owner, facility)
+            )
     # Private storage folders: no page should even name them.
     for folder in ("consent-forms/", "photos/originals/", "letter-scans/"):
         needles.append(Needle("private storage path", folder, "private storage"))
-    for photo in ProfilePhoto.objects.exclude(original=""):
+    for photo in ProfilePhoto.objects.exclude(original="").select_related("profile"):
         # The original's random name: a public variant named after it would
         # tell anyone where the private original is.
         stem = photo.original.name.rsplit("/", 1)[-1]
-        needles.append(Needle("photo original name", stem, f"inmate {photo.profile_id}"))
-    for scan in LetterScan.objects.all():
+        needles.append(
+            Needle(
+                "photo original name",
+                stem,
+                f"inmate {photo.profile_id}",
+                photo.profile.facility_id,
+            )
+        )
+    for scan in LetterScan.objects.select_related("letter__correspondence__profile"):
         stem = scan.file.name.rsplit("/", 1)[-1]
-        needles.append(Needle("scan file name", stem, "letter scan"))
+        facility = scan.letter.correspondence.profile.facility_id
+        needles.append(Needle("scan file name", stem, "letter scan", facility))
     return needles
 
 
@@ -83,11 +94,11 @@ def person_needles() -> list[Needle]:
     needles = [Needle("email", user.email, user.email) for user in User.objects.all()]
     for key, kind in (("name", "name"), ("email", "email"), ("address", "postal address")):
         needles.append(Needle(kind, REQUESTER[key], REQUESTER["email"]))
-    for correspondence in Correspondence.objects.select_related("pen_pal"):
-        owner = correspondence.pen_pal.email
-        needles.append(Needle("correspondence code", correspondence.code, owner))
+    for correspondence in Correspondence.objects.select_related("pen_pal", "profile"):
+        owner, facility = correspondence.pen_pal.email, correspondence.profile.facility_id
+        needles.append(Needle("correspondence code", correspondence.code, owner, facility))
         for letter in Letter.objects.outbound().filter(correspondence=correspondence):
-            needles.append(Needle("letter text", letter.body[:60], owner))
+            needles.append(Needle("letter text", letter.body[:60], owner, facility))
     return needles
 
 

@@ -3,10 +3,11 @@ inmate number or consent form, or another person's email, address, letters
 or correspondence codes.
 
 The crawler walks the demo data (seed_demo) as a visitor and as each demo pen
-pal, following every link on the site; the liaison portal and the admin, where
-legal names and inmate numbers are needed for printed mail, are out of its
-scope, and test_it_keeps_pen_pals_out_of_liaison_and_staff_pages proves a pen
-pal cannot reach them.
+pal, following every link on the site, and test_it_keeps_pen_pals_out_of_liaison_and_staff_pages
+proves a pen pal cannot reach the liaison portal or the admin. Those two, where
+legal names and inmate numbers are needed for printed mail, are crawled as
+their own roles at the end of this file: the moderator, the admin, and a
+liaison of each of two facilities.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ from django.urls import reverse
 
 from messaging.models import Correspondence, Letter, Notification
 from penpals.management.commands.seed_demo import DEMO_PASSWORD
-from profiles.models import InmateProfile, ProfilePhoto
+from penpals.models import User
+from profiles.models import Facility, FacilityLiaison, InmateProfile, ProfilePhoto
+from tests.factories import LiaisonFactory, activate_totp
 from tests.privacy.conftest import PEN_PALS, REQUESTER
 from tests.privacy.crawler import EMAIL_ADDRESS, Needle, crawl, find_needles, json_text
 
@@ -231,3 +234,175 @@ def test_it_finds_nobody_by_inmate_number_or_birth_date(client, demo_world):
         assert reverse("directory:profile", args=[profile.slug]) not in response.content.decode(), (
             query
         )
+
+
+# --- The admin and the liaison portal, as each role -----------------------------------------
+#
+# The privacy crawler in the admin and the liaison portal, as each role.
+#
+# Breadth-first from /admin/ (as the demo moderator, with MFA, and as the
+# admin) and from /liaison/ (as a liaison of each of two facilities), GET only:
+# no form is submitted. Change pages, history pages and delete confirmations
+# are pages like any other.
+#
+# What each may read:
+# - the admin (superuser): everything (the control: the crawl finds the facts);
+# - the moderator: no inmate's legal name, birth date, inmate number, consent
+#   form or private file name, and no pen pal's or liaison's email; they do read
+#   letters, correspondence codes and protection requests (that is their work);
+# - a liaison: their own facility's inmates' private facts, letters and codes
+#   (they print the mail), nothing of another facility's, no protection
+#   requester's details, and no email but their own and their colleagues'.
+
+MODERATOR, ADMIN = "moderator@example.org", "admin@example.org"
+LIAISON = "liaison@example.org"  # seed_demo's, of the first facility
+SECOND_LIAISON = "second-liaison@example.org"  # made here, for another facility
+
+# Each route at most this many times beyond the seeds: the changelists' filter
+# and sort links multiply, every object has a change and a history page.
+ADMIN_BUDGET = 4
+ADMIN_MAX_REQUESTS = 450
+LIAISON_BUDGET = 8
+LIAISON_MAX_REQUESTS = 300
+# Not followed: they end the session (GET shows a confirmation, but the crawl
+# has no reason to be there) or leave the area.
+NEVER = ("/accounts/logout/", "/admin/logout/", "/admin/r/")
+
+
+def staff_client(client, email: str):
+    user = User.objects.get(email=email)
+    if not user.authenticator_set.exists():
+        activate_totp(user)
+    client.force_login(user)
+    return client
+
+
+def crawl_admin(client, budget: int = ADMIN_BUDGET):
+    return crawl(
+        client,
+        [reverse("admin:index")],
+        max_requests=ADMIN_MAX_REQUESTS,
+        default_budget=budget,
+        follow=("/admin/",),
+        never=NEVER,
+    )
+
+
+def is_pen_pal_or_liaison(email: str) -> bool:
+    """An account's email, not staff's (a protection requester has no account:
+    moderators read requests)."""
+    return User.objects.filter(email=email, is_staff=False).exists()
+
+
+def test_it_shows_the_moderator_no_inmate_fact_or_pen_pal_email_in_the_admin(client, demo_world):
+    result = crawl_admin(staff_client(client, MODERATOR))
+
+    assert_no_errors(result.visits)
+    hidden = [*demo_world.inmate_needles]
+    hidden += [
+        n
+        for n in demo_world.person_needles
+        if n.kind == "email" and n.owner != MODERATOR and is_pen_pal_or_liaison(n.text)
+    ]
+    leaks = leaks_in(result.visits, hidden)
+    assert not leaks, "\n".join(map(str, leaks[:60]))
+    reached = result.routes()
+    for name in (
+        "admin:index",
+        "admin:profiles_inmateprofile_changelist",
+        "admin:profiles_inmateprofile_change",
+        "admin:profiles_inmateprofile_history",
+        "admin:moderation_moderationitem_change",
+        "admin:messaging_correspondence_change",
+        "admin:messaging_correspondence_history",
+        "admin:messaging_letter_change",
+        "admin:moderation_protectionrequest_change",
+    ):
+        assert reached[name], f"the crawl never reached {name}"
+
+
+def test_it_shows_the_admin_the_private_facts_in_the_admin(client, demo_world):
+    """The control: the same crawl as a superuser finds the facts, so the
+    moderator's crawl finding none means they were not there."""
+    # Fewer pages per route: the superuser reaches every model, and the
+    # control needs only one page of each kind.
+    result = crawl_admin(staff_client(client, ADMIN), budget=1)
+
+    assert_no_errors(result.visits)
+    found = {finding.needle.kind for finding in leaks_in(result.visits, demo_world.inmate_needles)}
+    assert {"legal name", "inmate number", "date of birth"} <= found, found
+    emails = [n for n in demo_world.person_needles if n.kind == "email"]
+    assert leaks_in(result.visits, emails)
+    reached = result.routes()
+    assert reached["admin:penpals_user_change"] and reached["admin:profiles_inmateprofile_history"]
+
+
+def second_liaison(demo_world) -> tuple[Facility, User]:
+    """A liaison of a facility other than the demo liaison's, with profiles."""
+    first = FacilityLiaison.objects.get(user__email=LIAISON).facility
+    facility = (
+        Facility.objects.exclude(pk=first.pk)
+        .filter(profiles__status=InmateProfile.Status.PUBLISHED)
+        .order_by("slug")
+        .first()
+    )
+    user = LiaisonFactory(facility=facility, user__email=SECOND_LIAISON).user
+    return facility, user
+
+
+@pytest.mark.parametrize("email", [LIAISON, SECOND_LIAISON])
+def test_it_shows_a_liaison_only_their_own_facilitys_private_facts(client, demo_world, email):
+    if email == SECOND_LIAISON:
+        second_liaison(demo_world)
+    facilities = set(
+        FacilityLiaison.objects.filter(user__email=email).values_list("facility_id", flat=True)
+    )
+    colleagues = set(
+        FacilityLiaison.objects.filter(facility__in=facilities).values_list(
+            "user__email", flat=True
+        )
+    )
+    staff_client(client, email)
+    slugs = Facility.objects.filter(pk__in=facilities).values_list("slug", flat=True)
+    seeds = [reverse("liaison:dashboard")]
+    seeds += [reverse("liaison:facility_dashboard", args=[slug]) for slug in slugs]
+    seeds += [reverse("liaison:activity", args=[slug]) for slug in slugs]
+    result = crawl(
+        client,
+        seeds,
+        max_requests=LIAISON_MAX_REQUESTS,
+        default_budget=LIAISON_BUDGET,
+        follow=("/liaison/",),
+        never=NEVER,
+    )
+
+    assert_no_errors(result.visits)
+
+    needles = demo_world.inmate_needles + demo_world.person_needles
+    # Inmate numbers are unique per facility only (and birth dates are shared):
+    # another facility's fact spelled like one of their own says nothing.
+    own_texts = {n.text.casefold() for n in needles if n.facility_id in facilities}
+
+    def own_facility(needle, visit) -> bool:
+        if needle.kind == "email":
+            return needle.text in colleagues
+        if needle.owner == REQUESTER["email"]:
+            return False  # a victim's details are for staff only
+        return needle.facility_id in facilities or needle.text.casefold() in own_texts
+
+    leaks = leaks_in(result.visits, needles, own_facility)
+    assert not leaks, "\n".join(map(str, leaks[:60]))
+    # The control: their own facility's facts are on their pages (the print
+    # view and the profile pages), so the needles were looked for where they are.
+    own = [n for n in demo_world.inmate_needles if n.facility_id in facilities]
+    assert {f.needle.kind for f in leaks_in(result.visits, own)} >= {"legal name", "inmate number"}
+    reached = result.routes()
+    for name in (
+        "liaison:facility_dashboard",
+        "liaison:profile_list",
+        "liaison:profile_detail",
+        "liaison:activity",
+        "liaison_letters:queue",
+        "liaison_letters:reply_list",
+    ):
+        assert reached[name], f"the crawl never reached {name}"

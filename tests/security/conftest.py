@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import io
 import uuid
+from datetime import date
 from types import SimpleNamespace
 
 import pytest
 from allauth.account.models import EmailAddress
+from django.contrib import admin as django_admin
 from django.contrib.auth.models import Group
 from django.core.files.base import ContentFile
+from django.test import RequestFactory
 from django.utils import timezone
 from PIL import Image
 
@@ -54,6 +57,31 @@ CONSENT_MARKER = b"CONSENT-FORM-PRIVATE-3f9a"
 SCAN_MARKER = b"LETTER-SCAN-PRIVATE-7c21"
 ORIGINAL_MARKER = "PHOTO-ORIGINAL-PRIVATE-b84e"
 
+# The private facts of the two inmates and the emails of every account. Each is
+# distinctive, so a page that shows one cannot be missed, and no page shows
+# one by chance (tests/security/private_facts.py says who may see which).
+INMATE_X = {
+    "legal_name": "Zebulon Quxley-Private",
+    "inmate_number": "INM-PRIV-7731",
+    "date_of_birth": date(1980, 1, 5),
+}
+INMATE_Y = {
+    "legal_name": "Yolanda Vexmoor-Private",
+    "inmate_number": "INM-PRIV-8842",
+    "date_of_birth": date(1975, 11, 23),
+}
+EMAILS = {
+    "pen_pal_a": "ada-inbox-q7k2@example.org",
+    "pen_pal_b": "bea-inbox-w3m8@example.org",
+    "liaison_x": "liaison-x-r5t1@example.org",
+    "liaison_y": "liaison-y-h9p4@example.org",
+    "moderator": "moderator-z2v6@example.org",
+    "admin": "admin-k8d3@example.org",
+    "staff_no_mfa": "staff-no-mfa-j4n7@example.org",
+    # A pen pal without a display name: whatever names them must not fall back to this.
+    "suspended": "suspended-f6c9@example.org",
+}
+
 # The columns of the matrix, in the order its table lists them.
 ROLES = (
     "anonymous",
@@ -79,19 +107,21 @@ def original_photo_bytes() -> bytes:
 def build_world() -> SimpleNamespace:
     facility_x = FacilityFactory(name="Facility X", slug="facility-x")
     facility_y = FacilityFactory(name="Facility Y", slug="facility-y")
-    pen_pal_a = PenPalFactory(email="pen-pal-a@example.org", display_name="Ada")
-    pen_pal_b = PenPalFactory(email="pen-pal-b@example.org", display_name="Bea")
-    liaison_x = LiaisonFactory(facility=facility_x, user__email="liaison-x@example.org").user
-    liaison_y = LiaisonFactory(facility=facility_y, user__email="liaison-y@example.org").user
-    moderator = ModeratorFactory(email="moderator@example.org")
-    admin = User.objects.create_superuser("admin@example.org", PASSWORD)
+    pen_pal_a = PenPalFactory(email=EMAILS["pen_pal_a"], display_name="Ada")
+    pen_pal_b = PenPalFactory(email=EMAILS["pen_pal_b"], display_name="Bea")
+    liaison_x = LiaisonFactory(facility=facility_x, user__email=EMAILS["liaison_x"]).user
+    liaison_y = LiaisonFactory(facility=facility_y, user__email=EMAILS["liaison_y"]).user
+    moderator = ModeratorFactory(email=EMAILS["moderator"])
+    admin = User.objects.create_superuser(EMAILS["admin"], PASSWORD)
     EmailAddress.objects.create(user=admin, email=admin.email, verified=True, primary=True)
-    staff_no_mfa = ModeratorFactory(email="staff-no-mfa@example.org")
+    staff_no_mfa = ModeratorFactory(email=EMAILS["staff_no_mfa"])
     for user in (liaison_x, liaison_y, moderator, admin):
         activate_totp(user)
 
-    profile = InmateProfileFactory.published(
-        facility=facility_x, display_name="Marcus", legal_name="Marcus Q. Legalname"
+    profile = InmateProfileFactory.published(facility=facility_x, display_name="Marcus", **INMATE_X)
+    # Facility Y's own inmate: what liaison X must not see, and liaison Y may.
+    profile_y = InmateProfileFactory.published(
+        facility=facility_y, display_name="Yusuf", **INMATE_Y
     )
     profile.consent_form.save(
         "consent.pdf", ContentFile(MINIMAL_PDF + b"%" + CONSENT_MARKER + b"\n"), save=False
@@ -139,9 +169,12 @@ def build_world() -> SimpleNamespace:
     do_save_favorite(pen_pal_a, profile)
     report = check_report(pen_pal_a, reply, "money")
 
-    suspended = PenPalFactory(email="suspended@example.org")
+    suspended = PenPalFactory(email=EMAILS["suspended"], display_name="")
     record_action(liaison_x, facility_x, LiaisonAction.Kind.CONSENT_DOWNLOADED, profile=profile)
-    return SimpleNamespace(
+    # Staff upload replies that came by post; the facility's trail records it
+    # (messaging.replies.check_upload_reply), and liaisons read that trail.
+    record_action(moderator, facility_x, LiaisonAction.Kind.REPLY_UPLOADED, profile=profile)
+    world = SimpleNamespace(
         users={
             "anonymous": None,
             "pen_pal_a": pen_pal_a,
@@ -155,6 +188,8 @@ def build_world() -> SimpleNamespace:
         facility_x=facility_x,
         facility_y=facility_y,
         profile=profile,
+        profile_y=profile_y,
+        suspended=suspended,
         photo=photo,
         correspondence=correspondence,
         outbound=outbound,
@@ -185,6 +220,28 @@ def build_world() -> SimpleNamespace:
         liaison_action=LiaisonAction.objects.filter(facility=facility_x).first(),
         moderators_group=Group.objects.get(name=MODERATORS_GROUP),
     )
+    log_admin_history(world)
+    return world
+
+
+def log_admin_history(world: SimpleNamespace) -> None:
+    """Admin history as the admin's own change views write it (object_repr is
+    the object's str() at the time): the admin corrected the profile's private
+    fields and a pen pal's account; the moderator worked the profile, the
+    correspondence and the suspension of a pen pal without a display name."""
+    admin, moderator = world.users["admin"], world.users["moderator"]
+    for user, obj, fields in (
+        (admin, world.profile, ["Legal name", "Date of birth", "Inmate number"]),
+        (admin, world.users["pen_pal_a"], ["Email"]),
+        (admin, world.suspended, ["Display name"]),
+        (moderator, world.profile, ["Bio"]),
+        (moderator, world.correspondence, ["State"]),
+        (moderator, world.suspension, ["Reason"]),
+    ):
+        request = RequestFactory().get("/admin/")
+        request.user = user
+        model_admin = django_admin.site._registry[type(obj)]
+        model_admin.log_change(request, obj, [{"changed": {"fields": fields}}])
 
 
 def delete_files(world: SimpleNamespace) -> None:

@@ -35,6 +35,7 @@ from tests.security.conftest import (
     ROLES,
     SCAN_MARKER,
 )
+from tests.security.private_facts import page_text, private_facts_in
 from tests.security.urls_walk import Route, all_routes
 
 pytestmark = pytest.mark.django_db
@@ -449,6 +450,10 @@ def test_every_url_answers_each_role_as_the_matrix_says(world, role):
         for marker, (key, allowed) in PRIVATE_FILES.items():
             if marker in content and not (route.key == key and role in allowed):
                 leaks.append(f"{route.key} ({url}) served a private file ({marker!r})")
+        # Legal names, birth dates, inmate numbers, emails: what this role may
+        # not read must not be on any page it gets (tests/security/private_facts.py).
+        for finding in private_facts_in(page_text(response, content), role, url):
+            leaks.append(f"{route.key}: {finding}")
     assert not wrong, f"As {role}:\n" + "\n".join(wrong)
     assert not leaks, f"As {role}:\n" + "\n".join(leaks)
 
@@ -578,3 +583,29 @@ def test_only_those_allowed_can_delete_in_the_admin(world, role):
         response = client.post(url, {"post": "yes"})
         assert classify(response) in (ADMIN_LOGIN, MFA, FORBIDDEN), (label, response)
         assert type(obj).objects.filter(pk=obj.pk).exists(), label
+
+
+def test_the_private_facts_are_shown_to_those_allowed(world):
+    """The control for the page-text check above: the facts really are on the
+    pages of those who need them, spelled as the needles spell them."""
+    shown = {
+        ("admin", reverse("admin:profiles_inmateprofile_change", args=[world.profile.pk])): (
+            "legal name",
+            "inmate number",
+            "date of birth",
+        ),
+        ("liaison_x", reverse("liaison:profile_detail", args=[world.profile.pk])): (
+            "legal name",
+            "inmate number",
+        ),
+        ("liaison_y", reverse("liaison:profile_detail", args=[world.profile_y.pk])): (
+            "legal name",
+            "inmate number",
+        ),
+    }
+    for (role, url), kinds in shown.items():
+        response = client_for(world, role).get(url)
+        assert response.status_code == 200, (role, url)
+        # As seen by someone who may not see them (pen pal A): what is on the page.
+        found = {f.needle.kind for f in private_facts_in(response.content.decode(), A, url)}
+        assert set(kinds) <= found, (role, url, found)
