@@ -4,40 +4,21 @@ others are printed (`pytest -s`) so they can be worked down.
 
 axe-core comes from the npm registry, pinned in package-lock.json and installed
 by `ensure_node_modules` (scripts/lib.sh). Each test visits every page of one
-role and reports the violations of all of them at once.
+role (the lists in tests/browser/pages.py, shared with the layout check) and
+reports the violations of all of them at once.
 """
 
 from __future__ import annotations
 
-import re
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urljoin
 
 import pytest
-from django.utils import timezone
 
 from messaging import printing
-from messaging.models import PrintBatch
-from messaging.services import check_create_print_batch, screen_letter
-from moderation.models import ModerationItem, Report
-from moderation.reports import check_report
-from tests.browser.test_profile_flow import PASSWORD_LABEL, log_in
-from tests.factories import (
-    PASSWORD,
-    FacilityFactory,
-    InmateProfileFactory,
-    LetterFactory,
-    LiaisonFactory,
-    ModeratorFactory,
-    PenPalFactory,
-    activate_totp,
-    add_public_photo,
-    screen_and_decide,
-    totp_code,
-    write_letter,
-)
+from tests.browser import pages
+from tests.browser.pages import visit
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
@@ -141,173 +122,45 @@ def test_axe_runs_under_the_real_content_security_policy(page, live_server):
     assert any("button-name" in line for line in audit.blocking)
 
 
+def walk(page, audit: Audit, entries, world, *, exclude: tuple[str, ...] = ()) -> None:
+    for entry in entries:
+        visit(page, entry, world)
+        audit.check(page, label=entry.label, exclude=exclude if entry.is_admin else ())
+
+
 def test_public_pages_have_no_serious_violations(page, live_server, audit):
-    profile = InmateProfileFactory.published(display_name="Marisol")
-    add_public_photo(profile)
-    InmateProfileFactory.published(display_name="Terrence", facility=profile.facility)
+    walk(page, audit, pages.VISITOR_PAGES, pages.set_up_visitor())
 
-    for url in ["/", "/inmates/", "/inmates/?q=chess", "/about/", "/safety/", "/privacy/",
-                "/terms/", "/safety/request/", "/accounts/login/", "/accounts/signup/",
-                "/accounts/password/reset/"]:  # fmt: skip
-        audit.visit(page, url)
-    audit.visit(page, f"/inmates/{profile.slug}/")
-    audit.visit(page, "/no-such-page/", label="404 page", status=404)
-
-    # Forms shown again with their errors.
-    page.goto("/accounts/login/")
-    page.get_by_label("Email").fill("nobody@example.org")
-    page.get_by_label(PASSWORD_LABEL).fill("wrong-password")
-    page.get_by_role("button", name="Sign In").click()
-    page.wait_for_selector(".form-errors, .errorlist, [role=alert]")
-    audit.check(page, label="login with errors")
-    page.goto("/safety/request/")
-    page.locator("main form [type=submit]").last.click()
-    page.wait_for_load_state()
-    audit.check(page, label="protection request with errors")
-
-    page.goto("/accounts/password/reset/")
-    page.get_by_label(re.compile("Email")).fill("nobody@example.org")
-    page.locator("main form [type=submit]").last.click()
-    page.wait_for_url(re.compile(r"/accounts/password/reset/done/$"))
-    audit.check(page, label="password reset sent")
-
-    # A form posted without its CSRF cookie: the 403 page for that case.
-    page.goto("/accounts/login/")
-    page.context.clear_cookies()
-    page.get_by_label("Email").fill("nobody@example.org")
-    page.get_by_label(PASSWORD_LABEL).fill("wrong-password")
-    page.get_by_role("button", name="Sign In").click()
-    page.wait_for_selector("text=Error 403")
-    audit.check(page, label="403 CSRF page")
-
-    # The plain 403 page: staff without MFA may not open a scan.
-    moderator = ModeratorFactory()
-    log_in(page, moderator.email, next_url="/")
-    audit.visit(page, "/letters/scan/1/", label="403 page", status=403)
+    world = pages.set_up_staff_without_mfa()
+    pages.log_in_staff_without_mfa(page, world)
+    walk(page, audit, pages.STAFF_WITHOUT_MFA_PAGES, world)
     audit.assert_clean()
 
 
 def test_pen_pal_pages_have_no_serious_violations(page, live_server, audit):
-    pen_pal = PenPalFactory(email="reader@example.org", display_name="Robin")
-    moderator = ModeratorFactory()
-    profile = InmateProfileFactory.published(display_name="Dolores")
-    add_public_photo(profile)
-    other = InmateProfileFactory.published(display_name="Wendell")
-    letter = screen_and_decide(write_letter(pen_pal, profile), moderator)
-    reply = LetterFactory(
-        correspondence=letter.correspondence,
-        direction="in",
-        status="approved",
-        created_by=None,
-        approved_at=timezone.now(),
-        body="Thank you for your letter. Today I read a book about ships.",
-    )
-    write_letter(pen_pal, other, "Hello Wendell, I read your profile and loved it.")
-    log_in(page, pen_pal.email, next_url="/letters/")
-    audit.check(page, label="inbox")
-
-    page.goto(f"/inmates/{profile.slug}/")
-    page.get_by_role("button", name=re.compile("Save")).first.click()
-    page.wait_for_load_state()
-    for url in [
-        f"/inmates/{profile.slug}/",
-        "/inmates/saved/",
-        f"/letters/{letter.correspondence_id}/",
-        f"/letters/write/{other.slug}/",
-        f"/letters/letter/{reply.pk}/report/",
-        "/account/settings/",
-        "/account/delete/",
-    ]:
-        audit.visit(page, url)
-
-    # A letter sent empty comes back with its error.
-    page.goto(f"/letters/write/{other.slug}/")
-    page.get_by_role("button", name="Send letter").click()
-    page.wait_for_load_state()
-    audit.check(page, label="write with errors")
-
-    # Exporting asks for the password first (allauth's reauthentication page).
-    page.goto("/account/export/")
-    page.wait_for_url(re.compile(r"/accounts/reauthenticate/"))
-    audit.check(page, label="reauthenticate")
-    audit.visit(page, "/accounts/2fa/", label="two-factor settings")
-    audit.visit(page, "/accounts/email/", label="email addresses")
-    audit.visit(page, "/accounts/password/change/", label="password change")
+    world = pages.set_up_pen_pal()
+    pages.log_in_pen_pal(page, world)
+    walk(page, audit, pages.PEN_PAL_PAGES, world)
     audit.assert_clean()
 
 
 def test_liaison_portal_pages_have_no_serious_violations(browser, live_server, audit):
-    facility = FacilityFactory(name="Northgate Correctional", slug="northgate")
-    second = FacilityFactory(name="Riverside Unit", slug="riverside")
-    liaison = LiaisonFactory(facility=facility).user
-    LiaisonFactory(facility=second, user=liaison)
-    secret = activate_totp(liaison)
-    moderator = ModeratorFactory()
-    draft = InmateProfileFactory(facility=facility, display_name="Ana")
-    published = InmateProfileFactory.published(facility=facility, display_name="Benito")
-    add_public_photo(published)
-    pen_pal = PenPalFactory(display_name="Sam")
-    for body in ["Dear Benito, how is the garden?", "Dear Benito, I have a new book."]:
-        screen_and_decide(write_letter(pen_pal, published, body), moderator)
-    other_pen_pal = PenPalFactory()
-    screen_and_decide(write_letter(other_pen_pal, published), moderator)
-    batch = check_create_print_batch(liaison, facility, None, uuid.uuid4())
-    assert PrintBatch.objects.filter(pk=batch.pk).exists()
-
+    world = pages.set_up_liaison()
     page = new_page(browser, live_server)
-    page.goto("/accounts/login/?next=/liaison/")
-    page.get_by_label("Email").fill(liaison.email)
-    page.get_by_label(PASSWORD_LABEL).fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
-    page.wait_for_url(re.compile(r"/accounts/2fa/authenticate/"))
-    audit.check(page, label="two-factor code page")
-    page.get_by_label(re.compile(r"^Code")).fill(totp_code(secret))
-    page.get_by_role("button", name="Sign In").click()
-    page.wait_for_url(re.compile(r"/liaison/$"))
-    audit.check(page, label="choose facility")
-
-    for url in [
-        "/liaison/northgate/",
-        "/liaison/northgate/profiles/",
-        "/liaison/northgate/profiles/new/",
-        f"/liaison/profiles/{draft.pk}/",
-        f"/liaison/profiles/{draft.pk}/edit/",
-        f"/liaison/profiles/{draft.pk}/photos/",
-        f"/liaison/profiles/{draft.pk}/consent/",
-        f"/liaison/profiles/{published.pk}/",
-        f"/liaison/profiles/{published.pk}/status/",
-        "/liaison/northgate/import/",
-        "/liaison/northgate/activity/",
-        "/liaison/letters/northgate/queue/",
-        "/liaison/letters/northgate/batches/",
-        f"/liaison/letters/northgate/batches/{batch.pk}/",
-        f"/liaison/letters/northgate/batches/{batch.pk}/print/",
-        "/liaison/letters/northgate/replies/",
-        "/liaison/letters/northgate/replies/new/",
-        f"/liaison/safety/profiles/{published.pk}/no-contact/",
-    ]:
-        audit.visit(page, url)
-    audit.visit(
-        page, f"/liaison/letters/northgate/batches/{batch.pk}/pdf/", label="PDF pending", status=202
+    pages.log_in_liaison(
+        page, world, on_second_factor=lambda page: audit.check(page, label="two-factor code page")
     )
-    # The pending page has no meta refresh (it moved screen readers to the top
-    # every few seconds); its script starts the download once the PDF exists.
+    walk(page, audit, pages.LIAISON_PAGES, world)
+
+    # The PDF pending page has no meta refresh (it moved screen readers to the
+    # top every few seconds); its script starts the download once the PDF exists.
+    pending = next(entry for entry in pages.LIAISON_PAGES if entry.label == "pdf-pending")
+    pages.visit(page, pending, world)
     assert page.locator('meta[http-equiv="refresh"]').count() == 0
-    assert printing.render_and_store_batch_pdf(batch.pk) == "rendered"
+    assert printing.render_and_store_batch_pdf(world.batch.pk) == "rendered"
     with page.expect_download(timeout=20_000) as download_info:
         pass
-    assert download_info.value.suggested_filename == f"batch-{batch.pk}.pdf"
-
-    # Forms shown again with their errors.
-    page.goto("/liaison/northgate/profiles/new/")
-    page.get_by_role("button", name="Create draft profile").click()
-    page.wait_for_load_state()
-    audit.check(page, label="profile form with errors")
-    page.goto("/liaison/letters/northgate/replies/new/")
-    page.get_by_label("Reply reference").fill("NOPE-0000")
-    page.locator("main form [type=submit]").last.click()
-    page.wait_for_load_state()
-    audit.check(page, label="reply upload with errors")
+    assert download_info.value.suggested_filename == f"batch-{world.batch.pk}.pdf"
     audit.assert_clean()
 
 
@@ -322,49 +175,12 @@ ADMIN_EXCLUDE = ("#searchbar", ".breadcrumbs")
 def test_admin_pages_we_customised_have_no_serious_violations(
     browser, live_server, audit, default_screening_rules
 ):
-    # A superuser in the Moderators group: the queue as moderators see it, and
-    # the screening rules, which only admins may open.
-    moderator = ModeratorFactory(email="staff.a11y@example.org", is_superuser=True)
-    secret = activate_totp(moderator)
-    profile = InmateProfileFactory.published(display_name="Gustavo")
-    pen_pal = PenPalFactory()
-    flagged = write_letter(
-        pen_pal, profile, "Please send money by cashapp to $gustavo99 and call 555-201-3344."
-    )
-    screen_letter(flagged.pk)
-    item = ModerationItem.objects.for_object(flagged).pending().get()
-    other = write_letter(PenPalFactory(), profile, "Hello Gustavo, tell me about chess.")
-    screen_letter(other.pk)
-    report = check_report(pen_pal, profile, "other", "This profile asks for money.")
-    assert Report.objects.filter(pk=report.pk).exists()
+    world = pages.set_up_staff()
+    page = new_page(browser, live_server)
+    pages.log_in_staff(page, world)
+    walk(page, audit, pages.STAFF_PAGES, world, exclude=ADMIN_EXCLUDE)
 
     page = new_page(browser, live_server)
-    log_in(page, moderator.email, next_url="/admin/", totp_secret=secret)
-    audit.check(page, label="admin index with the queue dashboard", exclude=ADMIN_EXCLUDE)
-    for url in [
-        "/admin/moderation/moderationitem/",
-        "/admin/moderation/moderationitem/?status__exact=pending",
-        f"/admin/moderation/moderationitem/{item.pk}/change/",
-        "/admin/moderation/screeningrule/",
-        "/admin/moderation/screeningrule/try/",
-        "/admin/moderation/report/",
-        f"/admin/moderation/report/{report.pk}/change/",
-        "/admin/messaging/letter/",
-    ]:
-        audit.visit(page, url, exclude=ADMIN_EXCLUDE)
-
-    page.goto("/admin/moderation/screeningrule/try/")
-    page.locator("textarea").first.fill("Send me money on cashapp, call 555-201-3344.")
-    page.locator("#content form [type=submit]").first.click()
-    page.wait_for_load_state()
-    audit.check(page, label="try the rules, with hits", exclude=ADMIN_EXCLUDE)
-
-    # The bulk confirmation page: select two items, choose the action, Go.
-    page.goto("/admin/moderation/moderationitem/")
-    for checkbox in page.locator("input.action-select").all()[:2]:
-        checkbox.check()
-    page.locator("select[name=action]").select_option("reject_selected")
-    page.locator("button[name=index]").click()
-    page.wait_for_selector(".bulk-decision-form")
-    audit.check(page, label="bulk confirmation", exclude=ADMIN_EXCLUDE)
+    pages.log_in_moderator(page, world)
+    walk(page, audit, pages.MODERATOR_PAGES, world, exclude=ADMIN_EXCLUDE)
     audit.assert_clean()
