@@ -15,6 +15,11 @@ urlpatterns = [
     ),
     path("<slug:facility_slug>/batches/<int:batch_id>/pdf/", views.batch_pdf, name="batch_pdf"),
     path(
+        "<slug:facility_slug>/batches/<int:batch_id>/pdf/status/",
+        views.batch_pdf_status,
+        name="batch_pdf_status",
+    ),
+    path(
         "<slug:facility_slug>/batches/<int:batch_id>/delivered/",
         views.batch_delivered,
         name="batch_delivered",

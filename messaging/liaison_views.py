@@ -16,7 +16,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
-from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -143,9 +143,20 @@ def batch_detail(request: HttpRequest, facility_slug: str, batch_id: int) -> Htt
             "batch": batch,
             "letters": letters,
             "waiting_count": sum(1 for letter in letters if letter.status == Letter.Status.PRINTED),
-            "has_pdf": printing.has_stored_pdf(batch),
+            "pdf_state": printing.ensure_batch_pdf(batch),
+            "refresh_seconds": PDF_PENDING_REFRESH_SECONDS,
         },
     )
+
+
+@login_required
+@require_GET
+@private_page
+def batch_pdf_status(request: HttpRequest, facility_slug: str, batch_id: int) -> JsonResponse:
+    """Where the batch's PDF is ("ready", "preparing" or "not_made"), for the
+    batch page's script, which says so in place instead of reloading."""
+    batch = get_batch_for_liaison(request.user, facility_slug, batch_id)
+    return JsonResponse({"state": printing.batch_pdf_state(batch)})
 
 
 @login_required

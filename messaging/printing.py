@@ -71,6 +71,7 @@ def print_context(batch: PrintBatch) -> dict:
     return {
         "batch": batch,
         "facility": batch.facility,
+        "address_lines": batch.facility.postal_address_lines(),
         "letters": batch_letters(batch),
     }
 
@@ -200,6 +201,34 @@ def request_batch_pdf(batch: PrintBatch) -> None:
 
     if cache.add(_pending_key(batch.pk), True, RENDER_PENDING_SECONDS):
         enqueue_on_commit(render_print_batch_pdf, batch.pk)
+
+
+# Where the batch's PDF is, as the batch page says it.
+PDF_READY = "ready"
+PDF_PREPARING = "preparing"
+# Not stored and not on its way: removed once every letter was delivered.
+PDF_NOT_MADE = "not_made"
+
+
+def batch_pdf_state(batch: PrintBatch) -> str:
+    """Whether the PDF is stored, being rendered, or neither. Changes nothing."""
+    if has_stored_pdf(batch):
+        return PDF_READY
+    if cache.get(_pending_key(batch.pk)):
+        return PDF_PREPARING
+    return PDF_NOT_MADE
+
+
+def ensure_batch_pdf(batch: PrintBatch) -> str:
+    """The PDF's state for the batch page, queueing the rendering first when a
+    batch with letters still to hand out has no PDF on its way (its task was
+    lost, or the file removed), so "being prepared" is always true. A delivered
+    batch's PDF is made again only when someone downloads it."""
+    state = batch_pdf_state(batch)
+    if state == PDF_NOT_MADE and batch.delivered_at is None:
+        request_batch_pdf(batch)
+        state = PDF_PREPARING
+    return state
 
 
 def render_and_store_batch_pdf(batch_id: int) -> str:

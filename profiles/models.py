@@ -85,6 +85,18 @@ class Facility(models.Model):
     def __str__(self) -> str:
         return f"{self.name} ({self.state})"
 
+    def postal_address_lines(self) -> list[str]:
+        """The facility's lines of an address block: its name, then the mailing
+        address. A mailing address is written as it goes on an envelope and
+        often starts with the name already; that line is not printed twice."""
+        lines = [line.strip() for line in self.mailing_address.splitlines() if line.strip()]
+        if (
+            lines
+            and " ".join(lines[0].split()).casefold() == " ".join(self.name.split()).casefold()
+        ):
+            lines = lines[1:]
+        return [self.name, *lines]
+
 
 class FacilityLiaison(models.Model):
     """A member of a facility's staff who keeps that facility's profiles and mail."""

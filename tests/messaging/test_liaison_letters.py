@@ -110,6 +110,7 @@ TARGETS = {
     "batch_detail": (batch_kwargs, {"GET": None}),
     "batch_print": (batch_kwargs, {"GET": None}),
     "batch_pdf": (batch_kwargs, {"GET": None}),
+    "batch_pdf_status": (batch_kwargs, {"GET": None}),
     "batch_delivered": (batch_kwargs, {"POST": lambda objects: {}}),
     "reply_list": (facility_kwargs, {"GET": None}),
     "reply_upload": (facility_kwargs, {"GET": None, "POST": reply_post}),

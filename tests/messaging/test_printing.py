@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import uuid
 
 import pytest
 import redis
 from django.conf import settings as django_settings
+from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 from pypdf import PdfReader
@@ -264,3 +266,100 @@ def test_delivering_the_whole_batch_discards_its_pdf(liaison_client, batch, priv
     assert printing.has_stored_pdf(batch)
     liaison_client.post(print_url("batch_delivered", batch))
     assert not printing.has_stored_pdf(batch)
+
+
+# --- The address block ---------------------------------------------------------------------
+
+
+def address_blocks(page: str) -> list[str]:
+    return re.findall(r'<address class="letter-address">(.*?)</address>', page, re.S)
+
+
+def test_it_prints_the_facility_name_once_when_the_address_starts_with_it(
+    liaison_client, batch, facility
+):
+    # As addresses are written on envelopes: the name first (spacing and case may differ).
+    facility.mailing_address = "RIVERSIDE  Correctional\nPO Box 77\nRiverside, OH 43000"
+    facility.save()
+    page = liaison_client.get(print_url("batch_print", batch)).content.decode()
+    blocks = address_blocks(page)
+    assert len(blocks) == 3
+    for block in blocks:
+        assert block.casefold().count("riverside correctional") == 1
+        assert "Riverside Correctional<br>PO Box 77<br>Riverside, OH 43000" in block
+
+
+def test_it_prints_the_facility_name_above_an_address_without_it(liaison_client, batch):
+    page = liaison_client.get(print_url("batch_print", batch)).content.decode()
+    for block in address_blocks(page):
+        assert "Riverside Correctional<br>PO Box 77<br>Riverside, OH 43000" in block
+
+
+def test_the_address_lines_drop_only_a_repeated_name(facility):
+    facility.mailing_address = "Riverside Correctional Annex\n\n  PO Box 77 \nRiverside, OH"
+    assert facility.postal_address_lines() == [
+        "Riverside Correctional",
+        "Riverside Correctional Annex",
+        "PO Box 77",
+        "Riverside, OH",
+    ]
+
+
+# --- What the batch page says about the PDF ------------------------------------------------
+
+
+def pdf_status(liaison_client, batch) -> str:
+    page = liaison_client.get(print_url("batch_detail", batch)).content.decode()
+    return re.search(r'<p class="small muted" role="status"[^>]*>(.*?)</p>', page, re.S)[1]
+
+
+def test_it_says_the_pdf_is_ready_once_the_worker_stored_it(liaison_client, batch, private_dir):
+    assert pdf_status(liaison_client, batch).startswith("The PDF is being prepared")
+    printing.render_and_store_batch_pdf(batch.pk)
+    assert pdf_status(liaison_client, batch) == "The PDF is ready."
+
+
+def test_it_queues_a_pdf_whose_task_was_lost_before_saying_it_is_prepared(
+    liaison_client, batch, private_dir, django_capture_on_commit_callbacks
+):
+    # The queued render died (its pending mark expired) and no PDF was stored.
+    cache.delete(printing._pending_key(batch.pk))
+    with django_capture_on_commit_callbacks(execute=True):
+        status = pdf_status(liaison_client, batch)
+    assert status.startswith("The PDF is being prepared")
+    assert queued_renders(batch) == 1
+
+
+def test_it_never_says_a_delivered_batch_pdf_is_being_prepared(
+    liaison_client, batch, private_dir, django_capture_on_commit_callbacks
+):
+    printing.render_and_store_batch_pdf(batch.pk)
+    liaison_client.post(print_url("batch_delivered", batch))
+    with django_capture_on_commit_callbacks(execute=True):
+        status = pdf_status(liaison_client, batch)
+    assert "being prepared" not in status
+    assert status.startswith("Every letter is delivered, so no PDF is kept.")
+    # Nothing is rendered for a page view; a download asks for it again.
+    assert queued_renders(batch) == 0
+
+
+def test_the_status_endpoint_follows_the_pdf(liaison_client, batch, private_dir):
+    url = print_url("batch_pdf_status", batch)
+    response = liaison_client.get(url)
+    # The fixture's batch was made by the service alone (as the demo's are): nothing
+    # is queued, and asking where the PDF is queues nothing either.
+    assert response.json() == {"state": "not_made"}
+    assert queued_renders(batch) == 0
+    liaison_client.get(print_url("batch_detail", batch))
+    response = liaison_client.get(url)
+    assert response.json() == {"state": "preparing"}
+    assert "no-store" in response["Cache-Control"]
+    printing.render_and_store_batch_pdf(batch.pk)
+    assert liaison_client.get(url).json() == {"state": "ready"}
+
+
+def test_the_batch_page_updates_the_status_in_place_not_by_reloading(liaison_client, batch):
+    page = liaison_client.get(print_url("batch_detail", batch)).content.decode()
+    assert f'data-pdf-status-url="{print_url("batch_pdf_status", batch)}"' in page
+    assert "js/batch_pdf_status.js" in page
+    assert 'http-equiv="refresh"' not in page
