@@ -29,6 +29,7 @@ from moderation.models import (
 )
 from moderation.safety_forms import SuspensionReasonForm
 from penpals.admin_privacy import PrivateFieldsMixin
+from penpals.text import end_sentence
 
 # Most targets one action works through: each is its own transaction.
 ACTION_LIMIT = 100
@@ -173,7 +174,9 @@ class ReportAdmin(PrivateFieldsMixin, admin.ModelAdmin):
             except ValidationError as error:
                 report_errors(self, request, str(report), error)
                 continue
-            self._close_review(report, request.user, f"Paused profile {profile.display_name}.")
+            self._close_review(
+                report, request.user, f"Paused profile {end_sentence(profile.display_name)}"
+            )
             paused += 1
         if paused:
             self.message_user(

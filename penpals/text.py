@@ -40,3 +40,14 @@ class NameField(forms.CharField):
     def to_python(self, value):
         value = super().to_python(value)
         return clean_name(value) if isinstance(value, str) else value
+
+
+# What already ends a sentence: a name like "Tasha R." needs no second full stop.
+SENTENCE_ENDINGS = (".", "!", "?", "…")
+
+
+def end_sentence(text: str) -> str:
+    """`text` followed by a full stop, unless it ends with a sentence's end
+    already. For every sentence that ends on a name or other typed words:
+    "for Tasha R." rather than "for Tasha R..". Works on escaped HTML too."""
+    return text if text.rstrip().endswith(SENTENCE_ENDINGS) else f"{text}."

@@ -27,6 +27,7 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from moderation.models import ModerationItem
+from penpals.text import end_sentence
 from profiles import csv_import
 from profiles.access import (
     get_facility_for_liaison,
@@ -300,8 +301,8 @@ def profile_create(request: HttpRequest, facility_slug: str) -> HttpResponse:
         else:
             messages.success(
                 request,
-                f"Created a draft profile for {profile.display_name}. Next: upload the signed "
-                "consent form and a photo, then submit it for review.",
+                f"Created a draft profile for {end_sentence(profile.display_name)} Next: upload "
+                "the signed consent form and a photo, then submit it for review.",
             )
             return redirect("liaison:profile_detail", profile_id=profile.pk)
     return render(
