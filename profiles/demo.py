@@ -197,6 +197,23 @@ def _weighted(rng: random.Random, choices: list[tuple[object, float]]):
     return rng.choices(values, weights=weights, k=1)[0]
 
 
+def _years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February in a year that has none
+        return day.replace(year=day.year - years, day=28)
+
+
+def born_at_age(age: int, today: date, *, days_back: int) -> date:
+    """A date of birth that makes someone exactly `age` today, as
+    InmateProfile.age counts: `days_back` days (0 to 364) before the day they
+    would turn `age` today. So a bio's "I'm 40" matches the age the profile
+    shows (until that birthday comes round again)."""
+    latest = _years_before(today, age)  # turns `age` today
+    earliest = _years_before(today, age + 1) + timedelta(days=1)  # turns `age + 1` tomorrow
+    return max(earliest, latest - timedelta(days=days_back))
+
+
 def invent_person(rng: random.Random, *, today: date, now: datetime) -> Person:
     """A plausible person, drawn to roughly match who is in US prisons (mostly men,
     mostly 25-50, about half with a known release date)."""
@@ -209,7 +226,7 @@ def invent_person(rng: random.Random, *, today: date, now: datetime) -> Person:
     first_name = rng.choice(names)
     surname = rng.choice(SURNAMES)
     age = max(18, min(82, int(rng.gauss(38, 11))))
-    date_of_birth = today - timedelta(days=age * 365 + rng.randrange(365))
+    date_of_birth = born_at_age(age, today, days_back=rng.randrange(365))
 
     release = rng.random()
     if release < 0.55:
