@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.core.files.base import ContentFile
@@ -29,69 +30,159 @@ from moderation.services import do_decide
 from penpals.models import User
 from profiles.models import InmateProfile
 
-# (pen pal, facility slug, [(letter text, what happens to it)], reply) per conversation.
-# What happens: "submitted" (the worker screens it when `make run` starts),
-# "review" (screened, waiting for a moderator), "approved" (in the print queue),
-# "rejected", "delivered".
+
+@dataclass(frozen=True)
+class DemoConversation:
+    """One demo correspondence, its letters in the order they were written.
+
+    The person written to is the first published profile of the facility,
+    accepting letters and not written to by another demo conversation, with
+    one of `topics` among their interests (any profile when `topics` is
+    empty), and the letters talk about that interest: `{name}` is the
+    person's first name, `{interest}` the interest. Each letter is
+    (direction, what happens to it, text); what happens to a letter out is
+    "submitted" (the worker screens it when `make run` starts), "review"
+    (screened, waiting for a moderator), "approved" (in the print queue),
+    "rejected" or "delivered"; to a reply, "approved" or "review". A letter
+    out answers a reply only after that reply was approved (it could be read).
+    """
+
+    pen_pal: str
+    facility: str
+    topics: tuple[str, ...]
+    letters: tuple[tuple[str, str, str], ...]
+
+
+OUT, IN = "out", "in"
+TEAM_SPORTS = ("basketball", "baseball", "football", "soccer")
+MUSIC = ("guitar", "jazz", "gospel music", "country music", "rock music", "hip hop", "rap")
+
 DEMO_CONVERSATIONS = [
-    (
+    DemoConversation(
         "alex@example.org",
         "riverbend-state",
-        [
+        TEAM_SPORTS,
+        (
             (
-                "Hi! I saw that you like chess and old westerns. I've been learning the "
-                "Sicilian defence and losing a lot. What got you into chess?",
+                OUT,
                 "delivered",
+                "Dear {name},\n\nI'm Alex, from Columbus. I found your profile on Penpals and "
+                "saw that you're into {interest}, so I thought I'd write. I played {interest} "
+                "all through school, badly but happily, and these days I watch our local team "
+                "most weekends, usually in the rain.\n\nHow did you get into it? I'd like to "
+                "hear how your weeks go, too.\n\nBest wishes,\nAlex",
             ),
             (
-                "Thanks for your letter! I laughed at the story about the library cart. "
-                "This week I planted tomatoes; they are already taller than my dog.",
+                IN,
                 "approved",
+                "Dear Alex,\n\nThank you for writing. Mail call is the best part of the week "
+                "and your letter made mine. I have loved {interest} since I was a kid: my uncle "
+                "took me to games and we argued about every call. Here we get yard time most "
+                "afternoons, and there is a game going whenever the weather lets us.\n\nTell "
+                "me about your team. Who is the player everyone shouts at?\n\n{name}",
             ),
-        ],
-        ("approved", "Thank you for writing. Chess keeps me sane in here. My uncle taught me."),
+            (
+                OUT,
+                "approved",
+                "Dear {name},\n\nThanks for your letter: it came on Tuesday and I read it "
+                "twice. The player everyone shouts at is our captain, who is also my "
+                "neighbour, so I keep quiet. We lost again on Saturday, but it was close.\n\n"
+                "Your uncle sounds like a good man. Do you two still argue about every call? "
+                "And what is a game of {interest} in the yard like?\n\nTake care,\nAlex",
+            ),
+        ),
     ),
-    (
+    DemoConversation(
         "alex@example.org",
         "riverbend-state",
-        [
+        ("history", "jazz", "cooking", "science fiction", "hip hop"),
+        (
             (
-                "Hello, I'm Alex. If you ever need anything just send me your cash app "
-                "and I can help out. My number is 555-867-5309.",
+                OUT,
                 "review",
+                "Hi {name}, I'm Alex. I saw that you like {interest}, me too. If you ever need "
+                "anything just send me your cash app and I can help out. My number is "
+                "555-867-5309.",
             ),
-        ],
-        None,
+        ),
     ),
-    (
+    DemoConversation(
         "alex@example.org",
         "fci-high-plains",
-        [
+        ("drawing", "painting", "science fiction", "poetry", "writing", "reading"),
+        (
             (
-                "I can put money on your books through JPay if you send me your details.",
+                OUT,
                 "rejected",
+                "Hello {name}, I'm Alex. I read that you like {interest}. I can put money on "
+                "your books through JPay if you send me your details.",
             ),
-            ("Sorry about my last letter. How is the education program going?", "submitted"),
-        ],
-        None,
+            # The first letter never reached them: this one starts afresh.
+            (
+                OUT,
+                "submitted",
+                "Hello {name},\n\nI'm Alex, from Ohio. Your profile says you like {interest}, "
+                "which is what made me write: I've been trying to get back into it myself this "
+                "year, with mixed results. What got you started, and what are you working on "
+                "at the moment?\n\nAll the best,\nAlex",
+            ),
+        ),
     ),
-    (
+    DemoConversation(
         "sam@example.org",
         "riverbend-state",
-        [
-            ("Dear friend, I read your profile and loved your poem about the river.", "delivered"),
-            ("I finished the book you recommended. The ending surprised me.", "approved"),
-        ],
-        ("review", "I am glad the book reached you. Write me about your city."),
+        ("poetry", "writing", "spoken word", "reading"),
+        (
+            (
+                OUT,
+                "delivered",
+                "Dear {name},\n\nMy name is Sam and I teach music at a primary school. I read "
+                "your profile and saw that you love {interest}. Songs are only poems with a "
+                "tune, so I think we'll get along. What have you been reading lately?\n\n"
+                "Warmly,\nSam",
+            ),
+            # No answer yet: a second letter, not a reply.
+            (
+                OUT,
+                "approved",
+                "Dear {name},\n\nI hope my first letter reached you; I know the post takes "
+                "its time. Since I wrote, I've been reading one poem every evening before bed, "
+                "and it has become a good habit. If you have a favourite book or poet, tell me "
+                "and I'll find it at the library, and tell me more about your {interest}."
+                "\n\nWarmly,\nSam",
+            ),
+            (
+                IN,
+                "review",
+                "Dear Sam,\n\nBoth your letters came, one week apart. Thank you. I write most "
+                "nights after count, mostly about the river near where I grew up, and {interest} "
+                "is what keeps my head clear. My favourite book changes every week. Write me "
+                "about your city and your students.\n\n{name}",
+            ),
+        ),
     ),
-    (
+    DemoConversation(
         "sam@example.org",
-        "cedar-county-jail",
         # Cedar County reviews flagged letters only: a clean letter is approved at once.
-        [("Hi! I'm Sam, I teach music. Do you play an instrument?", "approved")],
-        None,
+        "cedar-county-jail",
+        MUSIC,
+        (
+            (
+                OUT,
+                "approved",
+                "Hi {name}!\n\nI'm Sam, and I teach music. I saw {interest} on your profile "
+                "and had to write. Do you play an instrument, or mostly listen? This year I've "
+                "been learning the blues on an old piano, one slow song at a time.\n\nSam",
+            ),
+        ),
     ),
 ]
+
+# The letter to a person who is released afterwards (their correspondence closes).
+RELEASED_LETTER = (
+    "Hi {name},\n\nI'm Sam. I read your profile and saw that you're into {interest}. What do "
+    "you like most about it? I'd love to hear, whenever you have the time to write.\n\nSam"
+)
 
 REJECTION_NOTE = "Letters can't offer or ask for money. You're welcome to write again."
 
@@ -141,9 +232,31 @@ def _decide(letter: Letter, moderator: User, *, approve: bool) -> None:
         )
 
 
+def first_name(profile: InmateProfile) -> str:
+    """How a letter greets the person: "Tasha" for "Tasha R."."""
+    return profile.display_name.split()[0]
+
+
+def choose_profile(facility_slug: str, topics: tuple[str, ...], used: set[int]):
+    """The person a conversation writes to and the interest it talks about."""
+    candidates = (
+        InmateProfile.objects.published()
+        .filter(facility__slug=facility_slug, is_accepting_letters=True)
+        .exclude(pk__in=used)
+        .order_by("pk")
+    )
+    if topics:
+        candidates = candidates.filter(interests__overlap=list(topics))
+    profile = candidates.first()
+    if profile is None or not profile.interests:
+        return None, ""
+    interest = next((i for i in profile.interests if i in topics), profile.interests[0])
+    return profile, interest
+
+
 def seed_letters() -> None:
     """Idempotent: does nothing once any demo pen pal has a correspondence."""
-    emails = {conversation[0] for conversation in DEMO_CONVERSATIONS}
+    emails = {conversation.pen_pal for conversation in DEMO_CONVERSATIONS}
     if Correspondence.objects.filter(pen_pal__email__in=emails).exists():
         return
     moderator = User.objects.get(email="moderator@example.org")
@@ -151,24 +264,24 @@ def seed_letters() -> None:
     now = timezone.now()
     used: set[int] = set()
     to_deliver: list[Letter] = []
-    for index, (email, facility_slug, letters, reply) in enumerate(DEMO_CONVERSATIONS):
-        pen_pal = User.objects.get(email=email)
-        profile = (
-            InmateProfile.objects.published()
-            .filter(facility__slug=facility_slug, is_accepting_letters=True)
-            .exclude(pk__in=used)
-            .order_by("pk")
-            .first()
-        )
+    for index, conversation in enumerate(DEMO_CONVERSATIONS):
+        pen_pal = User.objects.get(email=conversation.pen_pal)
+        profile, interest = choose_profile(conversation.facility, conversation.topics, used)
         if profile is None:
             continue
         used.add(profile.pk)
+        words = {"name": first_name(profile), "interest": interest}
         correspondence = None
-        for offset, (text, outcome) in enumerate(letters):
-            letter = do_write_letter(pen_pal, profile, text, uuid.uuid4(), correspondence)
-            correspondence = letter.correspondence
+        for step, (direction, outcome, text) in enumerate(conversation.letters):
+            body = text.format(**words)
+            if direction == IN:
+                letter = _reply(correspondence, liaison, body)
+            else:
+                letter = do_write_letter(pen_pal, profile, body, uuid.uuid4(), correspondence)
+                correspondence = letter.correspondence
+            # A few days between letters, the last a few days ago; in the order written.
             Letter.objects.filter(pk=letter.pk).update(
-                created_at=now - timedelta(days=20 - 3 * offset, hours=index)
+                created_at=now - timedelta(days=24 - 6 * step, hours=index)
             )
             if outcome == "submitted":
                 continue
@@ -179,12 +292,6 @@ def seed_letters() -> None:
                 _decide(letter, moderator, approve=False)
             if outcome == "delivered":
                 to_deliver.append(letter)
-        if reply is not None and correspondence is not None:
-            state, text = reply
-            letter = _reply(correspondence, liaison, text)
-            screen_letter(letter.pk)
-            if state == "approved":
-                _decide(letter, moderator, approve=True)
 
     # The delivered letters went out in one batch; the approved ones wait in the queue.
     by_facility: dict[int, list[Letter]] = {}
@@ -200,16 +307,16 @@ def seed_letters() -> None:
     # A correspondence closed because the person was released.
     released = (
         InmateProfile.objects.published()
-        .filter(facility__slug="riverbend-state")
+        .filter(facility__slug="riverbend-state", is_accepting_letters=True)
         .exclude(pk__in=used)
+        .exclude(interests=[])
         .order_by("-pk")
         .first()
     )
     if released is not None:
         pen_pal = User.objects.get(email="sam@example.org")
-        letter = do_write_letter(
-            pen_pal, released, "Congratulations on finishing your course!", uuid.uuid4()
-        )
+        body = RELEASED_LETTER.format(name=first_name(released), interest=released.interests[0])
+        letter = do_write_letter(pen_pal, released, body, uuid.uuid4())
         screen_letter(letter.pk)
         _decide(letter, moderator, approve=True)
         batch = check_create_print_batch(liaison, released.facility, [letter.pk], uuid.uuid4())

@@ -1,9 +1,12 @@
 """`seed_demo` adds conversations in every state, a print queue and replies with scans."""
 
+import re
+
 import pytest
 from django.core.management import call_command
 from django.test import override_settings
 
+from messaging.demo import DEMO_CONVERSATIONS
 from messaging.models import Correspondence, Letter, LetterScan
 from moderation.models import ModerationItem
 
@@ -45,3 +48,43 @@ def test_demo_letters_cover_every_state_once():
 
     closed = Correspondence.objects.get(closed_at__isnull=False)
     assert closed.close_reason == "released"
+
+
+# A letter that answers one: it may only follow a reply its writer could read.
+ANSWERING = re.compile(
+    r"thank(s| you) for (your|the) (letter|reply)|your (last |first )?(letter|reply)"
+    r"|you recommended|you (told|wrote to) me",
+    re.IGNORECASE,
+)
+
+
+@override_settings(DEBUG=True)
+def test_demo_letters_read_like_letters_between_these_two_people():
+    call_command("seed_demo")
+    correspondences = Correspondence.objects.select_related("profile", "pen_pal")
+    # Every conversation found someone into what it talks about (and one more, released).
+    assert correspondences.count() == len(DEMO_CONVERSATIONS) + 1
+    for correspondence in correspondences:
+        profile = correspondence.profile
+        first_name = profile.display_name.split()[0]
+        letters = list(correspondence.letters.order_by("created_at", "pk"))
+        outbound = [letter for letter in letters if letter.direction == "out"]
+        # A pen pal's first letter opens a correspondence; it answers nothing.
+        assert not ANSWERING.search(outbound[0].body), outbound[0].body
+        assert first_name in outbound[0].body
+        for position, letter in enumerate(letters):
+            # What they write about is something the person is into.
+            assert any(interest in letter.body.casefold() for interest in profile.interests), (
+                profile.interests,
+                letter.body,
+            )
+            assert ".." not in letter.body
+            if letter.direction == "out" and ANSWERING.search(letter.body):
+                readable = [
+                    earlier
+                    for earlier in letters[:position]
+                    if earlier.direction == "in" and earlier.status in ("approved", "read")
+                ]
+                assert readable, letter.body
+            if letter.direction == "in":
+                assert letter.body.rstrip().endswith(first_name)
