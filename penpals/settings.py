@@ -217,6 +217,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 300.0,
     },
     "expire-profiles": {"task": "profiles.tasks.expire_profiles", "schedule": 24 * 60 * 60.0},
+    # Catches a lost enqueue of the vocabulary refresh (profiles.search_words).
+    "refresh-search-words": {"task": "profiles.tasks.refresh_search_words", "schedule": 600.0},
     "sweep-unscreened-letters": {
         "task": "messaging.tasks.sweep_unscreened_letters",
         "schedule": 300.0,

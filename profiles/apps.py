@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_delete, post_save
 
 
 class ProfilesConfig(AppConfig):
@@ -9,10 +10,12 @@ class ProfilesConfig(AppConfig):
     def ready(self) -> None:
         from moderation import registry
         from moderation.models import ModerationItem
-        from profiles import public_cache, services
+        from profiles import public_cache, search_words, services
         from profiles.models import Facility, InmateProfile, ProfilePhoto
 
         public_cache.connect_signals(Facility, InmateProfile, ProfilePhoto)
+        post_save.connect(search_words.on_profile_saved, sender=InmateProfile)
+        post_delete.connect(search_words.on_profile_deleted, sender=InmateProfile)
 
         Kind = ModerationItem.Kind
         registry.register(

@@ -17,12 +17,20 @@ Search (`q`)
 
     Near spellings, only when the text matches nothing (they would bury
     exact matches): each word of `q` with a letter left out or two letters
-    swapped, in the full text ("Jonh" finds "John R."), or, for queries of six
-    characters or more, a name similar by trigrams (`display_name % q` at a
-    threshold of 0.45, served by the GIN gin_trgm_ops index: "Alxander"
-    finds "Alexander M."). Trigrams cannot fix short names: "Jonh"
-    shares as many trigrams with "Joseph" as with "John", and a threshold low
-    enough to accept "John R." accepts a twentieth of the directory.
+    swapped, in the full text ("Jonh" finds "John R."); or the words of
+    listed profiles' names and interests within one slip of it (two for
+    words of six letters or more: letters changed, added, left out or
+    swapped), from the vocabulary in profiles.search_words ("Tasja" finds
+    "Tasha", "gardning" "gardening", "calligrafy" "calligraphy"); or, for
+    queries of six characters or more, a name similar by trigrams
+    (`display_name % q` at a threshold of 0.45, served by the GIN
+    gin_trgm_ops index: "Alxander" finds "Alexander M."). Trigrams alone
+    cannot fix short names: "Jonh" shares as many trigrams with "Joseph" as
+    with "John", and a threshold low enough to accept "John R." accepts a
+    twentieth of the directory. With near spellings the page offers "Did you
+    mean …?", a link to `q` with each word corrected, but only when that
+    search finds someone listed now under the same filters: the vocabulary
+    may lag behind a profile leaving the directory, the suggestion never does.
 
     Queries of one or two characters have no useful trigrams and no near
     spellings; they match names starting with them (`display_name ILIKE
@@ -60,7 +68,17 @@ from django import forms
 from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramSimilarity
 from django.core.paginator import Page, Paginator
 from django.db import connection, transaction
-from django.db.models import BooleanField, Case, F, Func, Q, QuerySet, Value, When
+from django.db.models import (
+    BooleanField,
+    Case,
+    ExpressionWrapper,
+    F,
+    Func,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 from django.db.models.functions import Left
 from django.forms.utils import flatatt
 from django.http import QueryDict
@@ -68,6 +86,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
+from profiles import search_words
 from profiles.models import Facility, Favorite, InmateProfile, ProfilePhoto
 
 PER_PAGE = 24
@@ -83,6 +102,8 @@ MIN_SIMILAR_NAME_QUERY = 6
 NAME_SIMILARITY_THRESHOLD = 0.45
 # Near spellings are looked for in this many words of `q` at most.
 MAX_SPELLING_WORDS = 4
+# Vocabulary words tried in place of a misspelt word, closest first.
+MAX_CORRECTIONS_PER_WORD = 3
 BIO_PREVIEW_CHARS = 200
 # From this offset on, a page is picked by id before its rows are read (see fetch_page).
 DEFERRED_JOIN_OFFSET = 10 * PER_PAGE
@@ -452,25 +473,45 @@ def spelling_variants(word: str) -> set[str]:
 SEARCH_OPERATORS = re.compile(r'"|(?:^|\s)-|\bor\b', re.IGNORECASE)
 
 
-def spelling_query(q: str) -> SearchQuery | None:
-    """A text query matching each word of `q` or one of its spelling variants,
-    or None when `q` uses search operators or has no word long enough to respell."""
+def spelling_words(q: str) -> list[str]:
+    """The words of `q` that near spellings are looked for, or none when `q`
+    uses search operators."""
     if SEARCH_OPERATORS.search(q):
-        return None
+        return []
     words = [word for word in re.findall(r"[^\W_]+", q.lower()) if len(word) >= MIN_WORD_QUERY]
+    return words[:MAX_SPELLING_WORDS]
+
+
+def spelling_query(
+    q: str, corrections: dict[str, search_words.Correction] | None = None
+) -> SearchQuery | None:
+    """A text query matching each word of `q`, one of its spelling variants or
+    one of its `corrections`, or None when `q` uses search operators or has no
+    word long enough to respell."""
+    words = spelling_words(q)
     if not words:
         return None
-    # Only letters and digits reach the raw tsquery: no operator can be injected.
-    expression = " & ".join(
-        "(" + " | ".join(sorted(spelling_variants(word))) + ")"
-        for word in words[:MAX_SPELLING_WORDS]
-    )
+    corrections = corrections or {}
+
+    def alternatives(word: str) -> list[str]:
+        correction = corrections.get(word)
+        candidates = correction.candidates[:MAX_CORRECTIONS_PER_WORD] if correction else []
+        return sorted(spelling_variants(word) | set(candidates))
+
+    # Only letters and digits reach the raw tsquery (variants are made of the
+    # word's, corrections are checked by search_words.WORD): no operator can
+    # be injected.
+    expression = " & ".join("(" + " | ".join(alternatives(word)) + ")" for word in words)
     return SearchQuery(expression, search_type="raw", config="simple") | SearchQuery(
         expression, search_type="raw", config="english"
     )
 
 
-def match_near_spelling(profiles: QuerySet[InmateProfile], q: str) -> QuerySet[InmateProfile]:
+def match_near_spelling(
+    profiles: QuerySet[InmateProfile],
+    q: str,
+    corrections: dict[str, search_words.Correction] | None = None,
+) -> QuerySet[InmateProfile]:
     """Profiles matching `q` spelled slightly differently, closest first (`relevance`).
 
     Two ways, both served by GIN indexes: spelling variants of each word of
@@ -480,7 +521,7 @@ def match_near_spelling(profiles: QuerySet[InmateProfile], q: str) -> QuerySet[I
     NAME_SIMILARITY_THRESHOLD, which `_plan_for_search` sets ("Alxander" and
     "Alexnder" find "Alexander M.").
     """
-    respelled = spelling_query(q)
+    respelled = spelling_query(q, corrections)
     if respelled is None:
         return profiles.none().annotate(relevance=Value(0.0))
     matches_text = Q(search_vector=respelled)
@@ -550,6 +591,18 @@ def count_matches(matching: QuerySet[InmateProfile]) -> int:
     return matching.order_by().values("pk")[: COUNT_CAP + 1].count()
 
 
+def count_near_matches(near: QuerySet[InmateProfile], suggestion: str) -> tuple[int, bool]:
+    """How many profiles match near spellings (no further than COUNT_CAP + 1),
+    and whether any of those matches the search `suggestion` as typed. One query."""
+    fits = Q(search_vector=text_query(suggestion)) if suggestion else Q(pk__in=[])
+    flags = list(
+        near.order_by()
+        .annotate(fits=ExpressionWrapper(fits, output_field=BooleanField()))
+        .values_list("fits", flat=True)[: COUNT_CAP + 1]
+    )
+    return len(flags), any(flags)
+
+
 def fetch_page(matching: QuerySet[InmateProfile], sort: str, number: int) -> list[InmateProfile]:
     """Page `number` of `matching`, with one row more to tell whether a next page exists.
 
@@ -586,6 +639,7 @@ class DirectoryPage:
     sort: str
     params: dict[str, str]  # the valid, non-empty parameters: canonical links build on them
     is_near_spelling: bool = False  # no text matched `q`; these names are spelled like it
+    suggestion: str = ""  # `q` corrected, when that search finds someone: "did you mean"
     is_too_broad_to_rank: bool = False  # too many matches to rank: newest first instead
     active_filters: list[ActiveFilter] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -613,6 +667,10 @@ class DirectoryPage:
             else:
                 params[key] = str(value)
         return f"?{urlencode(params)}"
+
+    @property
+    def suggestion_query(self) -> str:
+        return self.query(q=self.suggestion, page=None)
 
     @property
     def previous_query(self) -> str:
@@ -728,7 +786,8 @@ def search_directory(data: QueryDict) -> tuple[DirectoryFilterForm, DirectoryPag
 
     Queries, whatever the page holds: the facility list, the capped count and
     the page. With `q`, one more to tune the transaction, and when the text
-    matches nothing, one more to count near spellings of `q`.
+    matches nothing, two more: one for corrections of its words from the
+    vocabulary, one to count near spellings of `q` (and check the suggestion).
     """
     form = DirectoryFilterForm(data, listed_facilities())
     form.is_valid()
@@ -742,6 +801,7 @@ def search_directory(data: QueryDict) -> tuple[DirectoryFilterForm, DirectoryPag
 
     matching = filter_profiles(filters, form)
     is_near_spelling = is_too_broad_to_rank = False
+    suggestion = ""
     if not q:
         count = count_matches(matching)
         rows = fetch_page(matching, sort, number)
@@ -753,9 +813,15 @@ def search_directory(data: QueryDict) -> tuple[DirectoryFilterForm, DirectoryPag
             # Near spellings only when nothing contains the words themselves:
             # they would bury exact matches.
             if not count and not is_short_query(q):
-                matches = match_near_spelling(matching, q)
-                count = count_matches(matches)
+                corrections = search_words.correct_words(spelling_words(q))
+                suggestion = search_words.respell(q, corrections) if corrections else ""
+                matches = match_near_spelling(matching, q, corrections)
+                count, is_suggestion_found = count_near_matches(matches, suggestion)
                 is_near_spelling = bool(count)
+                # The vocabulary may lag behind a profile leaving the directory:
+                # suggest only what finds someone listed now, under these filters.
+                if not is_suggestion_found:
+                    suggestion = ""
             # Ranking reads every match (about 2 µs each); past COUNT_CAP that is
             # slow and says little, so broad searches are shown newest first.
             # Near spellings are few by construction and always ranked.
@@ -774,6 +840,7 @@ def search_directory(data: QueryDict) -> tuple[DirectoryFilterForm, DirectoryPag
         sort=sort,
         params=params,
         is_near_spelling=is_near_spelling,
+        suggestion=suggestion,
         is_too_broad_to_rank=is_too_broad_to_rank,
         active_filters=_active_filters(form, filters, params),
         errors=form.error_messages(),

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext
 
+from profiles import search_words
 from profiles.public_cache import PublicDataQuerySet
 
 
@@ -139,6 +140,26 @@ def photo_original_path(photo: ProfilePhoto, filename: str) -> str:
 class InmateProfileQuerySet(PublicDataQuerySet):
     def published(self) -> InmateProfileQuerySet:
         return self.filter(status=InmateProfile.Status.PUBLISHED)
+
+    # Bulk writes that can change the search vocabulary refresh it (saves and
+    # deletes do so through signals, see ProfilesConfig.ready).
+    def update(self, **kwargs) -> int:
+        updated = super().update(**kwargs)
+        if updated and search_words.VOCABULARY_FIELDS & kwargs.keys():
+            search_words.schedule_refresh()
+        return updated
+
+    def bulk_create(self, objs, *args, **kwargs):
+        created = super().bulk_create(objs, *args, **kwargs)
+        if created:
+            search_words.schedule_refresh()
+        return created
+
+    def bulk_update(self, objs, fields, *args, **kwargs):
+        updated = super().bulk_update(objs, fields, *args, **kwargs)
+        if updated and search_words.VOCABULARY_FIELDS & set(fields):
+            search_words.schedule_refresh()
+        return updated
 
 
 class InmateProfile(models.Model):

@@ -38,3 +38,11 @@ def purge_rejected_photo_originals() -> int:
     from profiles.retention import purge_rejected_originals as purge
 
     return purge()
+
+
+@shared_task
+def refresh_search_words() -> None:
+    """Rebuild the vocabulary of typo-tolerant search (after public changes, and by beat)."""
+    from profiles import search_words
+
+    search_words.refresh()

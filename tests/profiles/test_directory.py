@@ -279,7 +279,7 @@ def test_it_finds_near_spellings_of_names_when_nothing_matches_exactly(client):
     response = client.get(URL, {"q": "Jonh"})
     assert set(listed_names(response)) == {"John R.", "Jon B."}
     assert response.context["page"].is_near_spelling
-    assert "names spelled like it" in response.content.decode()
+    assert "names and interests spelled like it" in response.content.decode()
     # A letter missing from a longer name: trigram similarity.
     assert listed_names(client.get(URL, {"q": "Alxander"})) == ["Alexander M."]
 
