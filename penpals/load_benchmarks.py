@@ -8,23 +8,36 @@ of pages (`scripts/load/mix.lua`):
 
 - directory: the list, filters and page numbers    35%
 - search: full-text and name queries, some page 2  20%
-- profile pages of 2,000 random people             35%
+- profile pages of random people                   35%
 - the inbox of a signed-in pen pal (demo Alex)     10%
 
-for LOAD_SECONDS at each of LOAD_LEVELS open connections, rising. wrk is a
+in three mixes (MIXES), one after the other:
+
+- `hot`: 2,000 requests over 2,000 profiles and a few searches. After the
+  first pass nearly every visitor's page is a hit of the public page cache
+  (profiles.public_cache): the best case.
+- `spread`: 60,000 requests over 40,000 profiles, hundreds of searches
+  (misspelt ones too) and thousands of filter and page combinations, so
+  within a run almost no page is asked for twice: the cache rarely helps.
+- `signed_in`: the spread mix with a third of all requests made by the
+  signed-in pen pal, whose pages are never cached.
+
+Each mix runs for LOAD_SECONDS at each of LOAD_LEVELS open connections, rising. wrk is a
 closed loop: each connection sends its next request when the last one is
 answered, so requests per second is what the stack sustains at that
 concurrency. Errors are 4xx/5xx answers and socket errors (connect, read,
 write, 2 s timeout); 3xx answers are reported too, since none is expected.
 
-Printed: each level's figures (`load.c<N>.*`), then `load.rps`,
-`load.p95_ms` and `load.errors` of the highest level whose p95 stayed under
-200 ms (levels stop rising at the first that does not), and the resident
-memory of each gunicorn worker and of the Celery worker's processes.
+Printed for each mix: each level's figures (`load.<mix>.c<N>.*`), then
+`load.<mix>.rps`, `.p95_ms` and `.errors` of the highest level whose p95
+stayed under 200 ms (levels stop rising at the first that does not); then
+the resident memory of each gunicorn worker and of the Celery worker's
+processes.
 
-Run alone: `bash scripts/bench.sh -k load`. 3 to 6 minutes, plus 1 to 4 minutes
-to seed the profiles when they are missing (the directory benchmark, which
-runs after this one, reuses them).
+Run alone: `bash scripts/bench.sh -k load`. 10 to 15 minutes, plus 1 to 4
+minutes to seed the profiles when they are missing (the directory
+benchmark, which runs after this one, reuses them). LOAD_MIXES=hot,spread
+runs only those mixes.
 """
 
 from __future__ import annotations
@@ -73,6 +86,27 @@ WEB_THREADS = int(os.environ.get("LOAD_WEB_THREADS", "1"))
 PEN_PAL_EMAIL = "alex@example.org"
 MIX_SIZE = 2_000
 PROFILE_SAMPLE = 2_000
+
+
+@dataclass(frozen=True)
+class MixPlan:
+    """One request mix of the load run (see the module docstring)."""
+
+    name: str
+    size: int  # requests in the mix file
+    profile_sample: int  # distinct profiles visited
+    is_spread: bool  # many distinct searches, filters and pages
+    signed_in_share: float  # of all requests, the inbox included
+
+
+MIXES = (
+    MixPlan("hot", MIX_SIZE, PROFILE_SAMPLE, is_spread=False, signed_in_share=0.1),
+    MixPlan("spread", 60_000, 40_000, is_spread=True, signed_in_share=0.1),
+    MixPlan("signed_in", 60_000, 40_000, is_spread=True, signed_in_share=1 / 3),
+)
+SELECTED_MIXES = [name for name in os.environ.get("LOAD_MIXES", "").split(",") if name] or [
+    plan.name for plan in MIXES
+]
 # Share of requests (out of 100) for each kind of page.
 SHARES = {"directory": 35, "search": 20, "profile": 35, "inbox": 10}
 INBOX_PATH = "/letters/"
@@ -147,24 +181,91 @@ def _search_path(rng: random.Random) -> str:
     return f"/inmates/?q={rng.choice(SEARCHES)}{page}"
 
 
-def build_mix(slugs: Sequence[str], *, size: int = MIX_SIZE, seed: str = "penpals-load") -> list:
+# The spread mixes combine these into thousands of distinct directory pages.
+# Each filter's pages stay within what it has at 100,000 profiles, so that no
+# page is past the end.
+BROAD_FILTERS = [
+    "gender=female", "gender=male", "seeking=friendship", "seeking=education",
+    "seeking=faith", "language=en", "language=es", "accepting=on", "photo=on",
+    "release=5", "age_min=30", "age_max=45",
+]  # fmt: skip
+SORTS = ["", "sort=name", "sort=updated", "sort=release"]
+STATES = ["CA", "TX", "FL", "NY", "GA", "OH", "PA", "IL", "MI", "NC"]
+# Misspellings that the vocabulary corrects (see profiles.search_words).
+MISSPELLINGS = ["Marcis", "Pamla", "calligrafy", "gardning", "chees", "Jonh", "Micheal"]
+
+
+def _spread_directory_path(rng: random.Random) -> str:
+    shape = rng.random()
+    if shape < 0.3:  # no filter: any of the first 200 pages
+        parts, page = [rng.choice(SORTS)], rng.randint(1, 200)
+    elif shape < 0.7:  # one broad filter
+        parts, page = [rng.choice(BROAD_FILTERS), rng.choice(SORTS)], rng.randint(1, 40)
+    elif shape < 0.85:  # a state
+        parts, page = [f"state={rng.choice(STATES)}", rng.choice(SORTS)], rng.randint(1, 10)
+    else:  # two filters on different fields
+        first = rng.choice(BROAD_FILTERS)
+        field = first.split("=")[0]
+        second = rng.choice([other for other in BROAD_FILTERS if not other.startswith(field)])
+        parts, page = [first, second], rng.randint(1, 3)
+    if page > 1:
+        parts.append(f"page={page}")
+    params = "&".join(part for part in parts if part)
+    return f"/inmates/?{params}" if params else "/inmates/"
+
+
+def _spread_search_path(rng: random.Random) -> str:
+    from profiles.demo import FIRST_NAMES, INTERESTS
+
+    shape = rng.random()
+    if shape < 0.4:
+        term, pages = rng.choice(INTERESTS), 10
+    elif shape < 0.8:
+        term, pages = rng.choice(rng.choice(list(FIRST_NAMES.values()))), 2
+    elif shape < 0.9:
+        term, pages = rng.choice(MISSPELLINGS), 1
+    else:  # a letter left out of an interest: corrected from the vocabulary
+        word = rng.choice([word for word in INTERESTS if len(word) >= 6 and " " not in word])
+        cut = rng.randint(1, len(word) - 2)
+        term, pages = word[:cut] + word[cut + 1 :], 1
+    page = rng.randint(1, pages)
+    return f"/inmates/?{urlencode({'q': term, **({'page': page} if page > 1 else {})})}"
+
+
+def build_mix(
+    slugs: Sequence[str],
+    *,
+    size: int = MIX_SIZE,
+    seed: str = "penpals-load",
+    is_spread: bool = False,
+    signed_in_share: float = 0.0,
+) -> list:
     """`size` (kind, path) requests in SHARES proportions, shuffled. Kind is
-    "anon" (a visitor) or "session" (the signed-in pen pal)."""
+    "anon" (a visitor) or "session" (the signed-in pen pal). Spread mixes
+    draw directory and search pages from many more combinations. Requests
+    other than the inbox are made signed in until `signed_in_share` of all
+    requests are."""
     if not slugs:
         raise ValueError("The mix needs profile slugs.")
     rng = random.Random(seed)  # noqa: S311 - a repeatable mix, not a secret
+    directory_path = _spread_directory_path if is_spread else _directory_path
+    search_path = _spread_search_path if is_spread else _search_path
     total_share = sum(SHARES.values())
     mix: list[tuple[str, str]] = []
     for kind, share in SHARES.items():
         for _ in range(size * share // total_share):
             if kind == "directory":
-                mix.append(("anon", _directory_path(rng)))
+                mix.append(("anon", directory_path(rng)))
             elif kind == "search":
-                mix.append(("anon", _search_path(rng)))
+                mix.append(("anon", search_path(rng)))
             elif kind == "profile":
                 mix.append(("anon", f"/inmates/{rng.choice(slugs)}/"))
             else:
                 mix.append(("session", INBOX_PATH))
+    signed_in = sum(kind == "session" for kind, _ in mix)
+    visitors = [index for index, (kind, _) in enumerate(mix) if kind == "anon"]
+    for index in rng.sample(visitors, max(0, round(len(mix) * signed_in_share) - signed_in)):
+        mix[index] = ("session", mix[index][1])
     rng.shuffle(mix)
     return mix
 
@@ -392,21 +493,29 @@ def check_page(base_url: str, path: str, cookie: str | None, marker: bytes) -> N
             raise RuntimeError(f"{path} answered {response.status} without {marker!r}")
 
 
-def pages_to_check(mix: Sequence[tuple[str, str]], profiles: int = 20) -> list:
-    """Every distinct directory, search and inbox request of the mix, and a few
-    profiles (they share one template; checking 2,000 would take a minute)."""
+def pages_to_check(
+    mix: Sequence[tuple[str, str]], profiles: int = 20, others: int | None = None
+) -> list:
+    """Every distinct directory, search and inbox request of the mix (or an
+    even sample of `others` of them), and a few profiles (they share one
+    template; checking 2,000 would take a minute)."""
     distinct = sorted(set(mix))
-    profile_pages = [
-        entry
-        for entry in distinct
-        if not entry[1].startswith("/inmates/?") and entry[1] != "/inmates/" and entry[0] == "anon"
-    ]
-    others = [entry for entry in distinct if entry not in set(profile_pages)]
-    return others + profile_pages[:profiles]
+    profile_pages = [entry for entry in distinct if _is_profile_page(entry[1])]
+    other_pages = [entry for entry in distinct if not _is_profile_page(entry[1])]
+    if others is not None and len(other_pages) > others:
+        step = len(other_pages) / others
+        other_pages = [other_pages[int(number * step)] for number in range(others)]
+    return other_pages + profile_pages[:profiles]
+
+
+def _is_profile_page(path: str) -> bool:
+    return (
+        path.startswith("/inmates/") and not path.startswith("/inmates/?") and path != "/inmates/"
+    )
 
 
 def _expected_marker(kind: str, path: str) -> bytes:
-    if kind == "session":
+    if path == INBOX_PATH:
         return b'class="inbox-item'
     if path.startswith("/inmates/?") or path == "/inmates/":
         return b'class="profile-card"'
@@ -420,6 +529,7 @@ def ensure_data() -> Iterator[Figure]:
     """The demo accounts and letters, and 100,000 published profiles (reused when present)."""
     from django.core.management import call_command
 
+    from profiles import search_words
     from profiles.benchmarks import PROFILES
     from profiles.demo import seed_scale
     from profiles.models import InmateProfile
@@ -428,15 +538,15 @@ def ensure_data() -> Iterator[Figure]:
     listed = InmateProfile.objects.published().count()
     if listed < PROFILES:
         yield "load.seed_scale.seconds", seed_scale(PROFILES - listed), "s"
+    # Bulk seeding bypasses the refresh that saves schedule.
+    search_words.refresh()
 
 
-def _profile_slugs() -> list[str]:
+def _profile_slugs(count: int = PROFILE_SAMPLE) -> list[str]:
     from profiles.models import InmateProfile
 
     return list(
-        InmateProfile.objects.published()
-        .order_by("?")
-        .values_list("slug", flat=True)[:PROFILE_SAMPLE]
+        InmateProfile.objects.published().order_by("?").values_list("slug", flat=True)[:count]
     )
 
 
@@ -496,34 +606,11 @@ def bench_load() -> Iterator[Figure]:
         wait_until_healthy(base_url, web, web_log)
         cookie = sign_in(base_url, PEN_PAL_EMAIL, DEMO_PASSWORD)
 
-        mix = build_mix(_profile_slugs())
-        mix_file = run_dir / "mix.tsv"
-        write_mix(mix, mix_file)
-        for kind, path in pages_to_check(mix):
-            check_page(
-                base_url,
-                path,
-                cookie if kind == "session" else None,
-                (_expected_marker(kind, path)),
-            )
-        _say(f"warming up for {WARMUP_SECONDS} s")
-        run_wrk(base_url, mix_file, cookie, connections=LEVELS[0], seconds=WARMUP_SECONDS)
-
         yield "load.web_workers", WEB_WORKERS, "processes"
         yield "load.web_threads", WEB_THREADS, "threads"
-        results = []
-        for connections in LEVELS:
-            _say(f"{connections} connections for {SECONDS} s")
-            result = run_wrk(base_url, mix_file, cookie, connections=connections, seconds=SECONDS)
-            results.append(result)
-            yield f"load.c{connections}.rps", result.rps, "req/s"
-            yield f"load.c{connections}.p50_ms", result.p50_ms, "ms"
-            yield f"load.c{connections}.p95_ms", result.p95_ms, "ms"
-            yield f"load.c{connections}.p99_ms", result.p99_ms, "ms"
-            yield f"load.c{connections}.errors", result.errors, "errors"
-            yield f"load.c{connections}.redirects", result.redirects, "responses"
-            if result.p95_ms >= P95_LIMIT_MS:
-                break
+        for plan in MIXES:
+            if plan.name in SELECTED_MIXES:
+                yield from _run_mix(plan, base_url, cookie, run_dir)
 
         # Measured while everything is still up, after the heaviest level.
         for number, pid in enumerate(child_pids(web.pid), start=1):
@@ -535,10 +622,46 @@ def bench_load() -> Iterator[Figure]:
         for number, pid in enumerate(child_pids(worker.pid), start=1):
             yield f"load.worker_pool_rss_mb.{number}", rss_mb(pid), "MB"
 
-        chosen = pick_level(results)
-        yield "load.concurrency", chosen.connections, "connections"
-        yield "load.rps", chosen.rps, "req/s"
-        yield "load.p95_ms", chosen.p95_ms, "ms"
-        yield "load.errors", chosen.errors, "errors"
         if web.poll() is not None:
             raise RuntimeError(f"gunicorn exited during the run:\n{_tail(web_log)}")
+
+
+def _run_mix(plan: MixPlan, base_url: str, cookie: str, run_dir: Path) -> Iterator[Figure]:
+    """Check the mix's pages, warm up, then run it at rising concurrency."""
+    mix = build_mix(
+        _profile_slugs(plan.profile_sample),
+        size=plan.size,
+        seed=f"penpals-load-{plan.name}",
+        is_spread=plan.is_spread,
+        signed_in_share=plan.signed_in_share,
+    )
+    mix_file = run_dir / f"mix-{plan.name}.tsv"
+    write_mix(mix, mix_file)
+    for kind, path in pages_to_check(mix, others=None if not plan.is_spread else 60):
+        check_page(
+            base_url, path, cookie if kind == "session" else None, _expected_marker(kind, path)
+        )
+    name = f"load.{plan.name}"
+    yield f"{name}.requests_in_mix", len(mix), "requests"
+    yield f"{name}.distinct_pages", len({path for _, path in mix}), "pages"
+    yield f"{name}.signed_in_share", sum(kind == "session" for kind, _ in mix) / len(mix), "share"
+    _say(f"{plan.name}: warming up for {WARMUP_SECONDS} s")
+    run_wrk(base_url, mix_file, cookie, connections=LEVELS[0], seconds=WARMUP_SECONDS)
+    results = []
+    for connections in LEVELS:
+        _say(f"{plan.name}: {connections} connections for {SECONDS} s")
+        result = run_wrk(base_url, mix_file, cookie, connections=connections, seconds=SECONDS)
+        results.append(result)
+        yield f"{name}.c{connections}.rps", result.rps, "req/s"
+        yield f"{name}.c{connections}.p50_ms", result.p50_ms, "ms"
+        yield f"{name}.c{connections}.p95_ms", result.p95_ms, "ms"
+        yield f"{name}.c{connections}.p99_ms", result.p99_ms, "ms"
+        yield f"{name}.c{connections}.errors", result.errors, "errors"
+        yield f"{name}.c{connections}.redirects", result.redirects, "responses"
+        if result.p95_ms >= P95_LIMIT_MS:
+            break
+    chosen = pick_level(results)
+    yield f"{name}.concurrency", chosen.connections, "connections"
+    yield f"{name}.rps", chosen.rps, "req/s"
+    yield f"{name}.p95_ms", chosen.p95_ms, "ms"
+    yield f"{name}.errors", chosen.errors, "errors"

@@ -70,6 +70,46 @@ def test_it_builds_the_mix_in_the_planned_shares():
     assert load.build_mix(SLUGS, size=1000) == mix  # repeatable
 
 
+def test_it_spreads_a_mix_over_many_pages_and_profiles():
+    slugs = [f"person-{number}-s{number}" for number in range(5000)]
+    hot = load.build_mix(slugs[:50], size=3000)
+    spread = load.build_mix(slugs, size=3000, is_spread=True)
+    # Most visitors' requests of the spread mix are pages of their own; the
+    # hot mix repeats a few dozen directory and search pages.
+    spread_pages = [path for kind, path in spread if kind == "anon"]
+    hot_pages = [path for kind, path in hot if kind == "anon"]
+    assert len(set(spread_pages)) > 0.75 * len(spread_pages)
+    assert len(set(hot_pages)) < 0.1 * len(hot_pages)
+    assert len({path for _, path in spread if load._is_profile_page(path)}) > 900
+    # Misspelt searches are part of it.
+    assert any(f"q={typo}" in path for typo in load.MISSPELLINGS for _, path in spread)
+
+
+def test_it_signs_in_the_share_of_requests_asked_for():
+    mix = load.build_mix(SLUGS, size=900, is_spread=True, signed_in_share=1 / 3)
+    signed_in = [path for kind, path in mix if kind == "session"]
+    assert len(signed_in) == 300
+    # Not only the inbox: directory, search and profile pages as the pen pal.
+    assert {path for path in signed_in if path != load.INBOX_PATH}
+    assert any(path.startswith("/inmates/?q=") for path in signed_in)
+    assert any(load._is_profile_page(path) for path in signed_in)
+    assert load._expected_marker("session", "/inmates/?q=chess") == b'class="profile-card"'
+    assert load._expected_marker("session", load.INBOX_PATH) == b'class="inbox-item'
+
+
+def test_it_plans_a_hot_a_spread_and_a_signed_in_mix():
+    plans = {plan.name: plan for plan in load.MIXES}
+    assert set(plans) == {"hot", "spread", "signed_in"}
+    assert plans["spread"].profile_sample >= 10_000
+    assert plans["signed_in"].signed_in_share == pytest.approx(1 / 3)
+
+
+def test_it_checks_a_sample_of_a_spread_mix():
+    mix = load.build_mix(SLUGS, size=2000, is_spread=True)
+    checked = load.pages_to_check(mix, profiles=5, others=40)
+    assert len(checked) == 45
+
+
 def test_it_checks_every_distinct_page_but_few_profiles():
     mix = load.build_mix(SLUGS, size=1000)
     checked = load.pages_to_check(mix, profiles=5)
