@@ -824,8 +824,8 @@ def search_directory(data: QueryDict) -> tuple[DirectoryFilterForm, DirectoryPag
                     suggestion = ""
             # Ranking reads every match (about 2 µs each); past COUNT_CAP that is
             # slow and says little, so broad searches are shown newest first.
-            # Near spellings are few by construction and always ranked.
-            if sort == Sort.RELEVANCE and count > COUNT_CAP and not is_near_spelling:
+            # So are near spellings: a corrected interest ("chees") can match thousands.
+            if sort == Sort.RELEVANCE and count > COUNT_CAP:
                 sort = Sort.NEWEST
                 is_too_broad_to_rank = True
             rows = fetch_page(matches, sort, number)

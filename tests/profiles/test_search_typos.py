@@ -248,3 +248,15 @@ def test_it_makes_every_one_slip_variant():
     assert {"tasha", "taja", "atsja", "tassja"} <= variants
     assert "tasja" not in variants
     assert all(search_words.edit_distance("tasja", variant) == 1 for variant in variants)
+
+
+def test_it_shows_broad_near_spellings_newest_first(client, monkeypatch):
+    # Ranking every match of a corrected common interest would be slow.
+    monkeypatch.setattr("profiles.directory.COUNT_CAP", 2)
+    for number in range(3):
+        published(display_name=f"Player {number}", interests=["chess"])
+    search_words.refresh()
+    page = client.get(URL, {"q": "chees"}).context["page"]
+    assert page.is_near_spelling
+    assert page.is_too_broad_to_rank
+    assert page.sort == "newest"
