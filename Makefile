@@ -1,8 +1,12 @@
 # The two commands: `make run` and `make test`. See README.md.
-.PHONY: run test bench lint format migrations-check
+.PHONY: run manage test bench lint format migrations-check
 
 run:
 	bash scripts/run.sh
+
+# python manage.py $(ARGS) against `make run`'s data, running or not (README).
+manage:
+	@bash scripts/manage.sh $(ARGS)
 
 test:
 	bash scripts/test.sh $(ARGS)

@@ -177,7 +177,42 @@ start_redis() {
     [ "$tries" -gt 50 ] && die "Redis did not start (log: $REDIS_DIR/redis.log)"
     sleep 0.1
   done
+  echo "$REDIS_PORT" >"$REDIS_DIR/redis.port"  # for `make manage` while `make run` runs
   export REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
+}
+
+# The environment of `make run` and `make manage`: development settings over
+# the data in $1 (.data/).
+export_dev_env() {
+  local state="$1"
+  export DJANGO_DEBUG="${DJANGO_DEBUG:-true}"
+  export EMAIL_FILE_PATH="$state/mail"
+  export SITE_URL="http://127.0.0.1:${PORT:-8000}"
+}
+
+# attach_postgres DIR: if the cluster in DIR is running (`make run` started
+# it), set PG_DIR="" (so stop_postgres leaves it alone) and DATABASE_URL to
+# it, and return 0; else return 1.
+attach_postgres() {
+  local dir="$1"
+  [ -f "$dir/data/postmaster.pid" ] || return 1
+  run_as_postgres "$PG_BIN/pg_ctl" -D "$dir/data" status >/dev/null 2>&1 || return 1
+  local port password
+  port="$(run_as_postgres sed -n 4p "$dir/data/postmaster.pid")"
+  password="$(run_as_postgres cat "$dir/penpals.password")"
+  PG_DIR=""
+  export DATABASE_URL="postgres://penpals:$password@127.0.0.1:$port/penpals"
+}
+
+# attach_redis DIR: if the Redis of DIR is running, set REDIS_URL to it (and
+# REDIS_PORT="", so stop_redis leaves it alone) and return 0; else return 1.
+attach_redis() {
+  local dir="$1" port
+  [ -f "$dir/redis.port" ] || return 1
+  port="$(cat "$dir/redis.port")"
+  command -v redis-cli >/dev/null 2>&1 && redis-cli -p "$port" ping >/dev/null 2>&1 || return 1
+  REDIS_PORT=""
+  export REDIS_URL="redis://127.0.0.1:$port/0"
 }
 
 stop_redis() {

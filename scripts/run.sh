@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make run`: set up and start the whole app with demo data on http://127.0.0.1:8000.
 # Data (database, Redis, media, emails) lives in .data/ and is reused next time.
-# Ctrl-C stops everything this script started.
+# Ctrl-C stops everything this script started, and says so calmly (exit 0);
+# only a process that dies by itself is reported as a failure (exit 1).
 source "$(dirname "$0")/lib.sh"
 
 STATE="$ROOT/.data"
@@ -24,13 +25,13 @@ cleanup() {
   stop_postgres
 }
 trap cleanup EXIT
+# Ctrl-C before the app is up: stop at once. Once it is up, see the end.
 trap 'exit 130' INT TERM
 
 start_postgres "$STATE/postgres"
 start_redis "$STATE/redis"
 
-export DJANGO_DEBUG="${DJANGO_DEBUG:-true}"
-export EMAIL_FILE_PATH="$STATE/mail"
+export_dev_env "$STATE"
 export SITE_URL="http://127.0.0.1:$WEB_PORT"
 cd "$ROOT"
 
@@ -47,7 +48,8 @@ if [ -n "$REDIS_URL" ]; then
   CHILDREN+=($!)
   say "Celery worker and beat started (logs in .data/logs/)"
 fi
-gunicorn penpals.wsgi:application --bind "127.0.0.1:$WEB_PORT" --workers 2 --threads 2 \
+# Single-threaded (sync) workers, as the README's benchmarks explain.
+gunicorn penpals.wsgi:application --bind "127.0.0.1:$WEB_PORT" --workers 4 \
   --access-logfile - --graceful-timeout 5 &
 CHILDREN+=($!)
 
@@ -65,12 +67,25 @@ $(python manage.py seed_demo --print-logins | sed 's/^/    /')
 
   Emails sent by the app are printed here and saved in .data/mail/.
   The moderator's two-factor authentication is set up already (current code:
-  python manage.py seed_demo --print-totp-code). The admin and the liaison set
+  make manage ARGS="seed_demo --print-totp-code"). The admin and the liaison set
   it up on their first visit to /admin/ or /liaison/.
   Press Ctrl-C to stop.
 
 BANNER
 
-# Stop everything when any one process dies, or on Ctrl-C.
+# Stop everything when any one process dies, or on Ctrl-C. Ctrl-C reaches the
+# children too, so one of them may end the wait before this shell's trap runs:
+# the trap only records the request, and the status below is decided after.
+STOP_REQUESTED=""
+trap 'STOP_REQUESTED=1' INT TERM
+set +e
 wait -n "${CHILDREN[@]}"
-shout "a Penpals process exited; stopping the rest"
+set -e
+sleep 0.5  # let a Ctrl-C that also ended the child reach this shell's trap
+if [ -n "$STOP_REQUESTED" ]; then
+  cleanup
+  say "Penpals stopped. Your data stays in .data/ for the next make run."
+  exit 0
+fi
+shout "a Penpals process exited by itself; stopping the rest (logs in .data/logs/)"
+exit 1
