@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.views.main import ChangeList
@@ -17,15 +18,17 @@ from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
+from django.http import HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from moderation.forms import BulkDecisionForm, DecisionForm, TryRulesForm
-from moderation.models import FlagCategory, ModerationDecision, ModerationItem, ScreeningRule
+from moderation.models import FlagCategory, ModerationItem, ScreeningRule
 from moderation.paginator import EstimatedCountPaginator
 from moderation.screening import Hit, highlight_segments, screen_text
 from moderation.services import (
@@ -74,6 +77,48 @@ def review_context(item: ModerationItem) -> dict:
     return context
 
 
+def person_named_by(target) -> str:
+    """The display name of the person in prison `target` (a letter, profile,
+    photo or report) is about, or of a reported user: the name moderators may
+    read. Never an inmate number, legal name or email."""
+    if target is None:
+        return ""
+    label = target._meta.label
+    if label == "messaging.Letter":
+        return target.correspondence.profile.display_name
+    if label == "profiles.InmateProfile":
+        return target.display_name
+    if label == "profiles.ProfilePhoto":
+        return target.profile.display_name
+    if label == "moderation.Report":
+        return person_named_by(target.target)
+    return str(target) if label == settings.AUTH_USER_MODEL else ""
+
+
+def _title_format(kind: str) -> str:
+    # What an item is about, per kind: "Letter to Marcus" (the display name only).
+    Kind = ModerationItem.Kind
+    return {
+        Kind.LETTER_OUT: gettext("Letter to %(name)s"),
+        Kind.LETTER_IN: gettext("Letter from %(name)s"),
+        Kind.PROFILE: gettext("New profile of %(name)s"),
+        Kind.PROFILE_CHANGE: gettext("Profile change of %(name)s"),
+        Kind.PHOTO: gettext("Photo of %(name)s"),
+        Kind.REPORT: gettext("Report about %(name)s"),
+    }[kind]
+
+
+def item_title(item: ModerationItem, target=None) -> str:
+    """What `item` puts under review, in the words of its messages and heading:
+    "Letter to Marcus", "Photo of Tasha R.". `target` is item.content_object
+    (passed when the caller has it loaded). An object gone meanwhile is named
+    by its kind alone."""
+    name = person_named_by(target if target is not None else item.content_object)
+    if not name:
+        return item.get_kind_display()
+    return _title_format(item.kind) % {"name": name}
+
+
 def admin_url(obj) -> str:
     """The admin page of `obj`, or "" when it has none (or is gone)."""
     if obj is None:
@@ -82,6 +127,47 @@ def admin_url(obj) -> str:
         return reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
     except NoReverseMatch:
         return ""
+
+
+def consent_context(profile, *, may_download: bool) -> dict:
+    """Whether a new profile's signed consent form is on file and who confirmed
+    it; the link to the form itself only with `may_download` (superusers: the
+    form carries the legal name and number, private facts)."""
+    confirmed_by = profile.consent_confirmed_by
+    return {
+        "is_on_file": bool(profile.consent_form),
+        "confirmed_at": profile.consent_confirmed_at,
+        "confirmed_by": str(confirmed_by) if confirmed_by is not None else "",
+        "download_url": (
+            reverse("liaison:consent_download", args=[profile.pk])
+            if may_download and profile.consent_form
+            else ""
+        ),
+    }
+
+
+def claim_words(item: ModerationItem, user) -> str:
+    """Who works on the item now, in words ("" when nobody does)."""
+    if not (item.claimed_by_id and item.claimed_until and item.claimed_until > timezone.now()):
+        return ""
+    until = timezone.localtime(item.claimed_until).strftime("%H:%M")
+    if item.claimed_by_id == user.pk:
+        return gettext("Claimed by you until %(time)s") % {"time": until}
+    return gettext("Claimed by %(name)s until %(time)s") % {"name": item.claimed_by, "time": until}
+
+
+def decided_message(item: ModerationItem, decision: str, reason_code: str = "") -> str:
+    """What was just decided, in words: "Letter to Marcus approved." Never the
+    item's str(), which names the status it had before the decision."""
+    title = item_title(item)
+    if decision == "approve":
+        return gettext("%(item)s approved.") % {"item": title}
+    if decision == "escalate":
+        return gettext("%(item)s escalated to an admin.") % {"item": title}
+    return gettext("%(item)s rejected: %(reason)s.") % {
+        "item": title,
+        "reason": ModerationItem.Reason(reason_code).label,
+    }
 
 
 def letter_review(letter) -> dict:
@@ -283,6 +369,15 @@ def items_matching(term: str, *, by_private_facts: bool = False) -> Q:
 
 
 class QueueChangeList(ChangeList):
+    def get_filters(self, request):
+        # The filters sit in a bar above the list (admin_screening.css), each a
+        # closed <details> naming its current choice, so the list keeps the
+        # page's whole width.
+        filter_specs, *rest = super().get_filters(request)
+        for spec in filter_specs:
+            spec.template = "admin/moderation/moderationitem/queue_filter.html"
+        return (filter_specs, *rest)
+
     def get_results(self, request) -> None:
         super().get_results(request)
         attach_previews(self.result_list)
@@ -329,20 +424,6 @@ def preview_segments(summary: str, hits: list[dict]) -> list:
     return highlight_segments(summary, found)
 
 
-class ModerationDecisionInline(PrivateFieldsMixin, admin.TabularInline):
-    model = ModerationDecision
-    extra = 0
-    can_delete = False
-    fields = ["created_at", "moderator", "status", "reason_code", "note"]
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("moderator")
-
-
 @admin.register(ModerationItem)
 class ModerationItemAdmin(PrivateFieldsMixin, admin.ModelAdmin):
     list_display = [
@@ -368,11 +449,10 @@ class ModerationItemAdmin(PrivateFieldsMixin, admin.ModelAdmin):
     )
     show_full_result_count = False
     paginator = EstimatedCountPaginator
-    readonly_fields = [
-        "kind", "content_type", "object_id", "facility", "status", "risk_score", "flags", "summary",
-        "claimed_by", "claimed_until", "decided_by", "decided_at", "reason_code", "note", "created_at",
-    ]  # fmt: skip
-    inlines = [ModerationDecisionInline]
+    # The item page is the workspace template (change_form.html), which shows
+    # the item in words and decides through decide_view: no editable field,
+    # no raw content type, object id or flag codes, no inline.
+    fields = readonly_fields = ["summary"]
     actions = ["approve_selected", "reject_selected"]
 
     def has_add_permission(self, request) -> bool:
@@ -485,6 +565,9 @@ class ModerationItemAdmin(PrivateFieldsMixin, admin.ModelAdmin):
         return super().changelist_view(request, extra_context)
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
+        if request.method == "POST":
+            # Nothing on an item is edited: decisions go through decide_view.
+            return HttpResponseNotAllowed(["GET"])
         item = self.get_object(request, object_id)
         extra_context = {**(extra_context or {})}
         if item is not None:
@@ -492,29 +575,67 @@ class ModerationItemAdmin(PrivateFieldsMixin, admin.ModelAdmin):
             # the decision stale (refused), never approves text not shown.
             decision_form = DecisionForm(initial={"seen_version": current_version(item)})
             extra_context.update(review_context(item))
+            extra_context.update(self.workspace_context(request, item))
             may_decide = self.has_change_permission(request, item)
             if may_decide and item.status == ModerationItem.Status.PENDING:
-                if request.method == "GET" and not claim(item, request.user):
+                if not claim(item, request.user):
                     extra_context["claimed_by_other"] = item
                 extra_context["decision_form"] = decision_form
             elif may_decide and item.status == ModerationItem.Status.ESCALATED:
                 if request.user.is_superuser:
                     extra_context["decision_form"] = decision_form
+            extra_context["claim_label"] = claim_words(item, request.user)
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def workspace_context(self, request, item: ModerationItem) -> dict:
+        """The item page's words: its title (also the page's), its history,
+        the consent form of a new profile, the previous item to go back to."""
+        target = item.content_object
+        title = item_title(item, target)
+        previous = request.GET.get("from", "")
+        context = {
+            "title": title,
+            "subtitle": "",
+            "item_title": title,
+            "decisions": list(item.decisions.select_related("moderator")),
+            "flag_words": flag_labels(item.flags),
+            "reasons": ModerationItem.Reason.choices,
+            "previous_item_url": (
+                reverse("admin:moderation_moderationitem_change", args=[previous])
+                if previous.isdigit() and int(previous) != item.pk
+                else ""
+            ),
+            "has_next_permission": self.has_change_permission(request),
+        }
+        if item.kind == ModerationItem.Kind.PROFILE and target is not None:
+            context["consent"] = consent_context(
+                target, may_download=self.may_see_private_facts(request)
+            )
+        return context
 
     @method_decorator_require_post
     def next_view(self, request):
         """Claim the highest-priority item nobody else works on and open it."""
         if not self.has_change_permission(request):
             raise PermissionDenied
-        item = next_item(request.user)
+        return self.open_next_item(request, came_from=request.POST.get("from", ""))
+
+    def open_next_item(self, request, *, came_from=""):
+        """Claim the next item and open it (remembering the item the moderator
+        came from, for "Previous item"), or say the queue is empty."""
+        leaving_id = int(came_from) if str(came_from).isdigit() else None
+        item = next_item(request.user, leaving_id=leaving_id)
         if item is None:
-            self.message_user(request, "The queue is empty: nothing left to claim.", messages.INFO)
+            self.message_user(
+                request, gettext("The queue is empty: nothing left to claim."), messages.INFO
+            )
             return redirect(reverse("admin:moderation_moderationitem_changelist"))
-        return redirect(reverse("admin:moderation_moderationitem_change", args=[item.pk]))
+        url = reverse("admin:moderation_moderationitem_change", args=[item.pk])
+        return redirect(f"{url}?from={leaving_id}" if leaving_id is not None else url)
 
     @method_decorator_require_post
     def decide_view(self, request, item_id: int):
+        """Decide the item, say what was decided, and open the next item."""
         item = get_object_or_404(ModerationItem, pk=item_id)
         if not self.has_change_permission(request, item):
             raise PermissionDenied
@@ -526,6 +647,7 @@ class ModerationItemAdmin(PrivateFieldsMixin, admin.ModelAdmin):
                     self.message_user(request, error, messages.ERROR)
             return redirect(change_url)
         decision = form.cleaned_data["decision"]
+        reason_code = form.cleaned_data["reason_code"]
         try:
             if decision == "escalate":
                 do_escalate(item.pk, request.user, note=form.cleaned_data["note"])
@@ -536,7 +658,7 @@ class ModerationItemAdmin(PrivateFieldsMixin, admin.ModelAdmin):
                     request.user,
                     approve=approve,
                     seen_version=form.cleaned_data["seen_version"],
-                    reason_code="" if approve else form.cleaned_data["reason_code"],
+                    reason_code="" if approve else reason_code,
                     note="" if approve else form.cleaned_data["note"],
                 )
         except StaleVersion as exc:
@@ -548,9 +670,8 @@ class ModerationItemAdmin(PrivateFieldsMixin, admin.ModelAdmin):
                 request, " ".join(getattr(exc, "messages", [str(exc)])), messages.ERROR
             )
             return redirect(change_url)
-        done = {"approve": "approved", "reject": "rejected", "escalate": "escalated to an admin"}
-        self.message_user(request, f"{item} {done[decision]}.", messages.SUCCESS)
-        return redirect(reverse("admin:moderation_moderationitem_changelist"))
+        self.message_user(request, decided_message(item, decision, reason_code), messages.SUCCESS)
+        return self.open_next_item(request, came_from=item.pk)
 
     # --- Bulk decisions ---
 
@@ -624,7 +745,7 @@ class ModerationItemAdmin(PrivateFieldsMixin, admin.ModelAdmin):
                 decided += 1
             except (AlreadyDecided, StaleVersion, ValidationError) as exc:
                 # Not str(item): this copy still says "Pending".
-                label = f"{item.get_kind_display()} #{item.object_id}"
+                label = item_title(item)
                 refused.append(f"{label}: {' '.join(getattr(exc, 'messages', [str(exc)]))}")
         verb = "Approved" if approve else "Rejected"
         self.message_user(request, f"{verb} {decided} item(s).", messages.SUCCESS)

@@ -15,6 +15,8 @@ from moderation.models import ModerationDecision, ModerationItem
 @dataclass(frozen=True)
 class QueueDashboard:
     depth_by_kind: list[tuple[str, int]]  # (kind label, pending items), every kind
+    # (kind value, kind label, pending items), every kind: for links to the queue.
+    pending_by_kind: list[tuple[str, str, int]]
     pending_total: int
     oldest_pending_at: datetime | None
     decisions_today: list[tuple[str, int]]  # (moderator, decisions since midnight)
@@ -44,6 +46,9 @@ def queue_dashboard() -> QueueDashboard:
     escalated = ModerationItem.objects.filter(status=ModerationItem.Status.ESCALATED).count()
     return QueueDashboard(
         depth_by_kind=[(kind.label, pending.get(kind.value, 0)) for kind in ModerationItem.Kind],
+        pending_by_kind=[
+            (kind.value, kind.label, pending.get(kind.value, 0)) for kind in ModerationItem.Kind
+        ],
         pending_total=sum(pending.values()),
         oldest_pending_at=oldest,
         decisions_today=[

@@ -38,7 +38,10 @@ class TryRulesForm(forms.Form):
 
 
 class DecisionForm(forms.Form):
-    """A moderator's decision on one item: approve, or reject with a reason the sender sees."""
+    """A moderator's decision on one item: approve, or reject with a reason the sender sees.
+
+    The item page submits `decision` with the button pressed (Approve, Reject,
+    Escalate), so the form needs no script and no second choice."""
 
     decision = forms.ChoiceField(
         choices=[
@@ -46,11 +49,13 @@ class DecisionForm(forms.Form):
             ("reject", "Reject"),
             ("escalate", "Escalate to an admin"),
         ],
-        widget=forms.RadioSelect,
+        error_messages={"required": "Choose Approve, Reject or Escalate."},
     )
+    # Numbered on the page: the keyboard picks a reason by its number.
     reason_code = forms.ChoiceField(
-        choices=[("", "—"), *ModerationItem.Reason.choices],
+        choices=ModerationItem.Reason.choices,
         required=False,
+        widget=forms.RadioSelect,
         label="Reason (for a rejection)",
     )
     note = forms.CharField(

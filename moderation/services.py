@@ -202,18 +202,25 @@ def _release_other_claims(moderator, *, keep_id: int) -> None:
     )
 
 
-def next_item(moderator) -> ModerationItem | None:
+def next_item(moderator, *, leaving_id: int | None = None) -> ModerationItem | None:
     """Claim and return the highest-priority pending item nobody else holds.
 
     SKIP LOCKED lets several moderators ask at the same moment without
     waiting on each other or getting the same item. Items the moderator
-    already claims are skipped too, so "next" always moves on."""
+    already claims are skipped too, so "next" always moves on; when the
+    caller names the item the moderator leaves (`leaving_id`: the page they
+    pressed "Next" on, the item they just decided), only that one is skipped,
+    so an item they opened and left (for the previous one) comes back first."""
     now = timezone.now()
+    free = Q(claimed_until__isnull=True) | Q(claimed_until__lte=now)
     with transaction.atomic():
+        items = ModerationItem.objects.pending()
+        if leaving_id is None:
+            items = items.filter(free)
+        else:
+            items = items.filter(free | Q(claimed_by=moderator)).exclude(pk=leaving_id)
         item = (
-            ModerationItem.objects.pending()
-            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lte=now))
-            .order_by("-risk_score", "created_at", "id")
+            items.order_by("-risk_score", "created_at", "id")
             .select_for_update(skip_locked=True, of=("self",))
             .first()
         )

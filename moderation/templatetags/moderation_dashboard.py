@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django import template
+from django.urls import reverse
 
 from moderation.dashboard import queue_dashboard
 
@@ -16,3 +19,18 @@ def moderation_dashboard(context) -> dict | None:
     if not user.has_perm("moderation.view_moderationitem"):
         return None
     return queue_dashboard()
+
+
+@register.simple_tag
+def queue_url(*, sort: str = "", **filters) -> str:
+    """The moderation queue with `filters` (the list's own query parameters,
+    e.g. kind__exact="letter_out"), sorted ascending by the column `sort`
+    names (a list_display entry), as a click on its header would."""
+    from moderation.admin import ModerationItemAdmin
+
+    params = dict(filters)
+    if sort:
+        # The list's columns start with the action checkbox (index 0).
+        params["o"] = ModerationItemAdmin.list_display.index(sort) + 1
+    url = reverse("admin:moderation_moderationitem_changelist")
+    return f"{url}?{urlencode(params)}" if params else url

@@ -104,16 +104,19 @@ def test_a_moderator_rejects_a_flagged_letter_and_bulk_approves_clean_ones(
     assert any(label.startswith("money") for label in labels), labels
     assert any(label.startswith("contact") for label in labels), labels
 
-    # 3. Reject it with a reason from the list and a note for the writer.
+    # 3. Reject it with a reason from the list and a note for the writer; the
+    # next item opens, and the message says what was decided.
     decision = page.locator("form.decision-form")
-    decision.get_by_role("radio", name="Reject").check()
-    reason = decision.get_by_label("Reason (for a rejection)")
-    assert "Money request" in reason.locator("option").all_inner_texts()
-    reason.select_option(label="Money request")
+    decision.get_by_role("radio", name=re.compile("Money request")).check()
     decision.get_by_label("Note").fill(NOTE)
-    decision.get_by_role("button", name="Record decision").click()
+    decision.get_by_role("button", name="Reject and go to next item").click()
+    page.wait_for_url(re.compile(r"/admin/moderation/moderationitem/\d+/change/\?from=\d+$"))
+    assert (
+        page.locator("ul.messagelist li.success").inner_text()
+        == "Letter to Dolores rejected: Money request."
+    )
+    page.get_by_role("link", name="Back to the queue").click()
     page.wait_for_url(re.compile(r"/admin/moderation/moderationitem/(\?.*)?$"))
-    assert "rejected" in page.locator("ul.messagelist li.success").inner_text()
     assert queue_row(page, FLAGGED_BODY).count() == 0  # out of the pending queue
 
     flagged.refresh_from_db()
@@ -178,3 +181,155 @@ def test_a_moderator_rejects_a_flagged_letter_and_bulk_approves_clean_ones(
         assert NOTE in thread.locator("blockquote.moderator-note").inner_text()
     finally:
         writer.close()
+
+
+# --- Keyboard only, mouse only ----------------------------------------------------------
+
+
+def three_items(liaison):
+    """A flagged letter to Dolores (first by risk), a new profile of Marcus with
+    its consent form, a clean letter to Theo; the clean items in that order."""
+    from profiles.services import do_submit_profile
+    from tests.profiles.test_liaison_portal import with_consent
+
+    dolores = InmateProfileFactory.published(display_name="Dolores")
+    theo = InmateProfileFactory.published(display_name="Theo")
+    robin = PenPalFactory(email="robin.keys@example.org", display_name="Robin")
+    flagged = written_and_screened(robin, dolores, FLAGGED_BODY)
+    facility = liaison.facility_memberships.get().facility
+    marcus = with_consent(
+        InmateProfileFactory(facility=facility, display_name="Marcus", bio="I like chess."),
+        liaison,
+    )
+    do_submit_profile(liaison, marcus)
+    clean = written_and_screened(robin, theo, CLEAN_BODIES[2])
+    return flagged, marcus, clean
+
+
+def signed_in_moderator(page, width: int, height: int):
+    moderator = ModeratorFactory(email="moderator.keys@example.org", display_name="Kim")
+    secret = activate_totp(moderator)
+    page.set_viewport_size({"width": width, "height": height})
+    log_in(page, moderator.email, next_url=QUEUE_URL, totp_secret=secret)
+    return moderator
+
+
+def success_message(page) -> str:
+    return page.locator("ul.messagelist li.success").inner_text()
+
+
+def test_it_decides_items_with_the_keyboard_only(page, default_screening_rules, liaison):
+    flagged, marcus, clean = three_items(liaison)
+    signed_in_moderator(page, 1280, 800)
+    h1 = page.locator("#content h1")
+
+    # The admin focuses the queue's search box: Esc leaves it, N opens the top item.
+    page.keyboard.press("Escape")
+    page.keyboard.press("n")
+    page.wait_for_url(re.compile(r"/change/$"))
+    assert h1.inner_text() == "Letter to Dolores"
+    assert "A approve" in page.locator("#decision-keys").inner_text()
+
+    # A flagged letter: R, the reason's number, Enter.
+    page.keyboard.press("r")
+    page.keyboard.press("1")
+    assert "Money request" in page.locator("#decision-status").inner_text()
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"\?from=\d+$"))
+    assert success_message(page) == "Letter to Dolores rejected: Money request."
+
+    # A clean new profile (a versioned kind): A, Enter.
+    assert h1.inner_text() == "New profile of Marcus"
+    page.keyboard.press("a")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"\?from=\d+$"))
+    assert success_message(page) == "New profile of Marcus approved."
+    assert h1.inner_text() == "Letter to Theo"
+
+    # P goes back to what was just decided; N comes back to the open item.
+    page.keyboard.press("p")
+    page.wait_for_url(re.compile(r"/change/$"))
+    assert h1.inner_text() == "New profile of Marcus"
+    assert "This item was approved." in page.locator(".workspace-decision").inner_text()
+    page.keyboard.press("n")
+    page.wait_for_url(re.compile(r"\?from=\d+$"))
+    assert h1.inner_text() == "Letter to Theo"
+
+    # Escalate: E, type the note, Ctrl+Enter, Enter. The queue is then empty.
+    page.keyboard.press("e")
+    page.keyboard.type("Is the lighthouse a code?")
+    page.keyboard.press("Control+Enter")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/admin/moderation/moderationitem/(\?.*)?$"))
+    assert success_message(page) == "Letter to Theo escalated to an admin."
+
+    flagged.refresh_from_db()
+    clean.refresh_from_db()
+    marcus.refresh_from_db()
+    assert (flagged.status, flagged.rejection_reason) == (Letter.Status.REJECTED, "money")
+    assert marcus.status == marcus.Status.PUBLISHED
+    assert ModerationItem.objects.for_object(clean).get().status == ModerationItem.Status.ESCALATED
+
+
+def assert_inside_the_page(page, locators) -> None:
+    width = page.viewport_size["width"]
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    for locator in locators:
+        locator.scroll_into_view_if_needed()
+        box = locator.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, box
+
+
+@pytest.mark.parametrize(("width", "height"), [(1280, 800), (1024, 768)])
+def test_it_decides_items_with_the_mouse_only(
+    page, default_screening_rules, liaison, width, height
+):
+    flagged, marcus, clean = three_items(liaison)
+    signed_in_moderator(page, width, height)
+
+    if width == 1280:
+        # The queue: every column readable, the filters above the list.
+        headers = page.locator("#result_list thead th")
+        assert_inside_the_page(page, headers.all())
+        preview = page.locator("#result_list th.column-preview").bounding_box()
+        assert preview["width"] >= 200, preview
+        for name in ("Age", "Claimed by", "Status"):
+            assert page.locator("#result_list thead th", has_text=name).is_visible()
+        filters = page.locator("#changelist-filter").bounding_box()
+        table = page.locator("#result_list").bounding_box()
+        assert filters["y"] + filters["height"] <= table["y"]
+
+    page.get_by_role("button", name="Next item").click()
+    page.wait_for_url(re.compile(r"/change/$"))
+    decision = page.locator("form.decision-form")
+    controls = [
+        decision.get_by_role("button", name="Approve and go to next item"),
+        *decision.get_by_role("radio").all(),
+        decision.get_by_label("Note"),
+        decision.get_by_role("button", name="Reject and go to next item"),
+        decision.get_by_role("button", name="Escalate to an admin"),
+    ]
+    assert_inside_the_page(page, controls)
+    decision.get_by_text("Contact details").click()
+    decision.get_by_role("button", name="Reject and go to next item").click()
+    page.wait_for_url(re.compile(r"\?from=\d+$"))
+    assert success_message(page) == "Letter to Dolores rejected: Contact details."
+
+    # With the sidebar collapsed too.
+    page.locator("#toggle-nav-sidebar").click()
+    decision = page.locator("form.decision-form")
+    approve = decision.get_by_role("button", name="Approve and go to next item")
+    assert_inside_the_page(page, [approve, decision.get_by_label("Note")])
+    approve.click()
+    page.wait_for_url(re.compile(r"\?from=\d+$"))
+    assert success_message(page) == "New profile of Marcus approved."
+    page.locator("form.decision-form").get_by_role(
+        "button", name="Approve and go to next item"
+    ).click()
+    page.wait_for_url(re.compile(r"/admin/moderation/moderationitem/(\?.*)?$"))
+    assert success_message(page) == "Letter to Theo approved."
+
+    marcus.refresh_from_db()
+    clean.refresh_from_db()
+    assert marcus.status == marcus.Status.PUBLISHED
+    assert clean.status == Letter.Status.APPROVED

@@ -232,7 +232,7 @@ def test_a_bulk_approval_refuses_the_items_edited_after_the_confirmation_page(
     )
     html = response.content.decode()
     assert "Approved 2 item(s)." in html
-    assert f"New profile #{profiles[1].pk}: {STALE_PROFILE}" in html
+    assert f"New profile of Ben: {STALE_PROFILE}" in html
     statuses = {
         p.display_name: p.status
         for p in InmateProfile.objects.filter(pk__in=[p.pk for p in profiles])
