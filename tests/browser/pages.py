@@ -1,12 +1,15 @@
-"""Every page template, per role, with the data it needs: one list for the
-browser checks that walk every page (axe-core in test_accessibility.py), so a
-page added here is checked by all of them.
+"""Every page template, per role, with the data it needs: one list that the
+browser checks walk (axe-core in test_accessibility.py, layout in
+test_layout.py), so a page added to one is checked by all.
 
 A `Page` names its URL as a format string over the objects its role's
 `set_up_*` function creates (`"/inmates/{profile.slug}/"`), the template it
 renders from templates/ (checked on every visit: see `visit`), and, for states
 only a person's actions reach (a form shown again with its errors, a bulk
-confirmation), the steps that reach it.
+confirmation), the steps that reach it. `NOT_WALKED` lists the templates that
+are not pages, each with the reason; test_layout.py asserts that every
+template under templates/ is in one or the other, so a new page template
+cannot be silently skipped.
 """
 
 from __future__ import annotations
@@ -493,6 +496,48 @@ MODERATOR_PAGES = [
         "admin/privacy_object_history.html",
     ),
 ]
+
+
+# --- Templates that are not pages ---------------------------------------------------------
+
+# Under an includes/ or email/ folder, or named with a leading underscore: a
+# part of a page or an email, never walked on its own. The others here are
+# listed with the reason they are not walked.
+NOT_WALKED = {
+    "base.html": "the layout every site page extends",
+    "allauth/layouts/base.html": "the layout allauth's pages extend (walked through them)",
+    "errors/standalone.html": "the layout of the 500 and 503 pages",
+    "profiles/liaison/layout.html": "the layout the liaison portal's pages extend",
+    "400.html": "rendered only for a request too large to read (tests/penpals)",
+    "500.html": "rendered only when a view fails (tests/faults)",
+    "503.html": "rendered only when the database is down (tests/faults)",
+}
+
+
+# allauth's own pages, overridden here: each is rendered by allauth's views,
+# and the lists above walk them by URL (log in, sign up, password reset,
+# reauthentication, two-factor and email settings) with `template` None.
+ALLAUTH_FOLDERS = {"account", "mfa", "socialaccount", "allauth"}
+
+
+def is_part_of_a_page(template: str) -> bool:
+    parts = template.split("/")
+    return (
+        parts[0] in ALLAUTH_FOLDERS
+        or bool({"includes", "email"} & set(parts[:-1]))
+        or parts[-1].startswith("_")
+        or not template.endswith(".html")
+    )
+
+
+ROLES = {
+    "visitor": VISITOR_PAGES,
+    "staff-without-mfa": STAFF_WITHOUT_MFA_PAGES,
+    "pen-pal": PEN_PAL_PAGES,
+    "liaison": LIAISON_PAGES,
+    "staff": STAFF_PAGES,
+    "moderator": MODERATOR_PAGES,
+}
 
 
 # --- Visiting ----------------------------------------------------------------------------
