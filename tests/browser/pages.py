@@ -508,6 +508,7 @@ NOT_WALKED = {
     "allauth/layouts/base.html": "the layout allauth's pages extend (walked through them)",
     "errors/standalone.html": "the layout of the 500 and 503 pages",
     "profiles/liaison/layout.html": "the layout the liaison portal's pages extend",
+    "admin/moderation/moderationitem/queue_filter.html": "a filter panel of the queue (walked there)",
     "400.html": "rendered only for a request too large to read (tests/penpals)",
     "500.html": "rendered only when a view fails (tests/faults)",
     "503.html": "rendered only when the database is down (tests/faults)",
