@@ -1,18 +1,73 @@
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+from urllib.parse import urlsplit
+
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.forms import SignupForm
+from allauth.account.internal.flows.login import get_authentication_records
+from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.urls import reverse
+
+# allauth's name for the MFA app in its reauthentication checks.
+MFA_APP = "allauth.mfa"
+
+
+def home_url_for(user) -> str:
+    """Where a signed-in person starts: staff in the admin, liaisons in their
+    portal, a pen pal with letters in the letters page, anyone else in the
+    directory (account settings is where nobody is going)."""
+    if user.is_staff:
+        return reverse("admin:index")
+    if user.is_liaison():
+        return reverse("liaison:dashboard")
+    # The reverse relation of messaging's Correspondence: no import upward.
+    if user.correspondences.exists():
+        return reverse("letters:inbox")
+    return reverse("directory:list")
+
+
+def branded_site() -> SimpleNamespace:
+    """What allauth's templates call `current_site`: the service's name and
+    public host, instead of the host name of the request ("127.0.0.1:8000")."""
+    return SimpleNamespace(name=settings.SITE_NAME, domain=urlsplit(settings.SITE_URL).netloc)
 
 
 class AccountAdapter(DefaultAccountAdapter):
     def get_login_redirect_url(self, request) -> str:
-        """Liaisons start in their portal, staff in the admin, pen pals where they were going."""
-        user = request.user
-        if user.is_staff:
-            return reverse("admin:index")
-        if user.facility_memberships.exists():
-            return reverse("liaison:dashboard")
-        return super().get_login_redirect_url(request)
+        """Each person lands on their own place; a `next` in the URL still wins."""
+        return home_url_for(request.user)
+
+    def is_reauthentication_required(self, *, app: str, **kwargs) -> bool:
+        """A password typed at login a moment ago counts for the first MFA setup.
+
+        Staff and liaisons are sent to set up TOTP right after they log in
+        (penpals.middleware); asking them for the password they have just
+        typed is a second prompt for nothing. The login counts only while it
+        is fresh (ACCOUNT_REAUTHENTICATION_TIMEOUT), and only for MFA pages:
+        exporting or deleting an account still asks again.
+        """
+        required = super().is_reauthentication_required(app=app, **kwargs)
+        if not required or app != MFA_APP or self.request is None:
+            return required
+        user = self.request.user
+        records = get_authentication_records(self.request, user)
+        logins = [r for r in records if r.get("method") == "password"]
+        if not logins:
+            return True
+        return time.time() - logins[-1]["at"] >= settings.ACCOUNT_REAUTHENTICATION_TIMEOUT
+
+    def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
+        """Every account email names the service and says where to ask for help."""
+        branded = {
+            "current_site": branded_site(),
+            "site_name": settings.SITE_NAME,
+            "site_url": settings.SITE_URL,
+            "contact_email": settings.CONTACT_EMAIL,
+        }
+        super().send_mail(template_prefix, email, {**context, **branded})
 
 
 class EqualTimeSignupForm(SignupForm):

@@ -6,6 +6,13 @@ class PenpalsConfig(AppConfig):
     name = "penpals"
     verbose_name = "Accounts"
 
+    def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in
+
+        from penpals.context_processors import remember_role
+
+        user_logged_in.connect(remember_role, dispatch_uid="penpals_remember_role")
+
     def export_user_data(self, user) -> dict:
         """This app's part of "download my data" (see penpals.services)."""
         from penpals.services import export_account

@@ -41,3 +41,11 @@ class DeleteAccountForm(forms.Form):
         label="I understand that my account and personal data will be deleted and cannot be restored.",
         required=True,
     )
+
+
+class ResendVerificationForm(forms.Form):
+    email = forms.EmailField(
+        label="Email",
+        help_text="The address you signed up with.",
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )

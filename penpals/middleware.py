@@ -9,6 +9,7 @@ from django.shortcuts import redirect
 ADMIN_PREFIX = "/admin/"
 # Areas a staff member or liaison may reach only with a second factor set up.
 MFA_PROTECTED_PREFIXES = (ADMIN_PREFIX, "/liaison/")
+MFA_SETUP_NEXT_SESSION_KEY = "penpals_mfa_setup_next"
 
 # Every path check here reads request.path_info, the path the URL resolver
 # routes, never request.path: under a prefix (SCRIPT_NAME from the proxy, or
@@ -34,6 +35,11 @@ class RequireMFAMiddleware:
             and user.requires_mfa()
             and not is_mfa_enabled(user)
         ):
+            if request.method == "GET":
+                # Where to continue once TOTP and the recovery codes are done
+                # (penpals.views.continue_after_setup). A path of this site,
+                # under the admin or the portal, so safe to redirect to.
+                request.session[MFA_SETUP_NEXT_SESSION_KEY] = request.get_full_path()
             messages.warning(
                 request,
                 "Staff and facility liaisons must set up two-factor authentication "

@@ -96,7 +96,10 @@ class User(AbstractBaseUser, PermissionsMixin):
         """Staff and facility liaisons must use a second factor."""
         if self.is_staff or self.is_superuser:
             return True
-        # One query: in the Liaisons group, or a liaison of any facility.
+        return self.is_liaison()
+
+    def is_liaison(self) -> bool:
+        """In the Liaisons group, or a liaison of any facility (one query)."""
         return (
             User.objects.filter(pk=self.pk)
             .filter(

@@ -4,6 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from allauth.account.adapter import get_adapter
+
+# allauth's own helpers for the resend (internal API, pinned with allauth's
+# version in uv.lock; tests/penpals/test_first_run_accounts.py runs them).
+from allauth.account.internal.flows.email_verification import (
+    consume_email_verification_rate_limit,
+)
+from allauth.account.internal.flows.signup import send_unknown_account_mail
 from allauth.account.models import EmailAddress
 from allauth.mfa.models import Authenticator
 from django.apps import apps
@@ -76,3 +84,25 @@ def do_delete_account(user: User) -> None:
         on_deleted = getattr(config, "on_account_deleted", None)
         if on_deleted is not None:
             on_deleted(user)
+
+
+def do_resend_verification(request, email: str) -> None:
+    """Send a new verification link to `email` if it waits for one.
+
+    Every address gets the same answer on the page and one email, so neither
+    the page nor its timing tells a stranger whether an account exists: an
+    address without an account is told so (allauth's "unknown account" email,
+    as for a password reset), one already verified that it can log in. At
+    most one email per address every few minutes (allauth's "confirm_email"
+    rate limit); beyond it nothing is sent, silently, as the earlier link
+    still works.
+    """
+    if not consume_email_verification_rate_limit(request, email):
+        return
+    address = EmailAddress.objects.filter(email__iexact=email).select_related("user").first()
+    if address is None or not address.user.is_active:
+        send_unknown_account_mail(request, email)
+    elif address.verified:
+        get_adapter().send_mail("account/email/already_verified", address.email, {})
+    else:
+        address.send_confirmation(request)

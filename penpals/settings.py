@@ -95,6 +95,11 @@ if not DEBUG:
 
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# The service's name and the address people write to with questions, shown on
+# the account pages and in every account email (allauth's own default would
+# be the request's host name, "127.0.0.1:8000").
+SITE_NAME = env_str("SITE_NAME", "Penpals")
+CONTACT_EMAIL = env_str("CONTACT_EMAIL", "help@penpals.localhost")
 
 # --- Applications ---------------------------------------------------------------
 
@@ -146,6 +151,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "penpals.context_processors.site",
             ],
         },
     },
@@ -250,7 +256,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "account_login"
-LOGIN_REDIRECT_URL = "account_settings"
+# After login each person lands on their own place (penpals.adapters).
+LOGIN_REDIRECT_URL = "directory:list"
 LOGOUT_REDIRECT_URL = "home"
 
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
@@ -262,7 +269,7 @@ ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_CHANGE_EMAIL = True
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = False
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
-ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Penpals] "
+ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{SITE_NAME}] "
 # Links in emails use the scheme of the public address.
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if SITE_URL.startswith("https://") else "http"
 ACCOUNT_ADAPTER = "penpals.adapters.AccountAdapter"
@@ -275,6 +282,9 @@ ACCOUNT_FORMS = {"signup": "penpals.adapters.EqualTimeSignupForm"}
 ACCOUNT_RATE_LIMITS = {
     "login_failed": env_str("ACCOUNT_RATE_LIMIT_LOGIN_FAILED", "10/m/ip,5/5m/key"),
 }
+# How long a password just typed counts as proof for sensitive pages (allauth's
+# default, stated because the first MFA setup relies on it: penpals.adapters).
+ACCOUNT_REAUTHENTICATION_TIMEOUT = env_int("ACCOUNT_REAUTHENTICATION_TIMEOUT", 300)
 ALLAUTH_TRUSTED_PROXY_COUNT = env_int("ALLAUTH_TRUSTED_PROXY_COUNT", 0)
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = env_str("MFA_TOTP_ISSUER", "Penpals")

@@ -24,6 +24,14 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("account/settings/", views.account_settings, name="account_settings"),
     path("account/export/", views.export_data, name="account_export"),
+    path("account/export/prepare/", views.prepare_export, name="account_export_prepare"),
+    path("account/continue/", views.continue_after_setup, name="account_continue"),
+    # Beside allauth's pages (mounted at /accounts/), before its include.
+    path(
+        "accounts/resend-verification/",
+        views.resend_verification,
+        name="account_resend_verification",
+    ),
     path("account/delete/", views.delete_account, name="account_delete"),
     path("inmates/", include("profiles.urls")),
     path("letters/", include("messaging.urls")),

@@ -13,13 +13,17 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect, render
 from django.template import loader
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from penpals import health
-from penpals.forms import AccountSettingsForm, DeleteAccountForm
-from penpals.services import do_delete_account, export_user_data
+from penpals.adapters import home_url_for
+from penpals.forms import AccountSettingsForm, DeleteAccountForm, ResendVerificationForm
+from penpals.middleware import MFA_SETUP_NEXT_SESSION_KEY
+from penpals.services import do_delete_account, do_resend_verification, export_user_data
 
 
 def page(template_name: str):
@@ -40,7 +44,41 @@ def account_settings(request: HttpRequest) -> HttpResponse:
         form.save()
         messages.success(request, "Your settings were saved.")
         return redirect("account_settings")
-    return render(request, "penpals/settings.html", {"form": form})
+    # Back from the password prompt of "Download my data": the page starts
+    # the download itself (a meta refresh, no script), so the person stays here.
+    is_export_ready = request.GET.get("export") == EXPORT_READY
+    context = {"form": form, "is_export_ready": is_export_ready}
+    return render(request, "penpals/settings.html", context)
+
+
+EXPORT_READY = "ready"
+
+
+@login_required
+@reauthentication_required
+@require_GET
+def prepare_export(request: HttpRequest) -> HttpResponse:
+    """ "Download my data" from the settings page: after the password prompt the
+    browser would otherwise stay on that prompt while the file downloads."""
+    messages.success(
+        request,
+        "Password confirmed. Your data is downloading; if it does not start, "
+        "choose “Download my data” again.",
+    )
+    return redirect(f"{reverse('account_settings')}?export={EXPORT_READY}")
+
+
+@login_required
+@require_GET
+def continue_after_setup(request: HttpRequest) -> HttpResponse:
+    """The way on from the recovery codes: where the person was going when they
+    were sent to set up two-factor authentication, or their own start page."""
+    next_url = request.session.pop(MFA_SETUP_NEXT_SESSION_KEY, "")
+    if not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        next_url = home_url_for(request.user)
+    return redirect(next_url)
 
 
 @login_required
@@ -65,6 +103,22 @@ def delete_account(request: HttpRequest) -> HttpResponse:
         messages.success(request, "Your account was deleted. We are sorry to see you go.")
         return redirect("home")
     return render(request, "penpals/delete_account.html", {"form": form})
+
+
+@require_http_methods(["GET", "POST"])
+def resend_verification(request: HttpRequest) -> HttpResponse:
+    """A new verification link, for anyone (signed in or not) who lost the first."""
+    form = ResendVerificationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        do_resend_verification(request, form.cleaned_data["email"])
+        # The same words whatever the address: nothing tells who has an account.
+        messages.info(
+            request,
+            "If that address waits for verification, a new link is on its way. "
+            "It can take a few minutes; check your spam folder too.",
+        )
+        return redirect("account_resend_verification")
+    return render(request, "account/resend_verification.html", {"form": form})
 
 
 @never_cache

@@ -11,4 +11,5 @@ urlpatterns = [
     path("saved/", views.saved, name="saved"),
     path("<slug:slug>/", views.profile, name="profile"),
     path("<slug:slug>/favorite/", views.favorite, name="favorite"),
+    path("<slug:slug>/report/", views.report, name="report"),
 ]

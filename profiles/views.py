@@ -13,10 +13,12 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from moderation.reports import ReportRefused, check_report, existing_report
 from profiles import directory, services
 from profiles.access import get_published_profile, is_published
+from profiles.forms import ProfileReportForm
 from profiles.public_cache import cached_for_visitors
 
 
@@ -73,6 +75,37 @@ def favorite(request: HttpRequest, slug: str) -> HttpResponse:
     if form.cleaned_data["next"] == "saved":
         return redirect("directory:saved")
     return redirect(profile_url)
+
+
+@require_http_methods(["GET", "POST"])
+def report(request: HttpRequest, slug: str) -> HttpResponse:
+    """Report a profile. A visitor is asked to log in (and comes back here), or
+    pointed to the protection request, which needs no account."""
+    inmate = get_published_profile(slug)
+    context = {"profile": inmate}
+    if not request.user.is_authenticated:
+        return render(request, "profiles/report_profile.html", context)
+    earlier = existing_report(request.user, inmate)
+    if earlier is not None:
+        return render(
+            request, "profiles/report_profile.html", {**context, "earlier_report": earlier}
+        )
+    form = ProfileReportForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            check_report(
+                request.user, inmate, form.cleaned_data["reason"], form.cleaned_data["details"]
+            )
+        except ReportRefused as refused:
+            form.add_error(None, refused.messages)
+        else:
+            messages.success(
+                request,
+                "Thank you. The Penpals team will look at this profile; nobody is told "
+                "who reported it.",
+            )
+            return redirect("directory:profile", slug=inmate.slug)
+    return render(request, "profiles/report_profile.html", {**context, "form": form})
 
 
 @login_required

@@ -170,6 +170,8 @@ VISITOR_PAGES = [
     Page("directory", "/inmates/", "profiles/directory.html"),
     Page("directory-search", "/inmates/?q=chess", "profiles/directory.html"),
     Page("profile", "/inmates/{profile.slug}/", "profiles/profile_detail.html"),
+    # A visitor is asked to log in, or pointed to the protection request.
+    Page("report-profile", "/inmates/{profile.slug}/report/", "profiles/report_profile.html"),
     Page("about", "/about/", "pages/about.html"),
     Page("safety", "/safety/", "pages/safety.html"),
     Page("privacy", "/privacy/", "pages/privacy.html"),
@@ -190,6 +192,11 @@ VISITOR_PAGES = [
     Page("login-errors", "/accounts/login/", None, steps=log_in_wrongly),
     Page("signup", "/accounts/signup/", None),
     Page("password-reset", "/accounts/password/reset/", None),
+    Page(
+        "resend-verification",
+        "/accounts/resend-verification/",
+        "account/resend_verification.html",
+    ),
     Page("password-reset-sent", "/accounts/password/reset/", None, steps=ask_for_password_reset),
     Page("not-found", "/no-such-page/", "404.html", status=404),
     # A form posted without its CSRF cookie: the 403 page for that case.
@@ -251,6 +258,7 @@ PEN_PAL_PAGES = [
         steps=send_empty_letter,
     ),
     Page("report-letter", "/letters/letter/{reply.pk}/report/", "messaging/report.html"),
+    Page("report-profile", "/inmates/{other.slug}/report/", "profiles/report_profile.html"),
     Page("settings", "/account/settings/", "penpals/settings.html"),
     # Exporting asks for the password first (allauth's reauthentication page).
     Page("reauthenticate", "/account/export/", None, steps=wait_for_reauthentication),

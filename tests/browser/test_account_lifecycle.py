@@ -24,9 +24,9 @@ def test_it_takes_a_visitor_from_sign_up_to_account_deletion(page, live_server):
     page.get_by_label("Display name").fill("New Friend")
     page.get_by_label(PASSWORD_LABEL).fill(PASSWORD)
     page.get_by_label(re.compile(r"^Password \(again\)")).fill(PASSWORD)
-    page.get_by_role("button", name="Sign Up").click()
+    page.get_by_role("button", name="Sign up", exact=True).click()
     page.wait_for_url(re.compile(r"/accounts/confirm-email/$"))
-    assert page.get_by_role("heading", name="Verify Your Email Address").is_visible()
+    assert page.get_by_role("heading", name="Verify your email address").is_visible()
 
     # Unverified: login is refused until the link in the email is opened.
     assert len(mail.outbox) == 1
@@ -39,20 +39,26 @@ def test_it_takes_a_visitor_from_sign_up_to_account_deletion(page, live_server):
     page.wait_for_url(re.compile(r"/accounts/login/"))
     page.get_by_label("Email").fill("newcomer@example.org")
     page.get_by_label(PASSWORD_LABEL).fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
-    page.wait_for_url(re.compile(r"/account/settings/$"))
+    page.get_by_role("button", name="Log in", exact=True).click()
+    # A new writer with no letters yet starts in the directory.
+    page.wait_for_url(re.compile(r"/inmates/$"))
 
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="My account").click()
     page.get_by_label("Display name").fill("Pat")
     page.get_by_role("button", name="Save settings").click()
     assert page.get_by_text("Your settings were saved.").is_visible()
     assert page.get_by_label("Display name").input_value() == "Pat"
 
-    # Exporting personal data asks for the password again first.
+    # Exporting personal data asks for the password again first, then the
+    # person is back on the settings page while the file downloads.
     page.get_by_role("link", name="Download my data").click()
     page.wait_for_url(re.compile(r"/accounts/reauthenticate/"))
     page.get_by_label(PASSWORD_LABEL).fill(PASSWORD)
     with page.expect_download() as download_info:
         page.get_by_role("button", name="Confirm").click()
+    page.wait_for_url(re.compile(r"/account/settings/\?export=ready$"))
+    assert page.get_by_text("Your data is downloading").is_visible()
+    assert page.get_by_role("heading", name="Account settings").is_visible()
     export = json.loads(open(download_info.value.path()).read())
     assert export["penpals"]["email"] == "newcomer@example.org"
     assert export["penpals"]["display_name"] == "Pat"

@@ -93,13 +93,13 @@ def press_and_wait(page, key: str, url_pattern: str) -> None:
 
 
 def sign_in_by_keyboard(page, email: str, *, totp_secret: str | None = None) -> None:
-    """On the login page: email, password, Sign In; then the TOTP code if asked."""
+    """On the login page: email, password, Log in; then the TOTP code if asked."""
     page.wait_for_url(re.compile(r"/accounts/login/"))
     tab_to(page, field("login"), what="the email field")
     page.keyboard.type(email)
     tab_to(page, field("password"), what="the password field")
     page.keyboard.type(PASSWORD)
-    tab_to(page, named(r"^Sign In$"), what="the Sign In button")
+    tab_to(page, named(r"^Log in$"), what="the Log in button")
     if totp_secret is None:
         with page.expect_navigation():
             page.keyboard.press("Enter")

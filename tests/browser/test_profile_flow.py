@@ -36,11 +36,11 @@ def log_in(page, email: str, *, next_url: str, totp_secret: str | None = None) -
     page.goto(f"/accounts/login/?next={next_url}")
     page.get_by_label("Email").fill(email)
     page.get_by_label(PASSWORD_LABEL).fill(PASSWORD)
-    page.get_by_role("button", name="Sign In").click()
+    page.get_by_role("button", name="Log in", exact=True).click()
     if totp_secret:
         page.wait_for_url(re.compile(r"/accounts/2fa/authenticate/"))
         page.get_by_label(re.compile(r"^Code")).fill(totp_code(totp_secret))
-        page.get_by_role("button", name="Sign In").click()
+        page.get_by_role("button", name="Log in", exact=True).click()
     page.wait_for_url(re.compile(re.escape(next_url) + "$"))
 
 

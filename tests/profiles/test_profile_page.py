@@ -147,12 +147,13 @@ def test_it_says_when_a_person_is_not_taking_letters(client, profile):
     assert "Write a letter" not in html
 
 
-def test_it_links_to_reporting_in_the_safety_guide(client, profile):
+def test_it_links_to_reporting_and_to_the_safety_guides_protection_section(client, profile):
     html = client.get(url_of(profile)).content.decode()
-    assert f'<a href="{reverse("safety")}#report-block">Report this profile</a>' in html
-    safety = client.get(reverse("safety")).content.decode()
-    assert 'id="report-block"' in safety
+    report_url = reverse("directory:report", args=[profile.slug])
+    assert f'<a href="{report_url}">Report this profile</a>' in html
     assert f'href="{reverse("safety")}#victims"' in html
+    safety = client.get(reverse("safety")).content.decode()
+    assert 'id="victims"' in safety
 
 
 def test_it_offers_anonymous_visitors_to_log_in_to_save(client, profile):

@@ -107,10 +107,13 @@ TABLE: dict[str, dict[str, int | str]] = {
     "directory:list": EVERYONE,
     "directory:profile": EVERYONE,
     "directory:favorite": row(NOT_ALLOWED, *[NOT_ALLOWED] * 7),
+    "directory:report": EVERYONE,  # a visitor is asked to log in, or pointed to protection
     "^media/(?P<path>.*)$": EVERYONE,  # public media only: processed photos
     # One's own account (no object in the URL: each person gets their own).
     "account_settings": SIGNED_IN,
     "account_export": row(LOGIN, *[REAUTH] * 7),
+    "account_export_prepare": row(LOGIN, *[REAUTH] * 7),
+    "account_continue":            row(LOGIN,     *[ELSEWHERE] * 7),  # on from MFA setup
     "account_delete": row(LOGIN, *[REAUTH] * 7),
     "directory:saved": SIGNED_IN,
     "letters:inbox": SIGNED_IN,
@@ -143,6 +146,7 @@ TABLE: dict[str, dict[str, int | str]] = {
     "liaison_letters:batch_list": X_ONLY,
     "liaison_letters:batch_detail": X_ONLY,
     "liaison_letters:batch_print": X_ONLY,
+    "liaison_letters:batch_pdf_status": X_ONLY,
     "liaison_letters:batch_pdf":   row(LOGIN,     NOT_FOUND, NOT_FOUND, PENDING,   NOT_FOUND, NOT_FOUND, NOT_FOUND, MFA),
     "liaison_letters:batch_delivered": X_ONLY_POST,
     "liaison_letters:reply_list": X_ONLY,
@@ -157,6 +161,7 @@ TABLE: dict[str, dict[str, int | str]] = {
     "account_reauthenticate": SIGNED_IN,
     "account_email": SIGNED_IN,
     "account_email_verification_sent": EVERYONE,
+    "account_resend_verification": EVERYONE,
     "account_confirm_email": EVERYONE,  # an unknown key: the page says the link is invalid
     "account_change_password": SIGNED_IN,
     "account_set_password":        row(LOGIN,     *[ELSEWHERE] * 7),  # everyone has a password
