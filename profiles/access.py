@@ -45,11 +45,12 @@ def is_staff_with(user, permission: str) -> bool:
 
 
 def get_profile_for_private_file(user, pk: int) -> InmateProfile:
-    """A profile whose private files (consent form) `user` may download: a
-    liaison of its facility, or staff who may view profiles (moderators check
-    consent when they review). The caller is behind RequireMFAMiddleware, so
-    both have MFA."""
-    if is_staff_with(user, "profiles.view_inmateprofile"):
+    """A profile whose consent form `user` may download: a liaison of its
+    facility, or a superuser. Not moderators: the signed form carries the
+    person's legal name, which only the facility and superusers see (the
+    moderator's review says whether a liaison confirmed consent). The caller
+    is behind RequireMFAMiddleware, so both have MFA."""
+    if user.is_active and user.is_superuser:
         return get_object_or_404(InmateProfile.objects.select_related("facility"), pk=pk)
     return get_profile_for_liaison(user, pk)
 

@@ -24,6 +24,8 @@ from tests.factories import (
     InmateProfileFactory,
     LiaisonFactory,
     ProfilePhotoFactory,
+    UserFactory,
+    activate_totp,
     image_bytes,
 )
 
@@ -722,13 +724,26 @@ def test_it_answers_404_when_there_is_no_consent_form(liaison_client, facility):
     )
 
 
-def test_it_lets_staff_with_mfa_download_private_files(client, moderator_with_mfa, liaison):
+def test_it_lets_a_moderator_with_mfa_download_photos_but_never_a_consent_form(
+    client, moderator_with_mfa, liaison
+):
     facility = liaison.facility_memberships.get().facility
     profile = with_consent(InmateProfileFactory(facility=facility), liaison)
     photo = ProfilePhotoFactory(profile=profile)
     client.force_login(moderator_with_mfa)
-    assert client.get(reverse("liaison:consent_download", args=[profile.pk])).status_code == 200
     assert client.get(reverse("liaison:photo_original", args=[photo.pk])).status_code == 200
+    # The same answer as for a profile that does not exist: nothing to learn.
+    assert client.get(reverse("liaison:consent_download", args=[profile.pk])).status_code == 404
+    assert client.get(reverse("liaison:consent_download", args=[10**9])).status_code == 404
+
+
+def test_it_lets_a_superuser_with_mfa_download_a_consent_form(client, liaison):
+    facility = liaison.facility_memberships.get().facility
+    profile = with_consent(InmateProfileFactory(facility=facility), liaison)
+    superuser = UserFactory(is_staff=True, is_superuser=True)
+    activate_totp(superuser)
+    client.force_login(superuser)
+    assert client.get(reverse("liaison:consent_download", args=[profile.pk])).status_code == 200
 
 
 def test_it_asks_staff_without_mfa_to_set_it_up_before_a_download(client, moderator, liaison):

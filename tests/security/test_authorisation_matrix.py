@@ -84,8 +84,10 @@ A_ONLY_POST = row(LOGIN, *[NOT_ALLOWED] * 7)
 # The liaison portal: only facility X's liaison; staff without MFA are sent to set it up.
 X_ONLY = row(LOGIN, NOT_FOUND, NOT_FOUND, OK, NOT_FOUND, NOT_FOUND, NOT_FOUND, MFA)
 X_ONLY_POST = row(LOGIN, NOT_ALLOWED, NOT_ALLOWED, NOT_ALLOWED, NOT_ALLOWED, NOT_ALLOWED, NOT_ALLOWED, MFA)  # fmt: skip
-# Private files of X's people: X's liaison, and staff with MFA (moderators check consent).
+# Private files of X's people: X's liaison, and staff with MFA (moderators check photos).
 X_AND_STAFF = row(LOGIN, NOT_FOUND, NOT_FOUND, OK, NOT_FOUND, OK, OK, MFA)
+# A consent form carries the legal name: X's liaison and superusers only.
+X_AND_SUPERUSERS = row(LOGIN, NOT_FOUND, NOT_FOUND, OK, NOT_FOUND, NOT_FOUND, OK, MFA)
 # Site-wide admin pages: staff with MFA only.
 NOT_STAFF = (ADMIN_LOGIN,) * 5
 STAFF = row(*NOT_STAFF, OK, OK, MFA)
@@ -137,7 +139,7 @@ TABLE: dict[str, dict[str, int | str]] = {
     "liaison:profile_submit": X_ONLY_POST,
     "liaison:lifecycle": X_ONLY,
     "liaison:consent_upload": X_ONLY,
-    "liaison:consent_download": X_AND_STAFF,
+    "liaison:consent_download": X_AND_SUPERUSERS,
     "liaison:photo_upload": X_ONLY,
     "liaison:photo_primary": X_ONLY_POST,
     "liaison:photo_delete": X_ONLY_POST,
@@ -406,7 +408,7 @@ def body_of(response) -> bytes:
 
 # Where each private file may be served, and to whom: nowhere else, to nobody else.
 PRIVATE_FILES = {
-    CONSENT_MARKER: ("liaison:consent_download", {X, MOD, ADM}),
+    CONSENT_MARKER: ("liaison:consent_download", {X, ADM}),
     ORIGINAL_MARKER.encode(): ("liaison:photo_original", {X, MOD, ADM}),
     SCAN_MARKER: ("letters:scan", {A, X, MOD, ADM}),
 }
