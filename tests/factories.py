@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import time
 
 import factory
 from allauth.account.models import EmailAddress
@@ -92,6 +93,11 @@ def totp_code(secret: str) -> str:
         yield_hotp_counters_from_time,
     )
 
+    # A code typed in the last seconds of its 30 s step may reach the server in
+    # the next one (no tolerance is configured): wait for a fresh step instead.
+    seconds_into_step = time.time() % 30
+    if seconds_into_step > 25:
+        time.sleep(30 - seconds_into_step + 0.1)
     counters = list(yield_hotp_counters_from_time())
     return format_hotp_value(hotp_value(secret, counters[len(counters) // 2]))
 

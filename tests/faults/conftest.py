@@ -117,10 +117,17 @@ class RedisServer:
     def waiting(self, queue: str = "celery") -> int:
         return redis.Redis.from_url(self.url).llen(queue)
 
-    def unacked(self) -> int:
+    def unacked(self, task: str | None = None) -> int:
         """Tasks a worker took and has not acknowledged (kombu's Redis transport keeps
-        them until the visibility timeout, then gives them back to the queue)."""
-        return redis.Redis.from_url(self.url).hlen("unacked")
+        them until the visibility timeout, then gives them back to the queue); only
+        those named `task` when given, as a worker also holds tasks it was sent with
+        a countdown (the search-words refresh a profile change queues)."""
+        held = redis.Redis.from_url(self.url).hvals("unacked")
+        if task is None:
+            return len(held)
+        # Each value is kombu's [message, exchange, routing key]; Celery's protocol 2
+        # names the task in the message headers.
+        return sum(1 for raw in held if json.loads(raw)[0]["headers"].get("task") == task)
 
 
 @pytest.fixture

@@ -111,7 +111,8 @@ def test_a_photo_whose_whole_worker_was_killed_is_done_once_after_the_sweep(
         lock.release()
     photo.refresh_from_db()
     assert photo.status == ProfilePhoto.Status.PROCESSING  # nothing of the run committed
-    assert own_redis.unacked() == 1  # held by the broker for the dead worker
+    # Held by the broker for the dead worker.
+    assert own_redis.unacked("profiles.tasks.process_photo") == 1
 
     worker.start()
     # A photo processing for less than the grace period may still have a live run.
@@ -187,7 +188,7 @@ def test_an_email_whose_worker_was_killed_is_sent_once_after_a_restart(
     )
     # The killed task is still held for redelivery; when it comes (here, a
     # duplicate sent now stands in for it) it finds nothing to send.
-    assert own_redis.unacked() == 1
+    assert own_redis.unacked("messaging.tasks.send_notification") == 1
     send_notification.delay(notification.pk)
     task = "messaging.tasks.send_notification"
     wait_for(lambda: len(worker.results(task)) == 2, "the duplicate to run")
