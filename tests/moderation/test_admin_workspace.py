@@ -263,6 +263,33 @@ def test_the_list_runs_the_same_queries_for_5_or_50_items(
     assert len(fifty) == len(five)
 
 
+def test_the_item_page_runs_the_same_queries_whatever_its_history_holds(
+    mod_client, flagged_letter_item, second_moderator, django_assert_max_num_queries
+):
+    """The letter under review, its hits, its history and its claim: a fixed
+    number of queries, one decision in the history or many."""
+    url = change_url(flagged_letter_item)
+    mod_client.get(url)  # claims it; warms the content type cache
+
+    def add_history(count):
+        for number in range(count):
+            ModerationDecision.objects.create(
+                item=flagged_letter_item,
+                moderator=second_moderator,
+                status=ModerationItem.Status.ESCALATED,
+                note=f"Escalation {number}",
+            )
+
+    add_history(1)
+    with django_assert_max_num_queries(20) as short:
+        assert mod_client.get(url).status_code == 200
+    add_history(20)
+    with django_assert_max_num_queries(len(short)) as long:
+        response = mod_client.get(url)
+    assert response.content.decode().count("Escalation ") >= 21
+    assert len(long) == len(short)
+
+
 def test_the_paginator_counts_small_results_exactly():
     for _ in range(3):
         make_item()

@@ -121,7 +121,8 @@ def test_it_soft_deletes_the_account(client, alice, bob):
 
 
 def test_it_sends_each_role_to_its_workplace_after_login(client, alice, liaison, moderator):
-    expectations = [(alice, reverse("account_settings")), (liaison, reverse("liaison:dashboard"))]
+    # A pen pal with no letters yet starts in the directory (tests/penpals/test_first_run.py).
+    expectations = [(alice, reverse("directory:list")), (liaison, reverse("liaison:dashboard"))]
     for user, expected in expectations:
         client.logout()
         response = client.post(
