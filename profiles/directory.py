@@ -22,7 +22,8 @@ Search (`q`)
     words of six letters or more: letters changed, added, left out or
     swapped), from the vocabulary in profiles.search_words ("Tasja" finds
     "Tasha", "gardning" "gardening", "calligrafy" "calligraphy"); or, for
-    queries of six characters or more, a name similar by trigrams
+    queries of six characters or more that the vocabulary could not correct
+    (a profile listed since its last refresh), a name similar by trigrams
     (`display_name % q` at a threshold of 0.45, served by the GIN
     gin_trgm_ops index: "Alxander" finds "Alexander M."). Trigrams alone
     cannot fix short names: "Jonh" shares as many trigrams with "Joseph" as
@@ -516,8 +517,9 @@ def match_near_spelling(
 
     Two ways, both served by GIN indexes: spelling variants of each word of
     `q` in the full text ("Jonh" finds "John R."; trigrams cannot, as "Jonh"
-    shares as many trigrams with "Joseph" as with "John"), and for longer
-    queries names similar to `q` by trigrams (`display_name % q`) at
+    shares as many trigrams with "Joseph" as with "John"), or its
+    `corrections` from the vocabulary; and for longer queries the vocabulary
+    could not correct, names similar to `q` by trigrams (`display_name % q`) at
     NAME_SIMILARITY_THRESHOLD, which `_plan_for_search` sets ("Alxander" and
     "Alexnder" find "Alexander M.").
     """
@@ -526,9 +528,12 @@ def match_near_spelling(
         return profiles.none().annotate(relevance=Value(0.0))
     matches_text = Q(search_vector=respelled)
     text_relevance = SearchRank(F("search_vector"), respelled) + 1
-    if len(q) < MIN_SIMILAR_NAME_QUERY:
+    if len(q) < MIN_SIMILAR_NAME_QUERY or corrections:
         # A short name shares its few trigrams with thousands of others ("Jonh"
-        # with every "Jo..."): the variants alone find its near spellings.
+        # with every "Jo..."): the variants alone find its near spellings. And
+        # once the vocabulary has corrected the words (names included), name
+        # trigrams add nothing but cost: each is computed per row the page
+        # reads, a third of a typo search's database time.
         return profiles.filter(matches_text).annotate(relevance=text_relevance)
     return profiles.filter(matches_text | Q(display_name__trigram_similar=q)).annotate(
         # Text matches first (their rank is below 1), then names by similarity.
