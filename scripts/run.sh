@@ -5,7 +5,8 @@
 # only a process that dies by itself is reported as a failure (exit 1).
 source "$(dirname "$0")/lib.sh"
 
-STATE="$ROOT/.data"
+# PENPALS_DATA_DIR: another data folder (the tests use a throwaway one).
+STATE="${PENPALS_DATA_DIR:-$ROOT/.data}"
 WEB_PORT="${PORT:-8000}"
 mkdir -p "$STATE/mail" "$STATE/media/public" "$STATE/media/private" "$STATE/logs"
 

@@ -8,8 +8,11 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -27,6 +30,12 @@ def data_dir():
     path.chmod(0o755)
     yield path
     shutil.rmtree(path, ignore_errors=True)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def readme() -> str:
@@ -115,3 +124,48 @@ def test_make_run_starts_as_many_gunicorn_workers_as_the_readme_says():
         in text
     )
     assert f"gunicorn ({workers} single-threaded workers)" in text
+
+
+def test_ctrl_c_stops_make_run_calmly(data_dir):
+    """Ctrl-C in the terminal (SIGINT to the whole foreground process group)
+    stops every process `make run` started, says so calmly and exits 0."""
+    port = free_port()
+    environment = {
+        **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")},
+        "PENPALS_DATA_DIR": str(data_dir),
+        "PORT": str(port),
+    }
+    environment.pop("DJANGO_SETTINGS_MODULE", None)
+    environment.pop("DJANGO_DEBUG", None)
+    log = data_dir / "make-run.log"
+    with log.open("w") as output:
+        run = subprocess.Popen(  # noqa: S603 - a fixed command
+            ["make", "--no-print-directory", "run"],  # noqa: S607
+            cwd=ROOT,
+            env=environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, as a terminal's job
+        )
+        try:
+            deadline = time.monotonic() + 400
+            while "Press Ctrl-C to stop" not in log.read_text():
+                assert run.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(1)
+            os.killpg(run.pid, signal.SIGINT)
+            status = run.wait(timeout=120)
+        finally:
+            if run.poll() is None:
+                os.killpg(run.pid, signal.SIGKILL)
+    printed = log.read_text()
+    # make itself got the Ctrl-C too and ends by it, quietly, as after any
+    # interrupted command; the script under it ends calmly (exit 0), so make
+    # reports no error.
+    assert status in (0, -signal.SIGINT), printed
+    assert "Penpals stopped" in printed
+    assert "exited by itself" not in printed
+    assert "Error" not in printed
+    assert not (data_dir / "postgres" / "data" / "postmaster.pid").exists()
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", port)) != 0  # nothing serves the port
