@@ -190,6 +190,7 @@ def enqueue_screening(letter: Letter) -> None:
 # a no-contact order, a writing suspension or an inmate's block: the letter is
 # held for a person, whatever the facility's screening mode.
 EVASION_SUMMARY = "Possible evasion of a no-contact order / suspension / block"
+DISGUISE_ALERT = "Possibly disguised to slip past screening"
 
 
 def evasion_alerts(letter: Letter) -> list[str]:
@@ -397,11 +398,16 @@ def screen_letter(letter_id: int) -> None:
         if alerts:
             categories = sorted(set(categories) | {"other"})
             risk = min(100, risk + 40)
+        # Text made to slip past the rules (screening.disguises) is read by a person.
+        disguises = [f"{DISGUISE_ALERT}: {found}." for found in result.disguises]
+        if disguises:
+            categories = sorted(set(categories) | {"other"})
+            risk = min(100, risk + 20)
         letter.screening = {
             "risk": risk,
             "categories": categories,
             "hits": [hit.as_dict() for hit in result.hits],
-            "alerts": alerts,
+            "alerts": alerts + disguises,
         }
         letter.screened_at = timezone.now()
         letter.status = Status.IN_REVIEW
@@ -426,6 +432,7 @@ def screen_letter(letter_id: int) -> None:
             and letter.is_outbound
             and not result.hits
             and not alerts
+            and not disguises
         )
     if auto_approve:
         try:

@@ -4,12 +4,19 @@ How a text is screened:
 
 1. **Normalisation, once.** The text is folded: compatibility forms
    (full-width letters, ligatures) become plain letters, accents are dropped,
-   everything is lower-cased and invisible characters (zero-width spaces, soft
-   hyphens) disappear. ASCII stretches, most of most letters, are lower-cased
+   everything is lower-cased, every character that shows nothing (Unicode's
+   default-ignorables and format characters: zero-width spaces, joiners,
+   variation selectors, bidi marks) disappears, and letters that only look
+   Latin (Cyrillic "е", Greek "ο", per Unicode's confusables data) read as the
+   Latin letter. ASCII stretches, most of most letters, are lower-cased
    whole; only non-ASCII characters are folded one by one (cached). Then
    letter-spaced words are joined: three or more single letters separated by
    spaces or simple separators ("c a s h", "c.a.s.h", "c-a-s-h") become one
-   word (one RE2 pass finds the few places that may hold one). An `Origin`
+   word (one RE2 pass finds the few places that may hold one), and so are
+   seven or more single digits ("5 5 5 8 6 7 5 3 0 9", "5-5-5-8-...").
+   Separately, `disguises` names what looks made to slip past the rules
+   (invisible characters inside a word, a word mixing scripts), which sends
+   a letter to a person whatever the rules found. An `Origin`
    map takes every normalised character back to the original character it
    came from, so hits report spans of the ORIGINAL text.
 2. **Rules are RE2 regexes.** A keyword rule lists one keyword or phrase per
@@ -66,7 +73,9 @@ from itertools import pairwise
 from pathlib import Path
 
 import ahocorasick
+import confusable_homoglyphs
 import re2
+import regex
 
 logger = logging.getLogger(__name__)
 
@@ -104,8 +113,21 @@ class RuleError(ValueError):
 
 # --- Normalisation ------------------------------------------------------------------
 
-_INVISIBLE = {"\u00ad", "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff"}
+# Characters that show nothing: Unicode's default-ignorables (zero-width
+# spaces and joiners, soft hyphens, variation selectors, the combining grapheme
+# joiner, bidi marks...) and every other format character. They vanish.
+_IGNORABLE = regex.compile(r"[\p{Default_Ignorable_Code_Point}\p{Cf}]")
 _NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
+# An ignorable character between two characters of a word, an address or a
+# number ("ven\u2063mo", "me\u200b@mail.com") is there to hide the word; one
+# beside an emoji ("❤\ufe0f", the joiners of a family emoji) is not.
+_HIDING_IGNORABLE = regex.compile(
+    r"[\p{L}\p{N}@.](?:[\p{Default_Ignorable_Code_Point}\p{Cf}])+(?=[\p{L}\p{N}@.])"
+)
+# A word mixing Latin letters with letters of a script whose letters look Latin.
+_LOOKALIKE_SCRIPTS = r"\p{Cyrillic}\p{Greek}\p{Armenian}\p{Cherokee}"
+_LOOKALIKE_LETTER = regex.compile(rf"[{_LOOKALIKE_SCRIPTS}]")
+_LATIN_LETTER = regex.compile(r"\p{Latin}")
 # Three or more single letters, each pair separated by 1-3 simple separators.
 # This is a fixed pattern of ours (not a moderator's), bounded, so stdlib re is fine.
 _LETTER_SPACED = re.compile(r"(?<![^\W\d_])[a-z](?:[ \t.\-_*|/+~']{1,3}[a-z]){2,}(?![^\W\d_])")
@@ -115,6 +137,10 @@ _LETTER_SPACED = re.compile(r"(?<![^\W\d_])[a-z](?:[ \t.\-_*|/+~']{1,3}[a-z]){2,
 # pattern above needs to look.
 _LETTER_SPACED_CANDIDATE = re2.compile(r"[a-z](?:[ \t.\-_*|/+~']{1,3}[a-z]){2,}(?:[^a-z]|$)")
 _SPACING = frozenset(" \t.-_*|/+~'")
+# Seven or more single digits, each pair separated by 1-3 spaces, dots or dashes:
+# a phone or account number written to slip past the number rules. Fixed and
+# bounded (no nested repetition can backtrack far), so stdlib re is fine.
+_DIGIT_SPACED = re.compile(r"(?<![\w])\d(?:[ \t.\-]{1,3}\d){6,}(?![\w])")
 
 
 class Origin:
@@ -169,12 +195,32 @@ class NormalisedText:
         return self.origin[start], self.origin[end - 1] + 1
 
 
+@lru_cache(maxsize=1)
+def _latin_lookalikes() -> dict[str, str]:
+    """Each letter or digit that Unicode's confusables data (as shipped by
+    confusable_homoglyphs) says looks like one ASCII letter or digit, mapped to
+    it: Cyrillic "е" to "e", Greek "ο" to "o", "ɡ" to "g"."""
+    data_file = Path(confusable_homoglyphs.__file__).with_name("confusables.json")
+    lookalikes = {}
+    for character, homoglyphs in json.loads(data_file.read_text(encoding="utf-8")).items():
+        if len(character) != 1 or character.isascii():
+            continue
+        for homoglyph in homoglyphs:
+            latin = homoglyph["c"]
+            if len(latin) == 1 and latin.isascii() and latin.isalnum():
+                lookalikes[character] = latin.lower()
+                break
+    return lookalikes
+
+
 @lru_cache(maxsize=65_536)
 def _fold_character(character: str) -> str:
-    if character in _INVISIBLE:
+    if _IGNORABLE.match(character):
         return ""
     decomposed = unicodedata.normalize("NFKD", character)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    folded = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    # A letter that only looks Latin is read as the Latin letter (its skeleton).
+    return "".join(_latin_lookalikes().get(c, c) for c in folded)
 
 
 def _fold(text: str) -> tuple[str, Origin]:
@@ -214,12 +260,16 @@ def _fold(text: str) -> tuple[str, Origin]:
 
 
 def _join_letter_spaced(text: str, origin: Origin) -> tuple[str, Origin]:
-    """Drop the separators inside letter-spaced words ("c a s h" -> "cash")."""
+    """Drop the separators inside letter-spaced words ("c a s h" -> "cash")
+    and digit-spaced numbers ("5 5 5 8 6 7 5 3 0 9" -> "5558675309")."""
     runs = [
         run.span()
         for candidate in _LETTER_SPACED_CANDIDATE.finditer(text)
         for run in _LETTER_SPACED.finditer(text, candidate.start(), candidate.end())
     ]
+    if any(character.isdigit() for character in text):
+        runs.extend(run.span() for run in _DIGIT_SPACED.finditer(text))
+        runs.sort()
     if not runs:
         return text, origin
     pieces: list[str] = []
@@ -248,6 +298,51 @@ def normalise(text: str) -> NormalisedText:
     folded, origin = _fold(text)
     joined, origin = _join_letter_spaced(folded, origin)
     return NormalisedText(joined, origin)
+
+
+def disguises(text: str) -> list[str]:
+    """What in `text` looks made to slip past screening, whatever the rules
+    found: characters that show nothing inside a word or an address, and
+    words mixing Latin letters with lookalikes from another script. A text
+    with either always goes to a person (messaging.services)."""
+    if text.isascii():
+        return []
+    found = []
+    if _HIDING_IGNORABLE.search(text):
+        found.append("invisible characters inside a word")
+    mixed = _mixed_script_word(text)
+    if mixed:
+        found.append(f"a word mixing scripts: {mixed!r}")
+    return found
+
+
+def _is_word_character(character: str) -> bool:
+    """A letter, a combining mark, or a character that shows nothing (which
+    does not end a word to the eye)."""
+    return (
+        character.isalpha()
+        or unicodedata.combining(character) > 0
+        or _IGNORABLE.match(character) is not None
+    )
+
+
+def _mixed_script_word(text: str) -> str | None:
+    """The first word of `text` holding both a Latin letter and a letter of a
+    lookalike script, or None. Each word with a lookalike letter is read once,
+    so a letter written wholly in Cyrillic or Greek costs one pass."""
+    read_until = 0
+    for lookalike in _LOOKALIKE_LETTER.finditer(text):
+        if lookalike.start() < read_until:
+            continue  # in a word already read
+        start = end = lookalike.start()
+        while start > 0 and _is_word_character(text[start - 1]):
+            start -= 1
+        while end < len(text) and _is_word_character(text[end]):
+            end += 1
+        read_until = end
+        if _LATIN_LETTER.search(text, start, end):
+            return text[start:end]
+    return None
 
 
 # --- Patterns -----------------------------------------------------------------------
@@ -416,6 +511,7 @@ class Hit:
 @dataclass(frozen=True)
 class ScreeningResult:
     hits: tuple[Hit, ...]
+    disguises: tuple[str, ...] = ()  # see disguises()
 
     @property
     def categories(self) -> list[str]:
@@ -593,7 +689,7 @@ class RuleSet:
                 # RE2 gives the exact spans; the passes above only chose the rules.
                 hits.extend(self._rules[index].hits(normalised, text))
         hits.sort(key=lambda h: (h.start, h.end, h.category, h.rule))
-        return ScreeningResult(tuple(hits))
+        return ScreeningResult(tuple(hits), tuple(disguises(text)))
 
 
 # --- Where rules come from ----------------------------------------------------------

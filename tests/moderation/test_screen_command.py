@@ -43,7 +43,7 @@ def test_it_prints_one_json_object_per_input(letters):
     clean, risky = letters
     lines = run_screen("--rules", "default", "--json", str(clean), str(risky)).splitlines()
     assert [json.loads(line) for line in lines] == [
-        {"source": str(clean), "risk": 0, "categories": [], "hits": []},
+        {"source": str(clean), "risk": 0, "categories": [], "hits": [], "disguises": []},
         {
             "source": str(risky),
             "risk": 70,
@@ -64,8 +64,19 @@ def test_it_prints_one_json_object_per_input(letters):
                     "match": "614-555-0199",
                 },
             ],
+            "disguises": [],
         },
     ]
+
+
+def test_it_names_the_disguises_it_read_through(tmp_path):
+    disguised = tmp_path / "disguised.txt"
+    disguised.write_text("Put it on my v\u0435n\u2063mo.", encoding="utf-8")
+    output = run_screen("--rules", "default", str(disguised))
+    assert "disguised  invisible characters inside a word" in output
+    # The word as Python's repr writes it: the invisible character made visible.
+    assert "disguised  a word mixing scripts: 'v\u0435n\\u2063mo'" in output
+    assert "money" in output
 
 
 def test_it_reads_standard_input_for_a_dash(monkeypatch):

@@ -242,23 +242,28 @@ def test_it_skips_a_keyword_rule_too_big_for_re2_and_says_so(caplog):
     assert "Huge" in caplog.text and "too large" in caplog.text
 
 
-_INVISIBLE = {"\u00ad", "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff"}
-
-
 def reference_normalise(text: str) -> tuple[str, list[int]]:
-    """normalise() done the obvious way: every character folded on its own, the
-    letter-spacing pattern run over the whole text, one origin per character."""
+    """normalise() done the obvious way: every character folded on its own
+    (ignorables dropped, lookalikes read as Latin), the letter- and
+    digit-spacing patterns run over the whole text, one origin per character."""
     characters, origin = [], []
+    lookalikes = screening._latin_lookalikes()
     for index, character in enumerate(text):
         decomposed = unicodedata.normalize("NFKD", character)
         folded = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
-        for folded_character in "" if character in _INVISIBLE else folded:
-            characters.append(folded_character)
+        if unicodedata.category(character) == "Cf" or screening._IGNORABLE.match(character):
+            folded = ""
+        for folded_character in folded:
+            characters.append(lookalikes.get(folded_character, folded_character))
             origin.append(index)
     folded_text = "".join(characters)
+    spaced_runs = [
+        *screening._LETTER_SPACED.finditer(folded_text),
+        *screening._DIGIT_SPACED.finditer(folded_text),
+    ]
     dropped = {
         index
-        for run in screening._LETTER_SPACED.finditer(folded_text)
+        for run in spaced_runs
         for index in range(*run.span())
         if folded_text[index] in " \t.-_*|/+~'"
     }
@@ -286,6 +291,7 @@ GENERATED_PIECES = [
     "@jane", "kill you", "ß", "ẞ", "ﬁ", "\u200b", "\u00ad", "é", "É", "’", "“", "—", "ø", "ж", "①",
     "²", "Ｃａｓｈ", "K", "ſ", "İ", "_", "-", ".", " ", "   ", "    ", "s", "es", "1", "a b",
     "\t", "\n", "'", "*", "|", "/", "~", "hello world", "crayons", "dело",
+    "\u2063", "\u200e", "\ufe0f", "\u034f", "vеnmo", "ο", "5 5 5 8 6 7 5 3 0 9", "1-2-3-4-5-6-7",
 ]  # fmt: skip
 
 

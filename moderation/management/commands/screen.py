@@ -42,6 +42,7 @@ class Command(BaseCommand):
                     "risk": result.risk,
                     "categories": result.categories,
                     "hits": [hit.as_dict() for hit in result.hits],
+                    "disguises": list(result.disguises),
                 }
                 self.stdout.write(json.dumps(line, ensure_ascii=False))
                 continue
@@ -51,6 +52,8 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"  {hit.category:<10} {hit.start}-{hit.end} {hit.match!r}  [{hit.rule}]"
                 )
+            for disguise in result.disguises:
+                self.stdout.write(f"  disguised  {disguise}")
 
     def _read(self, source: str) -> str:
         if source == "-":

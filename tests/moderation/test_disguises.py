@@ -1,0 +1,137 @@
+"""Disguised words and numbers: screening sees through them, names the disguise,
+and a facility that reviews flagged letters only never approves them unread.
+
+The disguises are of kinds, not a list of examples: every default-ignorable or
+format character, every lookalike letter in Unicode's confusables data, every
+run of single digits however it is spaced."""
+
+from __future__ import annotations
+
+import pytest
+
+from messaging.models import Letter
+from messaging.services import screen_letter
+from moderation.models import ModerationItem
+from moderation.screening import default_ruleset, disguises, normalise
+from profiles.models import Facility
+from tests.factories import InmateProfileFactory, write_letter
+
+# Characters that show nothing; none of them is among the six stripped before.
+HIDDEN = ["\u2063", "\u200e", "\u200f", "\ufe0f", "\u034f", "\u180e", "\u2061", "\U000e0041"]
+# Letters of other scripts that Unicode's confusables data says look Latin.
+LOOKALIKES = {"e": ["\u0435", "\u04bd"], "o": ["\u043e", "\u03bf", "\u0585"], "m": ["\u217f"]}
+
+DISGUISED = [
+    *[f"Put it on my ven{hidden}mo tonight." for hidden in HIDDEN],
+    *[f"Put it on my venm{o} tonight." for o in LOOKALIKES["o"]],
+    *[f"Put it on my v{e}nmo tonight." for e in LOOKALIKES["e"]],
+    "Put it on my vеnmо tonight.",  # two Cyrillic letters
+]
+SPACED_NUMBERS = [
+    "Call me at 5 5 5 8 6 7 5 3 0 9 when you can.",
+    "Call me at 5-5-5-8-6-7-5-3-0-9 when you can.",
+    "Call me at 5. 5. 5. 8. 6. 7. 5. 3. 0. 9 when you can.",
+    "Call me at 5 - 5 - 5 - 8 - 6 - 7 - 5 - 3 - 0 - 9 when you can.",
+]
+HIDDEN_AROUND_AT = [f"Write to tom.keys{h}@{h}example.com soon." for h in HIDDEN[:4]]
+
+CLEAN = [
+    "I love you all \u2764\ufe0f and the kids \U0001f468\u200d\U0001f469\u200d\U0001f467.",
+    "Привет! Как дела? Я читаю книгу.",  # all Cyrillic: not mixed
+    "Un café con leche y una canción en el corazón.",
+    "Η θάλασσα είναι ήσυχη σήμερα.",  # all Greek
+    "The score was 3 - 1 at half time, and 2 - 2 at the end.",
+    "Chapter 1, 2 and 3 were the best.",
+]
+
+
+@pytest.mark.parametrize("text", DISGUISED)
+def test_it_reads_a_disguised_word_and_says_it_was_disguised(text):
+    result = default_ruleset().screen(text)
+    [hit] = [hit for hit in result.hits if hit.category == "money"]
+    # The hit is the word as written, invisible characters and lookalikes included.
+    assert text[hit.start : hit.end] == hit.match
+    assert hit.match.startswith("v") and hit.match.endswith(("o", text[hit.end - 1]))
+    assert result.disguises
+
+
+@pytest.mark.parametrize("text", SPACED_NUMBERS)
+def test_it_reads_a_phone_number_spaced_digit_by_digit(text):
+    result = default_ruleset().screen(text)
+    [hit] = [hit for hit in result.hits if hit.category == "contact"]
+    assert hit.match.startswith("5") and hit.match.endswith("9")
+    assert text[hit.start : hit.end] == hit.match
+
+
+@pytest.mark.parametrize("text", HIDDEN_AROUND_AT)
+def test_it_reads_an_email_address_with_invisible_characters_around_the_at(text):
+    result = default_ruleset().screen(text)
+    assert any(hit.category == "contact" and "@" in hit.match for hit in result.hits)
+    assert result.disguises
+
+
+@pytest.mark.parametrize("text", CLEAN)
+def test_it_finds_no_disguise_in_emoji_other_scripts_or_accents(text):
+    result = default_ruleset().screen(text)
+    assert result.disguises == ()
+    assert not result.hits
+
+
+def test_every_default_ignorable_character_vanishes_from_the_matched_text():
+    for hidden in HIDDEN:
+        assert normalise(f"ca{hidden}sh").text == "cash"
+
+
+def test_a_word_mixing_scripts_is_named():
+    assert disguises("my v\u0435nmo") == ["a word mixing scripts: 'v\u0435nmo'"]
+    assert disguises("plain ascii text") == []
+
+
+@pytest.fixture
+def flagged_only_profile(db):
+    return InmateProfileFactory.published(
+        facility__screening_mode=Facility.ScreeningMode.FLAGGED_ONLY
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        *DISGUISED[:3],
+        DISGUISED[-1],
+        *SPACED_NUMBERS[:2],
+        HIDDEN_AROUND_AT[0],
+        # Hidden characters inside a harmless word: nothing for the rules, but
+        # made to hide something, so a person reads it.
+        "I read a lovely bo\u2063ok about gardening this week.",
+        "I read a lovely b\u043eok about gardening this week.",
+    ],
+)
+def test_a_flagged_only_facility_never_approves_a_disguised_letter_unread(
+    alice, flagged_only_profile, default_screening_rules, body
+):
+    letter = write_letter(alice, flagged_only_profile, body)
+    screen_letter(letter.pk)
+    letter.refresh_from_db()
+    assert letter.status == Letter.Status.IN_REVIEW
+    item = ModerationItem.objects.for_object(letter).get()
+    assert item.status == ModerationItem.Status.PENDING
+    assert item.risk_score > 0
+
+
+def test_a_flagged_only_facility_still_approves_a_clean_letter_with_emoji(
+    alice, flagged_only_profile, default_screening_rules
+):
+    letter = write_letter(alice, flagged_only_profile, CLEAN[0])
+    screen_letter(letter.pk)
+    letter.refresh_from_db()
+    assert letter.status == Letter.Status.APPROVED
+
+
+def test_the_moderator_is_told_what_was_disguised(
+    alice, flagged_only_profile, default_screening_rules
+):
+    letter = write_letter(alice, flagged_only_profile, DISGUISED[0])
+    screen_letter(letter.pk)
+    letter.refresh_from_db()
+    assert any("invisible characters" in alert for alert in letter.screening["alerts"])
