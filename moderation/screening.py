@@ -300,6 +300,49 @@ def normalise(text: str) -> NormalisedText:
     return NormalisedText(joined, origin)
 
 
+# Leetspeak and symbol swaps, read in second views of the normalised text
+# ("c4$h" -> "cash", "k1ll" -> "kill" and "ki11" -> "kill"). "1" reads as "i"
+# in one view and "l" in the other.
+_LEET_VIEWS = (
+    str.maketrans({"@": "a", "$": "s", "0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t"}),
+    str.maketrans({"@": "a", "$": "s", "0": "o", "1": "l", "3": "e", "4": "a", "5": "s", "7": "t"}),
+)
+_LEET_CHARACTER = re.compile(r"[@$0-9]")
+_LEET_RUN = re.compile(r"[a-z0-9@$]+")
+
+
+def _is_leet_word(word: str) -> bool:
+    """A word holding both a letter and a swapped symbol or digit. Words
+    without letters (numbers, years, "$5") are left alone: the number rules
+    read them as written."""
+    return _LEET_CHARACTER.search(word) is not None and any(c.isalpha() for c in word)
+
+
+def leet_views(text: str) -> list[str]:
+    """Views of the normalised `text`, character for character (so the same
+    `Origin` maps them back), in which the swapped symbols and digits inside
+    words that also hold letters read as the letters they stand for. Empty
+    when there is no such word (most letters)."""
+    if _LEET_CHARACTER.search(text) is None:
+        return []
+    # Runs of word characters, read once each (linear in the text).
+    words = [run.span() for run in _LEET_RUN.finditer(text) if _is_leet_word(run.group())]
+    if not words:
+        return []
+    views = []
+    for table in _LEET_VIEWS:
+        pieces, position = [], 0
+        for start, end in words:
+            pieces.append(text[position:start])
+            pieces.append(text[start:end].translate(table))
+            position = end
+        pieces.append(text[position:])
+        view = "".join(pieces)
+        if view != text and view not in views:
+            views.append(view)
+    return views
+
+
 def disguises(text: str) -> list[str]:
     """What in `text` looks made to slip past screening, whatever the rules
     found: characters that show nothing inside a word or an address, and
@@ -688,6 +731,22 @@ class RuleSet:
             for index in sorted(self._candidate_rules(normalised.text) & applicable):
                 # RE2 gives the exact spans; the passes above only chose the rules.
                 hits.extend(self._rules[index].hits(normalised, text))
+            # Leetspeak views: a hit there counts only where the same rule did
+            # not already hit the text as written (a number rule re-reading a
+            # phone number, say).
+            plain = [(hit.rule, hit.start, hit.end) for hit in hits]
+            for view in leet_views(normalised.text):
+                leet = NormalisedText(view, normalised.origin)
+                for index in sorted(self._candidate_rules(view) & applicable):
+                    hits.extend(
+                        hit
+                        for hit in self._rules[index].hits(leet, text)
+                        if not any(
+                            rule == hit.rule and start < hit.end and hit.start < end
+                            for rule, start, end in plain
+                        )
+                    )
+            hits = list(dict.fromkeys(hits))
         hits.sort(key=lambda h: (h.start, h.end, h.category, h.rule))
         return ScreeningResult(tuple(hits), tuple(disguises(text)))
 

@@ -12,7 +12,7 @@ import pytest
 from messaging.models import Letter
 from messaging.services import screen_letter
 from moderation.models import ModerationItem
-from moderation.screening import default_ruleset, disguises, normalise
+from moderation.screening import default_ruleset, disguises, leet_views, normalise
 from profiles.models import Facility
 from tests.factories import InmateProfileFactory, write_letter
 
@@ -135,3 +135,35 @@ def test_the_moderator_is_told_what_was_disguised(
     screen_letter(letter.pk)
     letter.refresh_from_db()
     assert any("invisible characters" in alert for alert in letter.screening["alerts"])
+
+
+LEET = [
+    ("Put it on my c4$h app.", "money", "c4$h app"),
+    ("Just v3nm0 me.", "money", "v3nm0"),
+    ("Send m0n3y through western uni0n.", "money", "western uni0n"),
+    ("I will k1ll you.", "threat", "I will k1ll you"),
+    ("I will ki11 you.", "threat", "I will ki11 you"),
+    ("We have an 3sc4pe plan.", "escape", "3sc4pe plan"),
+]
+# Digits and symbols that are numbers, prices and addresses, not disguised words.
+NOT_LEET = [
+    "See you at 10am on the 4th, or the 1st of May.",
+    "I have 3 kids and 5 cats, born in the 1990s.",
+    "Stamps cost $5 and the book $12.50.",
+]
+
+
+@pytest.mark.parametrize(("text", "category", "match"), LEET)
+def test_it_reads_leetspeak_and_symbol_swaps(text, category, match):
+    hits = [hit for hit in default_ruleset().screen(text).hits if hit.category == category]
+    assert match in [hit.match for hit in hits]
+
+
+@pytest.mark.parametrize("text", NOT_LEET)
+def test_it_reads_numbers_and_prices_as_they_are(text):
+    assert not default_ruleset().screen(text).hits
+
+
+def test_leet_views_swap_only_inside_words_with_letters():
+    assert leet_views("k1ll 1990 $5 c4$h") == ["kill 1990 $5 cash", "klll 1990 $5 cash"]
+    assert leet_views("nothing to swap here 2024") == []

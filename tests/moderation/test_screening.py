@@ -272,17 +272,30 @@ def reference_normalise(text: str) -> tuple[str, list[int]]:
 
 
 def reference_screen(compiled, text: str, scope: str, facility_id: int | None) -> list[tuple]:
-    """Every applicable rule's own RE2 regex over the whole normalised text."""
+    """Every applicable rule's own RE2 regex over the whole normalised text,
+    then over its leetspeak views where the same rule did not already hit."""
     normalised, origin = reference_normalise(text)
-    hits = []
-    for spec, regex in compiled:
-        if not spec.applies_to(scope, facility_id):
-            continue
-        for match in regex.finditer(normalised):
-            if match.end() > match.start():
-                start, end = origin[match.start()], origin[match.end() - 1] + 1
-                hits.append((start, end, spec.category, spec.name, text[start:end]))
-    return sorted(hits)
+
+    def hits_in(view: str) -> list[tuple]:
+        found = []
+        for spec, regex in compiled:
+            if not spec.applies_to(scope, facility_id):
+                continue
+            for match in regex.finditer(view):
+                if match.end() > match.start():
+                    start, end = origin[match.start()], origin[match.end() - 1] + 1
+                    found.append((start, end, spec.category, spec.name, text[start:end]))
+        return found
+
+    hits = hits_in(normalised)
+    plain = list(hits)
+    for view in screening.leet_views(normalised):
+        hits.extend(
+            hit
+            for hit in hits_in(view)
+            if not any(p[3] == hit[3] and p[0] < hit[1] and hit[0] < p[1] for p in plain)
+        )
+    return sorted(set(hits))
 
 
 GENERATED_PIECES = [
@@ -292,6 +305,7 @@ GENERATED_PIECES = [
     "²", "Ｃａｓｈ", "K", "ſ", "İ", "_", "-", ".", " ", "   ", "    ", "s", "es", "1", "a b",
     "\t", "\n", "'", "*", "|", "/", "~", "hello world", "crayons", "dело",
     "\u2063", "\u200e", "\ufe0f", "\u034f", "vеnmo", "ο", "5 5 5 8 6 7 5 3 0 9", "1-2-3-4-5-6-7",
+    "c4$h", "k1ll", "ki11", "v3nm0", "m0n3y", "$", "@", "0", "1", "3", "4", "5", "7",
 ]  # fmt: skip
 
 
