@@ -61,6 +61,7 @@ same function `screen --rules default` uses, so the two cannot drift apart.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
@@ -341,6 +342,57 @@ def leet_views(text: str) -> list[str]:
         if view != text and view not in views:
             views.append(view)
     return views
+
+
+# Digits written as words, in English and Spanish.
+_NUMBER_WORDS = {
+    "zero": "0", "oh": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
+    "six": "6", "seven": "7", "eight": "8", "nine": "9",
+    "cero": "0", "uno": "1", "una": "1", "dos": "2", "tres": "3", "cuatro": "4", "cinco": "5",
+    "seis": "6", "siete": "7", "ocho": "8", "nueve": "9",
+}  # fmt: skip
+_NUMBER_WORD = "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True))
+# Seven or more digits written as words or digits, separated by spaces, commas,
+# dots or dashes: a phone or account number spelled out ("five five five, eight
+# six seven..."). Words and separators never overlap, so this cannot backtrack far.
+_SPELLED_NUMBER = re.compile(
+    rf"\b(?:(?:{_NUMBER_WORD}|\d)\b[\s,.\-]{{0,3}}){{6,}}(?:{_NUMBER_WORD}|\d)\b"
+)
+_SPELLED_DIGIT = re.compile(rf"{_NUMBER_WORD}|\d")
+
+
+def number_view(text: NormalisedText) -> NormalisedText | None:
+    """`text` with every run of seven or more spelled-out digits written as
+    the number ("five five five eight six seven five three oh nine" ->
+    "5558675309"), each digit mapped back to its word; None when there is none."""
+    runs = [run.span() for run in _SPELLED_NUMBER.finditer(text.text)]
+    runs = [(start, end) for start, end in runs if not text.text[start:end].isdigit()]
+    if not runs:
+        return None
+    pieces: list[str] = []
+    origin = Origin()
+    length = position = 0
+    for start, end in runs:
+        text.origin.copy_span(position, start, origin, length)
+        pieces.append(text.text[position:start])
+        length += start - position
+        for digit in _SPELLED_DIGIT.finditer(text.text, start, end):
+            origin.add(length, text.origin[digit.start()])
+            pieces.append(_NUMBER_WORDS.get(digit.group(), digit.group()))
+            length += 1
+        position = end
+    text.origin.copy_span(position, len(text.text), origin, length)
+    pieces.append(text.text[position:])
+    return NormalisedText("".join(pieces), origin)
+
+
+def _to_word_end(hit: Hit, original: str) -> Hit:
+    """`hit` reaching to the end of the word it ends in: a digit of the number
+    view maps to the first letter of its word ("nine")."""
+    end = hit.end
+    while end < len(original) and original[end].isalpha():
+        end += 1
+    return dataclasses.replace(hit, end=end, match=original[hit.start : end])
 
 
 def disguises(text: str) -> list[str]:
@@ -745,6 +797,14 @@ class RuleSet:
                             rule == hit.rule and start < hit.end and hit.start < end
                             for rule, start, end in plain
                         )
+                    )
+            # Numbers spelled out in words: every rule reads the view in which
+            # they are digits; hits outside the numbers are the same hits again.
+            numbers = number_view(normalised)
+            if numbers is not None:
+                for index in sorted(self._candidate_rules(numbers.text) & applicable):
+                    hits.extend(
+                        _to_word_end(hit, text) for hit in self._rules[index].hits(numbers, text)
                     )
             hits = list(dict.fromkeys(hits))
         hits.sort(key=lambda h: (h.start, h.end, h.category, h.rule))

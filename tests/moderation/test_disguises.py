@@ -167,3 +167,24 @@ def test_it_reads_numbers_and_prices_as_they_are(text):
 def test_leet_views_swap_only_inside_words_with_letters():
     assert leet_views("k1ll 1990 $5 c4$h") == ["kill 1990 $5 cash", "klll 1990 $5 cash"]
     assert leet_views("nothing to swap here 2024") == []
+
+
+SPELLED_NUMBERS = [
+    "Call me at five five five, eight six seven, five three oh nine.",
+    "Llámame al cinco cinco cinco ocho seis siete cinco tres cero nueve.",
+    "My number is 5 5 5 eight six 7 5 3 0 9.",
+    "Ring one-two-three, four-five-six, seven-eight-nine-oh.",
+]
+
+
+@pytest.mark.parametrize("text", SPELLED_NUMBERS)
+def test_it_reads_a_number_spelled_out_in_words(text):
+    [hit] = [hit for hit in default_ruleset().screen(text).hits if hit.category == "contact"]
+    # The whole number as written, its last word included.
+    assert text[hit.start : hit.end] == hit.match
+    assert hit.match.endswith(("nine", "nueve", "9", "oh"))
+
+
+def test_it_leaves_counting_in_words_alone():
+    text = "I read one or two books, then three, four, five, six chapters."
+    assert not default_ruleset().screen(text).hits

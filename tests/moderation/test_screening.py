@@ -295,6 +295,17 @@ def reference_screen(compiled, text: str, scope: str, facility_id: int | None) -
             for hit in hits_in(view)
             if not any(p[3] == hit[3] and p[0] < hit[1] and hit[0] < p[1] for p in plain)
         )
+    numbers = screening.number_view(screening.normalise(text))
+    if numbers is not None:
+        for spec, regex in compiled:
+            if not spec.applies_to(scope, facility_id):
+                continue
+            for match in regex.finditer(numbers.text):
+                if match.end() > match.start():
+                    start, end = numbers.original_span(match.start(), match.end())
+                    while end < len(text) and text[end].isalpha():
+                        end += 1
+                    hits.append((start, end, spec.category, spec.name, text[start:end]))
     return sorted(set(hits))
 
 
@@ -306,6 +317,7 @@ GENERATED_PIECES = [
     "\t", "\n", "'", "*", "|", "/", "~", "hello world", "crayons", "dело",
     "\u2063", "\u200e", "\ufe0f", "\u034f", "vеnmo", "ο", "5 5 5 8 6 7 5 3 0 9", "1-2-3-4-5-6-7",
     "c4$h", "k1ll", "ki11", "v3nm0", "m0n3y", "$", "@", "0", "1", "3", "4", "5", "7",
+    "five five five eight six seven five three oh nine", "cinco, ", "nueve ", "one ", "7, ",
 ]  # fmt: skip
 
 
