@@ -141,6 +141,7 @@ _SPACING = frozenset(" \t.-_*|/+~'")
 # Seven or more single digits, each pair separated by 1-3 spaces, dots or dashes:
 # a phone or account number written to slip past the number rules. Fixed and
 # bounded (no nested repetition can backtrack far), so stdlib re is fine.
+_ANY_DIGIT = re.compile(r"\d")
 _DIGIT_SPACED = re.compile(r"(?<![\w])\d(?:[ \t.\-]{1,3}\d){6,}(?![\w])")
 
 
@@ -268,7 +269,7 @@ def _join_letter_spaced(text: str, origin: Origin) -> tuple[str, Origin]:
         for candidate in _LETTER_SPACED_CANDIDATE.finditer(text)
         for run in _LETTER_SPACED.finditer(text, candidate.start(), candidate.end())
     ]
-    if any(character.isdigit() for character in text):
+    if _ANY_DIGIT.search(text):
         runs.extend(run.span() for run in _DIGIT_SPACED.finditer(text))
         runs.sort()
     if not runs:
@@ -309,38 +310,80 @@ _LEET_VIEWS = (
     str.maketrans({"@": "a", "$": "s", "0": "o", "1": "l", "3": "e", "4": "a", "5": "s", "7": "t"}),
 )
 _LEET_CHARACTER = re.compile(r"[@$0-9]")
-_LEET_RUN = re.compile(r"[a-z0-9@$]+")
+_LEET_RUN_CHARACTERS = frozenset(string.ascii_lowercase + string.digits + "@$")
+
+
+def _is_leet_run_character(character: str) -> bool:
+    return character in _LEET_RUN_CHARACTERS
+
+
+# Numbers with a unit or an ending are what they say ("4th", "10am", "1990s", "5kg").
+_NUMBER_WITH_ENDING = re.compile(
+    r"\d+(?:st|nd|rd|th|am|pm|s|k|m|h|x|hr|hrs|min|mins|yr|yrs|lb|lbs|kg|g|cm|mm|km|ft|mph|mg|ml|oz)"
+)
+# How much text around a swapped word its view holds: enough for the phrases
+# of the rules (a few words either side), little enough that a letter full of
+# dates and prices costs a few short scans, not whole ones.
+_LEET_CONTEXT = 60
 
 
 def _is_leet_word(word: str) -> bool:
     """A word holding both a letter and a swapped symbol or digit. Words
-    without letters (numbers, years, "$5") are left alone: the number rules
-    read them as written."""
-    return _LEET_CHARACTER.search(word) is not None and any(c.isalpha() for c in word)
+    without letters (numbers, years, "$5") and numbers with an ending ("4th")
+    are left alone: the number rules read them as written."""
+    return (
+        _LEET_CHARACTER.search(word) is not None
+        and any(c.isalpha() for c in word)
+        and _NUMBER_WITH_ENDING.fullmatch(word) is None
+    )
 
 
-def leet_views(text: str) -> list[str]:
-    """Views of the normalised `text`, character for character (so the same
-    `Origin` maps them back), in which the swapped symbols and digits inside
-    words that also hold letters read as the letters they stand for. Empty
-    when there is no such word (most letters)."""
-    if _LEET_CHARACTER.search(text) is None:
-        return []
-    # Runs of word characters, read once each (linear in the text).
-    words = [run.span() for run in _LEET_RUN.finditer(text) if _is_leet_word(run.group())]
-    if not words:
-        return []
+def leet_views(text: str) -> list[tuple[int, str]]:
+    """Views of stretches of the normalised `text` around words with swapped
+    symbols or digits, in which those read as the letters they stand for: a
+    list of (where the stretch starts in `text`, the view), character for
+    character. Empty when there is no such word (most letters)."""
+    # Each word holding a swapped character, read once (linear in the text,
+    # and only the few words with a digit, "$" or "@" are read at all).
+    words = []
+    read_until = 0
+    for character in _LEET_CHARACTER.finditer(text):
+        if character.start() < read_until:
+            continue
+        start = end = character.start()
+        while start > 0 and _is_leet_run_character(text[start - 1]):
+            start -= 1
+        while end < len(text) and _is_leet_run_character(text[end]):
+            end += 1
+        read_until = end
+        if _is_leet_word(text[start:end]):
+            words.append((start, end))
+    stretches: list[list[int]] = []
+    for start, end in words:
+        start = max(0, start - _LEET_CONTEXT)
+        end = min(len(text), end + _LEET_CONTEXT)
+        # Whole words at the edges.
+        while start > 0 and text[start - 1].isalnum():
+            start -= 1
+        while end < len(text) and text[end].isalnum():
+            end += 1
+        if stretches and start <= stretches[-1][1]:
+            stretches[-1][1] = max(stretches[-1][1], end)
+        else:
+            stretches.append([start, end])
     views = []
-    for table in _LEET_VIEWS:
-        pieces, position = [], 0
-        for start, end in words:
-            pieces.append(text[position:start])
-            pieces.append(text[start:end].translate(table))
-            position = end
-        pieces.append(text[position:])
-        view = "".join(pieces)
-        if view != text and view not in views:
-            views.append(view)
+    for start, end in stretches:
+        inside = [(max(s, start), min(e, end)) for s, e in words if s < end and e > start]
+        for table in _LEET_VIEWS:
+            pieces, position = [], start
+            for word_start, word_end in inside:
+                pieces.append(text[position:word_start])
+                pieces.append(text[word_start:word_end].translate(table))
+                position = word_end
+            pieces.append(text[position:end])
+            view = (start, "".join(pieces))
+            if view not in views:
+                views.append(view)
     return views
 
 
@@ -355,7 +398,7 @@ _NUMBER_WORD = "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True))
 # Seven or more digits written as words or digits, separated by spaces, commas,
 # dots or dashes: a phone or account number spelled out ("five five five, eight
 # six seven..."). Words and separators never overlap, so this cannot backtrack far.
-_SPELLED_NUMBER = re.compile(
+_SPELLED_NUMBER = re2.compile(
     rf"\b(?:(?:{_NUMBER_WORD}|\d)\b[\s,.\-]{{0,3}}){{6,}}(?:{_NUMBER_WORD}|\d)\b"
 )
 _SPELLED_DIGIT = re.compile(rf"{_NUMBER_WORD}|\d")
@@ -787,8 +830,10 @@ class RuleSet:
             # not already hit the text as written (a number rule re-reading a
             # phone number, say).
             plain = [(hit.rule, hit.start, hit.end) for hit in hits]
-            for view in leet_views(normalised.text):
-                leet = NormalisedText(view, normalised.origin)
+            for offset, view in leet_views(normalised.text):
+                origin = Origin()
+                normalised.origin.copy_span(offset, offset + len(view), origin, 0)
+                leet = NormalisedText(view, origin)
                 for index in sorted(self._candidate_rules(view) & applicable):
                     hits.extend(
                         hit

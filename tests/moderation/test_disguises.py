@@ -165,8 +165,15 @@ def test_it_reads_numbers_and_prices_as_they_are(text):
 
 
 def test_leet_views_swap_only_inside_words_with_letters():
-    assert leet_views("k1ll 1990 $5 c4$h") == ["kill 1990 $5 cash", "klll 1990 $5 cash"]
-    assert leet_views("nothing to swap here 2024") == []
+    assert leet_views("k1ll 1990 $5 c4$h") == [(0, "kill 1990 $5 cash"), (0, "klll 1990 $5 cash")]
+    assert leet_views("nothing to swap here 2024, on the 4th at 10am") == []
+
+
+def test_leet_views_hold_only_the_stretch_around_a_swapped_word():
+    text = "a lovely day " * 50 + "c4$h app " + "kind regards " * 50
+    [(offset, view)] = leet_views(text)
+    assert "cash app" in view and len(view) < 200
+    assert text[offset : offset + len(view)] == view.replace("cash", "c4$h")
 
 
 SPELLED_NUMBERS = [

@@ -276,23 +276,24 @@ def reference_screen(compiled, text: str, scope: str, facility_id: int | None) -
     then over its leetspeak views where the same rule did not already hit."""
     normalised, origin = reference_normalise(text)
 
-    def hits_in(view: str) -> list[tuple]:
+    def hits_in(view: str, offset: int = 0) -> list[tuple]:
         found = []
         for spec, regex in compiled:
             if not spec.applies_to(scope, facility_id):
                 continue
             for match in regex.finditer(view):
                 if match.end() > match.start():
-                    start, end = origin[match.start()], origin[match.end() - 1] + 1
+                    start = origin[offset + match.start()]
+                    end = origin[offset + match.end() - 1] + 1
                     found.append((start, end, spec.category, spec.name, text[start:end]))
         return found
 
     hits = hits_in(normalised)
     plain = list(hits)
-    for view in screening.leet_views(normalised):
+    for offset, view in screening.leet_views(normalised):
         hits.extend(
             hit
-            for hit in hits_in(view)
+            for hit in hits_in(view, offset)
             if not any(p[3] == hit[3] and p[0] < hit[1] and hit[0] < p[1] for p in plain)
         )
     numbers = screening.number_view(screening.normalise(text))
