@@ -7,9 +7,6 @@ import uuid
 from django import forms
 from django.conf import settings
 
-from moderation.models import Report
-from moderation.reports import REPORT_DETAILS_MAX_LENGTH
-
 
 class LetterForm(forms.Form):
     """A letter and the key that makes a second submit of this form harmless.
@@ -56,18 +53,3 @@ class LetterForm(forms.Form):
         return LetterForm(
             initial={"body": self.data.get("body", ""), "idempotency_key": uuid.uuid4()}
         )
-
-
-class ReportForm(forms.Form):
-    reason = forms.ChoiceField(
-        label="What is wrong with this letter?",
-        choices=Report.Reason.choices,
-        widget=forms.RadioSelect,
-    )
-    details = forms.CharField(
-        label="Anything else we should know (optional)",
-        required=False,
-        max_length=REPORT_DETAILS_MAX_LENGTH,
-        widget=forms.Textarea(attrs={"rows": 5}),
-        help_text="Only the Penpals team reads this. The writer is not told who reported.",
-    )

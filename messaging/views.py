@@ -25,9 +25,9 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from messaging import services
-from messaging.forms import LetterForm, ReportForm
+from messaging.forms import LetterForm
 from messaging.models import Correspondence, Letter, LetterScan
-from moderation.reports import ReportRefused, check_report, existing_report
+from moderation.reports import ReportForm, existing_report, file_report
 from penpals.models import User
 from profiles.access import is_staff_with, liaison_facilities
 from profiles.models import InmateProfile, LiaisonAction, ProfilePhoto
@@ -302,21 +302,18 @@ def report(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     earlier = existing_report(request.user, letter)
     if earlier is not None:
         return render(request, "messaging/report.html", {**context, "earlier_report": earlier})
-    form = ReportForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            check_report(
-                request.user, letter, form.cleaned_data["reason"], form.cleaned_data["details"]
-            )
-        except ReportRefused as refused:
-            form.add_error(None, refused.messages)
-        else:
-            messages.success(
-                request,
-                "Thank you. The Penpals team will look at this letter; the writer is not told "
-                "who reported it.",
-            )
-            return redirect("letters:thread", pk=letter.correspondence_id)
+    form = ReportForm(
+        request.POST if request.method == "POST" else None,
+        question="What is wrong with this letter?",
+        privacy_note="The writer is not told who reported.",
+    )
+    if request.method == "POST" and file_report(form, request.user, letter):
+        messages.success(
+            request,
+            "Thank you. The Penpals team will look at this letter; the writer is not told "
+            "who reported it.",
+        )
+        return redirect("letters:thread", pk=letter.correspondence_id)
     return render(request, "messaging/report.html", {**context, "form": form})
 
 

@@ -8,6 +8,7 @@ reported thing is decided there.
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -95,6 +96,37 @@ def check_report(reporter, target, reason: str, details: str = "") -> Report:
                 raise
             raise AlreadyReported(already_reported_message(earlier)) from None
     return report
+
+
+class ReportForm(forms.Form):
+    """What a person says when reporting something: the question names the
+    thing ("What is wrong with this letter?"), the note who is not told."""
+
+    reason = forms.ChoiceField(choices=Report.Reason.choices, widget=forms.RadioSelect)
+    details = forms.CharField(
+        label="Anything else we should know (optional)",
+        required=False,
+        max_length=REPORT_DETAILS_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 5}),
+    )
+
+    def __init__(self, *args, question: str, privacy_note: str, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].label = question
+        self.fields["details"].help_text = f"Only the Penpals team reads this. {privacy_note}"
+
+
+def file_report(form: ReportForm, reporter, target) -> bool:
+    """Record the report a bound `form` describes; False, with the reason among
+    the form's errors, when the form is invalid or the report is refused."""
+    if not form.is_valid():
+        return False
+    try:
+        check_report(reporter, target, form.cleaned_data["reason"], form.cleaned_data["details"])
+    except ReportRefused as refused:
+        form.add_error(None, refused.messages)
+        return False
+    return True
 
 
 def do_report(reporter, target, reason: str, details: str) -> Report:

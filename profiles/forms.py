@@ -16,8 +16,6 @@ from django.core.validators import RegexValidator
 from django.utils import timezone
 from django.utils.text import capfirst
 
-from moderation.models import Report
-from moderation.reports import REPORT_DETAILS_MAX_LENGTH
 from penpals.text import NameField, clean_name, refuse_nul_characters
 from profiles.models import Facility, InmateProfile
 from profiles.services import LIFECYCLE_FROM, Action
@@ -489,21 +487,4 @@ class ProfileFilterForm(forms.Form):
     )
     status = forms.ChoiceField(
         required=False, choices=[("", "Any status"), *Profile.Status.choices]
-    )
-
-
-class ProfileReportForm(forms.Form):
-    """A signed-in person's report of a profile (moderation.reports.check_report)."""
-
-    reason = forms.ChoiceField(
-        label="What is wrong with this profile?",
-        choices=Report.Reason.choices,
-        widget=forms.RadioSelect,
-    )
-    details = forms.CharField(
-        label="Anything else we should know (optional)",
-        required=False,
-        max_length=REPORT_DETAILS_MAX_LENGTH,
-        widget=forms.Textarea(attrs={"rows": 5}),
-        help_text="Only the Penpals team reads this. Nobody is told who reported.",
     )

@@ -15,10 +15,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from moderation.reports import ReportRefused, check_report, existing_report
+from moderation.reports import ReportForm, existing_report, file_report
 from profiles import directory, services
 from profiles.access import get_published_profile, is_published
-from profiles.forms import ProfileReportForm
 from profiles.public_cache import cached_for_visitors
 
 
@@ -90,21 +89,18 @@ def report(request: HttpRequest, slug: str) -> HttpResponse:
         return render(
             request, "profiles/report_profile.html", {**context, "earlier_report": earlier}
         )
-    form = ProfileReportForm(request.POST if request.method == "POST" else None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            check_report(
-                request.user, inmate, form.cleaned_data["reason"], form.cleaned_data["details"]
-            )
-        except ReportRefused as refused:
-            form.add_error(None, refused.messages)
-        else:
-            messages.success(
-                request,
-                "Thank you. The Penpals team will look at this profile; nobody is told "
-                "who reported it.",
-            )
-            return redirect("directory:profile", slug=inmate.slug)
+    form = ReportForm(
+        request.POST if request.method == "POST" else None,
+        question="What is wrong with this profile?",
+        privacy_note="Nobody is told who reported.",
+    )
+    if request.method == "POST" and file_report(form, request.user, inmate):
+        messages.success(
+            request,
+            "Thank you. The Penpals team will look at this profile; nobody is told "
+            "who reported it.",
+        )
+        return redirect("directory:profile", slug=inmate.slug)
     return render(request, "profiles/report_profile.html", {**context, "form": form})
 
 
