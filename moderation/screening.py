@@ -429,6 +429,57 @@ def number_view(text: NormalisedText) -> NormalisedText | None:
     return NormalisedText("".join(pieces), origin)
 
 
+# Email addresses with "at" and "dot" spelled out, in English or Spanish
+# ("tom at gmail dot com", "tom arroba gmail punto com", "tom [at] gmail (dot) com").
+# Only before a known ending, so "look at this dot painting" stays prose.
+_SPELLED_AT = r"\s*[\(\[]?\s*(?:at|arroba)\s*[\)\]]?\s*"
+_SPELLED_DOT = r"\s*[\(\[]?\s*(?:dot|punto)\s*[\)\]]?\s*"
+_ADDRESS_ENDINGS = "com|net|org|edu|gov|io|me|co|us|es|mx|info|biz"
+_SPELLED_ADDRESS = re2.compile(
+    rf"\b([a-z0-9._%+\-]+){_SPELLED_AT}([a-z0-9\-]+)((?:{_SPELLED_DOT}[a-z0-9\-]+)*"
+    rf"{_SPELLED_DOT}(?:{_ADDRESS_ENDINGS}))\b"
+)
+_SPELLED_DOT_PART = re2.compile(rf"{_SPELLED_DOT}([a-z0-9\-]+)")
+
+
+def address_view(text: NormalisedText) -> NormalisedText | None:
+    """`text` with every email address whose "at" and "dot" are spelled out
+    written as an address ("tom arroba gmail punto com" -> "tom@gmail.com"),
+    each "@" and "." mapped back to the word it stands for; None when there is none."""
+    if "at" not in text.text and "arroba" not in text.text:
+        return None
+    matches = list(_SPELLED_ADDRESS.finditer(text.text))
+    if not matches:
+        return None
+    pieces: list[str] = []
+    origin = Origin()
+    length = position = 0
+
+    def keep(start: int, end: int) -> None:
+        nonlocal length
+        text.origin.copy_span(start, end, origin, length)
+        pieces.append(text.text[start:end])
+        length += end - start
+
+    def symbol(character: str, at: int) -> None:
+        nonlocal length
+        origin.add(length, text.origin[at])
+        pieces.append(character)
+        length += 1
+
+    for match in matches:
+        keep(position, match.start(1))
+        keep(match.start(1), match.end(1))
+        symbol("@", match.end(1))
+        keep(match.start(2), match.end(2))
+        for part in _SPELLED_DOT_PART.finditer(text.text, match.start(3), match.end(3)):
+            symbol(".", part.start())
+            keep(part.start(1), part.end(1))
+        position = match.end()
+    keep(position, len(text.text))
+    return NormalisedText("".join(pieces), origin)
+
+
 def _to_word_end(hit: Hit, original: str) -> Hit:
     """`hit` reaching to the end of the word it ends in: a digit of the number
     view maps to the first letter of its word ("nine")."""
@@ -845,6 +896,13 @@ class RuleSet:
                     )
             # Numbers spelled out in words: every rule reads the view in which
             # they are digits; hits outside the numbers are the same hits again.
+            # Addresses with "at" and "dot" spelled out: read as addresses.
+            addresses = address_view(normalised)
+            if addresses is not None:
+                for index in sorted(self._candidate_rules(addresses.text) & applicable):
+                    hits.extend(
+                        _to_word_end(hit, text) for hit in self._rules[index].hits(addresses, text)
+                    )
             numbers = number_view(normalised)
             if numbers is not None:
                 for index in sorted(self._candidate_rules(numbers.text) & applicable):

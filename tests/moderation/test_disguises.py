@@ -195,3 +195,25 @@ def test_it_reads_a_number_spelled_out_in_words(text):
 def test_it_leaves_counting_in_words_alone():
     text = "I read one or two books, then three, four, five, six chapters."
     assert not default_ruleset().screen(text).hits
+
+
+SPELLED_ADDRESSES = [
+    ("Write to tom arroba gmail punto com please.", "tom arroba gmail punto com"),
+    (
+        "Escríbeme: maria.lopez arroba yahoo punto com punto mx",
+        "maria.lopez arroba yahoo punto com punto mx",
+    ),
+    ("Mail ana [at] example (dot) org today.", "ana [at] example (dot) org"),
+    ("It is tom at gmail dot com.", "tom at gmail dot com"),
+]
+
+
+@pytest.mark.parametrize(("text", "address"), SPELLED_ADDRESSES)
+def test_it_reads_an_email_address_with_at_and_dot_spelled_out(text, address):
+    hits = default_ruleset().screen(text).hits
+    assert address in [hit.match for hit in hits if hit.rule == "Email addresses"]
+
+
+@pytest.mark.parametrize("text", ["Look at this dot painting.", "Nos vemos a las tres en punto."])
+def test_it_leaves_at_and_dot_in_prose_alone(text):
+    assert not default_ruleset().screen(text).hits

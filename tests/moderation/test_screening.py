@@ -296,14 +296,16 @@ def reference_screen(compiled, text: str, scope: str, facility_id: int | None) -
             for hit in hits_in(view, offset)
             if not any(p[3] == hit[3] and p[0] < hit[1] and hit[0] < p[1] for p in plain)
         )
-    numbers = screening.number_view(screening.normalise(text))
-    if numbers is not None:
+    written = screening.normalise(text)
+    for view in (screening.address_view(written), screening.number_view(written)):
+        if view is None:
+            continue
         for spec, regex in compiled:
             if not spec.applies_to(scope, facility_id):
                 continue
-            for match in regex.finditer(numbers.text):
+            for match in regex.finditer(view.text):
                 if match.end() > match.start():
-                    start, end = numbers.original_span(match.start(), match.end())
+                    start, end = view.original_span(match.start(), match.end())
                     while end < len(text) and text[end].isalpha():
                         end += 1
                     hits.append((start, end, spec.category, spec.name, text[start:end]))
@@ -319,6 +321,7 @@ GENERATED_PIECES = [
     "\u2063", "\u200e", "\ufe0f", "\u034f", "vеnmo", "ο", "5 5 5 8 6 7 5 3 0 9", "1-2-3-4-5-6-7",
     "c4$h", "k1ll", "ki11", "v3nm0", "m0n3y", "$", "@", "0", "1", "3", "4", "5", "7",
     "five five five eight six seven five three oh nine", "cinco, ", "nueve ", "one ", "7, ",
+    "tom arroba gmail punto com", "ana [at] mail (dot) org", " at ", " dot com", "punto",
 ]  # fmt: skip
 
 
