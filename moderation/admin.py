@@ -173,7 +173,7 @@ def decided_message(item: ModerationItem, decision: str, reason_code: str = "") 
 def letter_review(letter) -> dict:
     screening = letter.screening or {}
     hits = [
-        Hit(h["category"], h["rule"], "", h["start"], h["end"], h["match"])
+        Hit(h["category"], h["rule"], "", h["start"], h["end"], h["match"], h.get("read_as", ""))
         for h in screening.get("hits", [])
     ]
     earlier = (

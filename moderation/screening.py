@@ -220,9 +220,18 @@ def _fold_character(character: str) -> str:
     if _IGNORABLE.match(character):
         return ""
     decomposed = unicodedata.normalize("NFKD", character)
-    folded = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
-    # A letter that only looks Latin is read as the Latin letter (its skeleton).
-    return "".join(_latin_lookalikes().get(c, c) for c in folded)
+    return "".join(_fold_letter(c) for c in decomposed if not unicodedata.combining(c))
+
+
+def _fold_letter(letter: str) -> str:
+    """A letter that only looks Latin reads as the Latin letter (its skeleton),
+    whichever case it is in ("Ε" and "е" alike); any other is case-folded."""
+    lookalikes = _latin_lookalikes()
+    folded = letter.casefold()
+    latin = lookalikes.get(letter) or lookalikes.get(folded)
+    if latin is not None:
+        return latin
+    return "".join(lookalikes.get(c, c) for c in folded)
 
 
 def _fold(text: str) -> tuple[str, Origin]:
@@ -310,6 +319,10 @@ _LEET_VIEWS = (
     str.maketrans({"@": "a", "$": "s", "0": "o", "1": "l", "3": "e", "4": "a", "5": "s", "7": "t"}),
 )
 _LEET_CHARACTER = re.compile(r"[@$0-9]")
+_LEET_SWAPS = frozenset("@$0134 57".replace(" ", ""))
+# Letters and digits only: what a reading is compared on (spacing and
+# separators are not disguises worth a note).
+_WORD_CHARACTERS_ONLY = re.compile(r"[\W_]+")
 _LEET_RUN_CHARACTERS = frozenset(string.ascii_lowercase + string.digits + "@$")
 
 
@@ -686,15 +699,49 @@ class Hit:
     start: int
     end: int
     match: str
+    # What screening read the match as, when a disguise made it differ from
+    # the text as written: "venmo, read through CYRILLIC SMALL LETTER IE".
+    read_as: str = ""
 
     def as_dict(self) -> dict:
-        return {
+        found = {
             "category": self.category,
             "rule": self.rule,
             "start": self.start,
             "end": self.end,
             "match": self.match,
         }
+        if self.read_as:
+            found["read_as"] = self.read_as
+        return found
+
+
+def _plainly_folded(text: str) -> str:
+    """`text` as anyone would fold it: accents dropped, lower case."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def read_as(match: str, reading: str) -> str:
+    """How a disguised `match` was read ("" when it reads as written), naming
+    the characters that disguised it: lookalike letters and characters that
+    show nothing, by their Unicode names."""
+    disguising = [
+        unicodedata.name(character, f"U+{ord(character):04X}")
+        for character in dict.fromkeys(match)
+        if _IGNORABLE.match(character)
+        or character in _latin_lookalikes()
+        or _plainly_folded(character) in _latin_lookalikes()
+        or (character in _LEET_SWAPS and character not in reading)
+    ]
+    words = " ".join(reading.split())
+    if disguising:
+        return f"{words}, read through {', '.join(disguising)}"
+    if _WORD_CHARACTERS_ONLY.sub("", _plainly_folded(match)) == _WORD_CHARACTERS_ONLY.sub(
+        "", reading
+    ):
+        return ""
+    return words
 
 
 @dataclass(frozen=True)
@@ -754,6 +801,7 @@ class _CompiledRule:
             if match.end() == match.start():
                 continue
             start, end = text.original_span(match.start(), match.end())
+            written = original[start:end]
             hits.append(
                 Hit(
                     category=self.spec.category,
@@ -761,7 +809,8 @@ class _CompiledRule:
                     action=self.spec.action,
                     start=start,
                     end=end,
-                    match=original[start:end],
+                    match=written,
+                    read_as=read_as(written, match.group()),
                 )
             )
         return hits
@@ -909,7 +958,9 @@ class RuleSet:
                     hits.extend(
                         _to_word_end(hit, text) for hit in self._rules[index].hits(numbers, text)
                     )
-            hits = list(dict.fromkeys(hits))
+            # One hit per rule and span: the first found, from the text as
+            # written before any view.
+            hits = list({(hit.rule, hit.start, hit.end): hit for hit in reversed(hits)}.values())
         hits.sort(key=lambda h: (h.start, h.end, h.category, h.rule))
         return ScreeningResult(tuple(hits), tuple(disguises(text)))
 

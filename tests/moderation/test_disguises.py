@@ -8,6 +8,7 @@ run of single digits however it is spaced."""
 from __future__ import annotations
 
 import pytest
+from django.urls import reverse
 
 from messaging.models import Letter
 from messaging.services import screen_letter
@@ -217,3 +218,33 @@ def test_it_reads_an_email_address_with_at_and_dot_spelled_out(text, address):
 @pytest.mark.parametrize("text", ["Look at this dot painting.", "Nos vemos a las tres en punto."])
 def test_it_leaves_at_and_dot_in_prose_alone(text):
     assert not default_ruleset().screen(text).hits
+
+
+def test_a_hit_says_what_a_disguised_word_was_read_as():
+    [lookalike] = default_ruleset().screen("my v\u0435nmo").hits
+    assert lookalike.read_as == "venmo, read through CYRILLIC SMALL LETTER IE"
+    [greek] = default_ruleset().screen("V\u0395NMO me").hits
+    assert greek.read_as == "venmo, read through GREEK CAPITAL LETTER EPSILON"
+    [hidden] = default_ruleset().screen("ven\u2063mo").hits
+    assert hidden.read_as == "venmo, read through INVISIBLE SEPARATOR"
+    [leet] = [h for h in default_ruleset().screen("c4$h app").hits if h.category == "money"]
+    assert leet.read_as == "cash app, read through DIGIT FOUR, DOLLAR SIGN"
+    [spelled] = default_ruleset().screen("tom arroba gmail punto com").hits[:1]
+    assert spelled.read_as == "tom@gmail.com"
+    # Written plainly (case, accents and spacing aside): nothing to say.
+    for plain in ("Venmo", "cash-app", "c a s h a p p", "call 614-555-0199"):
+        assert all(hit.read_as == "" for hit in default_ruleset().screen(plain).hits), plain
+
+
+def test_the_moderator_sees_what_a_disguised_word_was_read_as(
+    client, moderator_with_mfa, alice, flagged_only_profile, default_screening_rules
+):
+    letter = write_letter(alice, flagged_only_profile, "Put it on my v\u0435nmo tonight.")
+    screen_letter(letter.pk)
+    item = ModerationItem.objects.for_object(letter).get()
+    client.force_login(moderator_with_mfa)
+    html = client.get(
+        reverse("admin:moderation_moderationitem_change", args=[item.pk])
+    ).content.decode()
+    assert "read as “venmo, read through CYRILLIC SMALL LETTER IE”" in html
+    assert "Possibly disguised to slip past screening" in html

@@ -249,13 +249,14 @@ def reference_normalise(text: str) -> tuple[str, list[int]]:
     characters, origin = [], []
     lookalikes = screening._latin_lookalikes()
     for index, character in enumerate(text):
-        decomposed = unicodedata.normalize("NFKD", character)
-        folded = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
         if unicodedata.category(character) == "Cf" or screening._IGNORABLE.match(character):
-            folded = ""
-        for folded_character in folded:
-            characters.append(lookalikes.get(folded_character, folded_character))
-            origin.append(index)
+            continue
+        decomposed = unicodedata.normalize("NFKD", character)
+        for letter in (c for c in decomposed if not unicodedata.combining(c)):
+            latin = lookalikes.get(letter) or lookalikes.get(letter.casefold())
+            for folded in latin or "".join(lookalikes.get(c, c) for c in letter.casefold()):
+                characters.append(folded)
+                origin.append(index)
     folded_text = "".join(characters)
     spaced_runs = [
         *screening._LETTER_SPACED.finditer(folded_text),
@@ -322,6 +323,7 @@ GENERATED_PIECES = [
     "c4$h", "k1ll", "ki11", "v3nm0", "m0n3y", "$", "@", "0", "1", "3", "4", "5", "7",
     "five five five eight six seven five three oh nine", "cinco, ", "nueve ", "one ", "7, ",
     "tom arroba gmail punto com", "ana [at] mail (dot) org", " at ", " dot com", "punto",
+    "VΕNMO", "Ο", "Ѕ",
 ]  # fmt: skip
 
 
