@@ -197,6 +197,32 @@ class NormalisedText:
         return self.origin[start], self.origin[end - 1] + 1
 
 
+class _Rewrite:
+    """A rewritten copy of a normalised `text`, built piece by piece, with the
+    `Origin` that maps it back to the original text."""
+
+    def __init__(self, text: str, origin: Origin) -> None:
+        self._text, self._from = text, origin
+        self._pieces: list[str] = []
+        self._origin = Origin()
+        self._length = 0
+
+    def keep(self, start: int, end: int) -> None:
+        """Copy text[start:end] as it is."""
+        self._from.copy_span(start, end, self._origin, self._length)
+        self._pieces.append(self._text[start:end])
+        self._length += end - start
+
+    def put(self, character: str, at: int) -> None:
+        """Write `character` in place of what starts at text[at]."""
+        self._origin.add(self._length, self._from[at])
+        self._pieces.append(character)
+        self._length += 1
+
+    def result(self) -> tuple[str, Origin]:
+        return "".join(self._pieces), self._origin
+
+
 @lru_cache(maxsize=1)
 def _latin_lookalikes() -> dict[str, str]:
     """Each letter or digit that Unicode's confusables data (as shipped by
@@ -283,25 +309,16 @@ def _join_letter_spaced(text: str, origin: Origin) -> tuple[str, Origin]:
         runs.sort()
     if not runs:
         return text, origin
-    pieces: list[str] = []
-    joined = Origin()
-    length = 0
-
-    def keep(start: int, end: int) -> None:
-        nonlocal length
-        origin.copy_span(start, end, joined, length)
-        pieces.append(text[start:end])
-        length += end - start
-
+    joined = _Rewrite(text, origin)
     position = 0
     for run_start, run_end in runs:
-        keep(position, run_start)
+        joined.keep(position, run_start)
         for index in range(run_start, run_end):
             if text[index] not in _SPACING:
-                keep(index, index + 1)
+                joined.keep(index, index + 1)
         position = run_end
-    keep(position, len(text))
-    return "".join(pieces), joined
+    joined.keep(position, len(text))
+    return joined.result()
 
 
 def normalise(text: str) -> NormalisedText:
@@ -425,21 +442,15 @@ def number_view(text: NormalisedText) -> NormalisedText | None:
     runs = [(start, end) for start, end in runs if not text.text[start:end].isdigit()]
     if not runs:
         return None
-    pieces: list[str] = []
-    origin = Origin()
-    length = position = 0
+    numbers = _Rewrite(text.text, text.origin)
+    position = 0
     for start, end in runs:
-        text.origin.copy_span(position, start, origin, length)
-        pieces.append(text.text[position:start])
-        length += start - position
+        numbers.keep(position, start)
         for digit in _SPELLED_DIGIT.finditer(text.text, start, end):
-            origin.add(length, text.origin[digit.start()])
-            pieces.append(_NUMBER_WORDS.get(digit.group(), digit.group()))
-            length += 1
+            numbers.put(_NUMBER_WORDS.get(digit.group(), digit.group()), digit.start())
         position = end
-    text.origin.copy_span(position, len(text.text), origin, length)
-    pieces.append(text.text[position:])
-    return NormalisedText("".join(pieces), origin)
+    numbers.keep(position, len(text.text))
+    return NormalisedText(*numbers.result())
 
 
 # Email addresses with "at" and "dot" spelled out, in English or Spanish
@@ -464,33 +475,18 @@ def address_view(text: NormalisedText) -> NormalisedText | None:
     matches = list(_SPELLED_ADDRESS.finditer(text.text))
     if not matches:
         return None
-    pieces: list[str] = []
-    origin = Origin()
-    length = position = 0
-
-    def keep(start: int, end: int) -> None:
-        nonlocal length
-        text.origin.copy_span(start, end, origin, length)
-        pieces.append(text.text[start:end])
-        length += end - start
-
-    def symbol(character: str, at: int) -> None:
-        nonlocal length
-        origin.add(length, text.origin[at])
-        pieces.append(character)
-        length += 1
-
+    addresses = _Rewrite(text.text, text.origin)
+    position = 0
     for match in matches:
-        keep(position, match.start(1))
-        keep(match.start(1), match.end(1))
-        symbol("@", match.end(1))
-        keep(match.start(2), match.end(2))
+        addresses.keep(position, match.end(1))
+        addresses.put("@", match.end(1))
+        addresses.keep(match.start(2), match.end(2))
         for part in _SPELLED_DOT_PART.finditer(text.text, match.start(3), match.end(3)):
-            symbol(".", part.start())
-            keep(part.start(1), part.end(1))
+            addresses.put(".", part.start())
+            addresses.keep(part.start(1), part.end(1))
         position = match.end()
-    keep(position, len(text.text))
-    return NormalisedText("".join(pieces), origin)
+    addresses.keep(position, len(text.text))
+    return NormalisedText(*addresses.result())
 
 
 def _to_word_end(hit: Hit, original: str) -> Hit:
@@ -914,6 +910,16 @@ class RuleSet:
             candidates.update(self._regex_rules[number] for number in matched)
         return candidates
 
+    def _hits_in(
+        self, view: NormalisedText, applicable: frozenset[int], original: str
+    ) -> list[Hit]:
+        """The hits of the applicable rules in one normalised view of `original`:
+        the passes choose the candidate rules, RE2 gives their exact spans."""
+        hits: list[Hit] = []
+        for index in sorted(self._candidate_rules(view.text) & applicable):
+            hits.extend(self._rules[index].hits(view, original))
+        return hits
+
     def screen(
         self, text: str, *, scope: str = "outbound", facility_id: int | None = None
     ) -> ScreeningResult:
@@ -923,9 +929,7 @@ class RuleSet:
         hits: list[Hit] = []
         normalised = normalise(text) if applicable else None
         if normalised is not None and normalised.text:
-            for index in sorted(self._candidate_rules(normalised.text) & applicable):
-                # RE2 gives the exact spans; the passes above only chose the rules.
-                hits.extend(self._rules[index].hits(normalised, text))
+            hits = self._hits_in(normalised, applicable, text)
             # Leetspeak views: a hit there counts only where the same rule did
             # not already hit the text as written (a number rule re-reading a
             # phone number, say).
@@ -933,30 +937,21 @@ class RuleSet:
             for offset, view in leet_views(normalised.text):
                 origin = Origin()
                 normalised.origin.copy_span(offset, offset + len(view), origin, 0)
-                leet = NormalisedText(view, origin)
-                for index in sorted(self._candidate_rules(view) & applicable):
-                    hits.extend(
-                        hit
-                        for hit in self._rules[index].hits(leet, text)
-                        if not any(
-                            rule == hit.rule and start < hit.end and hit.start < end
-                            for rule, start, end in plain
-                        )
+                hits.extend(
+                    hit
+                    for hit in self._hits_in(NormalisedText(view, origin), applicable, text)
+                    if not any(
+                        rule == hit.rule and start < hit.end and hit.start < end
+                        for rule, start, end in plain
                     )
-            # Numbers spelled out in words: every rule reads the view in which
-            # they are digits; hits outside the numbers are the same hits again.
-            # Addresses with "at" and "dot" spelled out: read as addresses.
-            addresses = address_view(normalised)
-            if addresses is not None:
-                for index in sorted(self._candidate_rules(addresses.text) & applicable):
+                )
+            # Addresses with "at" and "dot", and numbers, spelled out in words:
+            # every rule reads the view in which they are written as such; hits
+            # outside them are the same hits again.
+            for spelled in (address_view(normalised), number_view(normalised)):
+                if spelled is not None:
                     hits.extend(
-                        _to_word_end(hit, text) for hit in self._rules[index].hits(addresses, text)
-                    )
-            numbers = number_view(normalised)
-            if numbers is not None:
-                for index in sorted(self._candidate_rules(numbers.text) & applicable):
-                    hits.extend(
-                        _to_word_end(hit, text) for hit in self._rules[index].hits(numbers, text)
+                        _to_word_end(hit, text) for hit in self._hits_in(spelled, applicable, text)
                     )
             # One hit per rule and span: the first found, from the text as
             # written before any view.
