@@ -403,11 +403,14 @@ def screen_letter(letter_id: int) -> None:
         if disguises:
             categories = sorted(set(categories) | {"other"})
             risk = min(100, risk + 20)
+        # A letter in a language no rule is written for was read by no machine.
+        unread = [f"{result.not_screened_alert}."] if not result.machine_screened else []
         letter.screening = {
             "risk": risk,
             "categories": categories,
             "hits": [hit.as_dict() for hit in result.hits],
-            "alerts": alerts + disguises,
+            "alerts": alerts + disguises + unread,
+            "language": result.language.code,
         }
         letter.screened_at = timezone.now()
         letter.status = Status.IN_REVIEW
@@ -430,9 +433,8 @@ def screen_letter(letter_id: int) -> None:
             facility.screening_mode == Facility.ScreeningMode.FLAGGED_ONLY
             # A reply's scans are read by no machine: a person always looks.
             and letter.is_outbound
-            and not result.hits
+            and not result.needs_a_person
             and not alerts
-            and not disguises
         )
     if auto_approve:
         try:

@@ -767,14 +767,22 @@ class ScreeningRuleAdmin(PrivateFieldsMixin, admin.ModelAdmin):
     compile and shows RE2's reason beside the field.
     """
 
-    list_display = ["name", "category", "pattern_type", "action", "scope", "facility", "is_active", "updated_at"]  # fmt: skip
-    list_filter = ["category", "action", "scope", "pattern_type", "is_active", "facility"]
+    list_display = ["name", "category", "language", "pattern_type", "action", "scope", "facility", "is_active", "updated_at"]  # fmt: skip
+    list_filter = [
+        "category",
+        "language",
+        "action",
+        "scope",
+        "pattern_type",
+        "is_active",
+        "facility",
+    ]
     list_select_related = ["facility"]
     search_fields = ["name", "pattern"]
     readonly_fields = ["created_at", "updated_at"]
     fields = [
-        "name", "category", "pattern_type", "pattern", "action", "scope", "facility", "is_active",
-        "created_at", "updated_at",
+        "name", "category", "language", "pattern_type", "pattern", "action", "scope", "facility",
+        "is_active", "created_at", "updated_at",
     ]  # fmt: skip
 
     def _is_admin(self, request) -> bool:

@@ -8,6 +8,7 @@ from django.contrib.postgres.indexes import GinIndex
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from moderation.languages import LANGUAGE_CHOICES
 from penpals.emails import normalize_email, normalize_person_name
 
 
@@ -236,6 +237,16 @@ class ScreeningRule(models.Model):
         related_name="screening_rules",
         help_text="Leave empty for a rule that applies to every facility.",
     )
+    language = models.CharField(
+        max_length=8,
+        choices=LANGUAGE_CHOICES,
+        blank=True,
+        help_text=(
+            "The language the rule is written for; leave empty for a rule that reads any "
+            "language (phone numbers, addresses). A letter in a language no rule is written "
+            "for is marked not machine-screened and always goes to a person."
+        ),
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     # The engine's cache is keyed on the newest updated_at: keep auto_now.
@@ -281,6 +292,7 @@ class ScreeningRule(models.Model):
             action=self.action,
             scope=self.scope,
             facility_id=self.facility_id,
+            language=self.language,
         )
 
 

@@ -78,6 +78,8 @@ import confusable_homoglyphs
 import re2
 import regex
 
+from moderation import languages
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_RULES_PATH = Path(__file__).resolve().parent / "rules" / "default_rules.json"
@@ -138,6 +140,7 @@ _LETTER_SPACED = re.compile(r"(?<![^\W\d_])[a-z](?:[ \t.\-_*|/+~']{1,3}[a-z]){2,
 # pattern above needs to look.
 _LETTER_SPACED_CANDIDATE = re2.compile(r"[a-z](?:[ \t.\-_*|/+~']{1,3}[a-z]){2,}(?:[^a-z]|$)")
 _SPACING = frozenset(" \t.-_*|/+~'")
+_SPACING_RUN = re.compile(r"[ \t.\-_*|/+~']+")
 # Seven or more single digits, each pair separated by 1-3 spaces, dots or dashes:
 # a phone or account number written to slip past the number rules. Fixed and
 # bounded (no nested repetition can backtrack far), so stdlib re is fine.
@@ -313,9 +316,16 @@ def _join_letter_spaced(text: str, origin: Origin) -> tuple[str, Origin]:
     position = 0
     for run_start, run_end in runs:
         joined.keep(position, run_start)
+        # "w a t c h  y o u r  b a c k": a gap wider than the narrowest in
+        # the run separates words, and stays as one space.
+        gaps = [gap.span() for gap in _SPACING_RUN.finditer(text, run_start, run_end)]
+        narrowest = min(end - start for start, end in gaps)
+        word_breaks = {start for start, end in gaps if end - start > narrowest}
         for index in range(run_start, run_end):
             if text[index] not in _SPACING:
                 joined.keep(index, index + 1)
+            elif index in word_breaks:
+                joined.put(" ", index)
         position = run_end
     joined.keep(position, len(text))
     return joined.result()
@@ -678,6 +688,9 @@ class RuleSpec:
     action: str = "flag"
     scope: str = "all"
     facility_id: int | None = None
+    # The language the rule was written for (ISO 639-1), "" for any: letters
+    # in a language no rule was written for are not machine-screened.
+    language: str = ""
 
     def applies_to(self, scope: str, facility_id: int | None) -> bool:
         if self.facility_id is not None and self.facility_id != facility_id:
@@ -744,6 +757,24 @@ def read_as(match: str, reading: str) -> str:
 class ScreeningResult:
     hits: tuple[Hit, ...]
     disguises: tuple[str, ...] = ()  # see disguises()
+    language: languages.Detected = languages.UNDETERMINED
+    # Whether rules were written for the text's language. When not, the text
+    # was read by no machine and must go to a person (see not_screened_alert).
+    machine_screened: bool = False
+
+    @property
+    def needs_a_person(self) -> bool:
+        """Whether a person must read the text before it moves on: anything a
+        rule found, a disguise, or a language no rule is written for. Only a
+        text with none of these may be approved without a person."""
+        return bool(self.hits or self.disguises or not self.machine_screened)
+
+    @property
+    def not_screened_alert(self) -> str:
+        """Why no machine read the text, for the moderator ("" when one did)."""
+        if self.machine_screened:
+            return ""
+        return f"Not machine-screened: {self.language.name}"
 
     @property
     def categories(self) -> list[str]:
@@ -827,6 +858,9 @@ class RuleSet:
         ]
         self._regex_set = self._build_regex_set()
         self._applicable: dict[tuple[str, int | None], frozenset[int]] = {}
+        # The languages rules were written for: a letter in another language
+        # is not machine-screened, whatever the language-neutral rules found.
+        self.languages = frozenset(spec.language for spec in self.specs if spec.language)
 
     def _build_keyword_automaton(self) -> ahocorasick.Automaton | None:
         # literal -> (its length, [(rule index, ending check)])
@@ -957,7 +991,13 @@ class RuleSet:
             # written before any view.
             hits = list({(hit.rule, hit.start, hit.end): hit for hit in reversed(hits)}.values())
         hits.sort(key=lambda h: (h.start, h.end, h.category, h.rule))
-        return ScreeningResult(tuple(hits), tuple(disguises(text)))
+        language = languages.detect(text, self.languages)
+        return ScreeningResult(
+            tuple(hits),
+            tuple(disguises(text)),
+            language=language,
+            machine_screened=language.code in self.languages,
+        )
 
 
 # --- Where rules come from ----------------------------------------------------------
@@ -979,7 +1019,10 @@ def load_default_rule_specs(path: Path = DEFAULT_RULES_PATH) -> list[RuleSpec]:
             pattern=pattern,
             action=entry.get("action", "flag"),
             scope=entry.get("scope", "all"),
+            language=entry.get("language", ""),
         )
+        if spec.language and spec.language not in languages.LANGUAGE_NAMES:
+            raise RuleError(f"Rule {spec.name!r}: unknown language {spec.language!r}.")
         if spec.category not in CATEGORIES or spec.action not in ACTIONS:
             raise RuleError(f"Rule {spec.name!r}: bad category or action.")
         if spec.scope not in SCOPES:
@@ -1041,6 +1084,29 @@ def screen_text(
     """Screen `text` against the active database rules for `scope` (and the
     facility's own rules, when `facility_id` is given)."""
     return database_ruleset().screen(text, scope=scope, facility_id=facility_id)
+
+
+def screen_fields(
+    texts, *, scope: str = "profile", facility_id: int | None = None
+) -> ScreeningResult:
+    """Screen several texts (a profile's fields) each on its own, so that no
+    hit spans two of them, as one result: every hit and disguise, and the
+    language of them all together."""
+    ruleset = database_ruleset()
+    texts = [text for text in texts if text]
+    hits: list[Hit] = []
+    found: list[str] = []
+    for text in texts:
+        result = ruleset.screen(text, scope=scope, facility_id=facility_id)
+        hits.extend(result.hits)
+        found.extend(result.disguises)
+    language = languages.detect("\n".join(texts), ruleset.languages)
+    return ScreeningResult(
+        tuple(hits),
+        tuple(dict.fromkeys(found)),
+        language=language,
+        machine_screened=language.code in ruleset.languages,
+    )
 
 
 # --- Showing hits -------------------------------------------------------------------

@@ -224,7 +224,7 @@ def page(browser, live_server):
 
 @pytest.fixture
 def default_screening_rules(db):
-    """The default rules in the database, as migration 0004 loads them.
+    """The default rules in the database, as migrations 0004 and 0012 load them.
 
     Transactional tests empty every table afterwards, the migrated rules
     included, and --reuse-db keeps the emptied database for the next run; so
@@ -232,5 +232,7 @@ def default_screening_rules(db):
     """
     from django.apps import apps
 
-    migration = importlib.import_module("moderation.migrations.0004_default_rules")
-    migration.load_default_rules(apps, None)
+    migration = importlib.import_module(
+        "moderation.migrations.0012_default_rules_spanish_and_paraphrase"
+    )
+    migration.apply_default_rules(apps, None)

@@ -32,7 +32,7 @@ def test_the_queue_preview_highlights_the_flagged_words(
     letter = write_letter(
         alice,
         InmateProfileFactory.published(),
-        "Hi <b>there</b>.\n\nSend me your   Cash App please.",
+        "Hi <b>there</b>.\n\nDo you use   Cash App?",
     )
     screen_letter(letter.pk)
     client.force_login(moderator_with_mfa)

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def letter_item(alice, default_screening_rules):
     letter = write_letter(
-        alice, InmateProfileFactory.published(), "Hi <b>friend</b>, send me your cash app please."
+        alice, InmateProfileFactory.published(), "Hi <b>friend</b>, do you use cash app?"
     )
     screen_letter(letter.pk)
     return ModerationItem.objects.for_object(letter).get()

@@ -37,13 +37,34 @@ def test_it_screens_with_the_default_rules_without_a_database(letters):
     assert f"{risky}: risk 70 (money, contact)" in output
     assert "'c a s h a p p'" in output
     assert "'614-555-0199'" in output
+    assert "language   English" in output
+
+
+def test_it_says_when_no_rules_are_written_for_a_letters_language(tmp_path):
+    french = tmp_path / "french.txt"
+    french.write_text(
+        "Bonjour mon ami, merci pour ta lettre. J'espère que tu vas bien et que ta famille "
+        "aussi. Ici il fait froid, mais on tient le coup.",
+        encoding="utf-8",
+    )
+    output = run_screen("--rules", "default", str(french))
+    assert "language   Not machine-screened: French" in output
 
 
 def test_it_prints_one_json_object_per_input(letters):
     clean, risky = letters
     lines = run_screen("--rules", "default", "--json", str(clean), str(risky)).splitlines()
     assert [json.loads(line) for line in lines] == [
-        {"source": str(clean), "risk": 0, "categories": [], "hits": [], "disguises": []},
+        {
+            "source": str(clean),
+            "risk": 0,
+            "categories": [],
+            "hits": [],
+            "disguises": [],
+            "language": "en",
+            "language_confidence": 1.0,
+            "machine_screened": True,
+        },
         {
             "source": str(risky),
             "risk": 70,
@@ -65,6 +86,9 @@ def test_it_prints_one_json_object_per_input(letters):
                 },
             ],
             "disguises": [],
+            "language": "en",
+            "language_confidence": 0.62,
+            "machine_screened": True,
         },
     ]
 

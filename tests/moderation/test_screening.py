@@ -6,6 +6,7 @@ of regex rules) against a straightforward reference on generated texts."""
 from __future__ import annotations
 
 import random
+import re
 import time
 import unicodedata
 
@@ -262,14 +263,26 @@ def reference_normalise(text: str) -> tuple[str, list[int]]:
         *screening._LETTER_SPACED.finditer(folded_text),
         *screening._DIGIT_SPACED.finditer(folded_text),
     ]
-    dropped = {
-        index
-        for run in spaced_runs
-        for index in range(*run.span())
-        if folded_text[index] in " \t.-_*|/+~'"
-    }
-    kept = [index for index in range(len(folded_text)) if index not in dropped]
-    return "".join(folded_text[i] for i in kept), [origin[i] for i in kept]
+    # Inside a run the separators go, except that a gap wider than the run's
+    # narrowest one is a word break and reads as one space.
+    dropped, spaces = set(), set()
+    for run in spaced_runs:
+        gaps = list(re.finditer(r"[ \t.\-_*|/+~']+", folded_text[run.start() : run.end()]))
+        narrowest = min(len(gap.group()) for gap in gaps)
+        for gap in gaps:
+            start, end = run.start() + gap.start(), run.start() + gap.end()
+            dropped.update(range(start, end))
+            if end - start > narrowest:
+                spaces.add(start)
+    characters_out, origin_out = [], []
+    for index in range(len(folded_text)):
+        if index in spaces:
+            characters_out.append(" ")
+            origin_out.append(origin[index])
+        elif index not in dropped:
+            characters_out.append(folded_text[index])
+            origin_out.append(origin[index])
+    return "".join(characters_out), origin_out
 
 
 def reference_screen(compiled, text: str, scope: str, facility_id: int | None) -> list[tuple]:
@@ -392,14 +405,18 @@ def test_it_ships_rules_for_every_required_topic():
     for text, category in [
         ("Cash App", "money"), ("Venmo", "money"), ("PayPal", "money"), ("Zelle", "money"),
         ("JPay", "money"), ("Western Union", "money"), ("MoneyGram", "money"),
-        ("Green Dot", "money"), ("gift cards", "money"), ("send money", "money"),
-        ("commissary", "money"), ("bail", "money"), ("bond money", "money"),
+        ("Green Dot", "money"), ("gift cards", "money"), ("send me money", "money"),
+        ("put $40 on my books", "money"), ("post my bail", "money"), ("bond money", "money"),
         ("(614) 555-0199", "contact"), ("+1 614 555 0199", "contact"),
         ("me@example.org", "contact"), ("https://example.org/x", "contact"),
         ("12 Elm Street", "contact"), ("add me on snapchat", "contact"), ("@jane_doe", "contact"),
-        ("nudes", "explicit"), ("I will kill you", "threat"), ("heroin", "contraband"),
-        ("a gun", "contraband"), ("a cell phone", "contraband"), ("escape plan", "escape"),
-        ("white power", "hate"),
+        ("nudes", "explicit"), ("I will kill you", "threat"), ("send me some heroin", "contraband"),
+        ("get me a gun", "contraband"), ("bring a cell phone in here", "contraband"),
+        ("escape plan", "escape"), ("white power", "hate"),
+        ("Mándame una lana a mi cuenta", "money"), ("pásame tu número de cel", "contact"),
+        ("mándame fotos sin ropa", "explicit"), ("ya sé dónde vive tu mamá", "threat"),
+        ("rocía la carta con K2", "contraband"), ("plan de fuga", "escape"),
+        ("supremacía blanca", "hate"),
     ]:  # fmt: skip
         assert category in rules.screen(text).categories, text
 
@@ -422,8 +439,12 @@ def test_it_loads_the_rule_file_into_the_database_by_migration():
     executor = MigrationExecutor(connection)
     executor.migrate([("moderation", "0003_screeningrule")])
     ScreeningRule.objects.all().delete()
+    with connection.cursor() as cursor:
+        # Later migrations alter the table: run the delete's deferred checks now.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     executor.loader.build_graph()
-    executor.migrate([("moderation", "0004_default_rules")])
+    [latest] = executor.loader.graph.leaf_nodes("moderation")
+    executor.migrate([latest])
 
     in_database = {
         rule.as_spec() for rule in ScreeningRule.objects.filter(facility=None, is_active=True)

@@ -74,9 +74,9 @@ def test_the_baseline_is_one_alternation_of_every_keyword():
             for line in spec.pattern.splitlines()
         }
     )
-    text = f"Venmo me, or try {keywords[0].upper()}; the bailiff and smugglers"
+    text = f"Venmo me, or try {keywords[0].upper()}; the bailiff and orgasms"
     assert [match.group() for match in baseline.finditer(text)] == [
         "Venmo",
         keywords[0].upper(),
-        "smugglers",
+        "orgasms",
     ]

@@ -43,14 +43,23 @@ class Command(BaseCommand):
                     "categories": result.categories,
                     "hits": [hit.as_dict() for hit in result.hits],
                     "disguises": list(result.disguises),
+                    "language": result.language.code,
+                    "language_confidence": result.language.confidence,
+                    "machine_screened": result.machine_screened,
                 }
                 self.stdout.write(json.dumps(line, ensure_ascii=False))
                 continue
             categories = ", ".join(result.categories) or "clean"
             self.stdout.write(f"{source}: risk {result.risk} ({categories})")
+            if result.machine_screened:
+                language = result.language
+                self.stdout.write(f"  language   {language.name} ({language.confidence:.2f})")
+            else:
+                self.stdout.write(f"  language   {result.not_screened_alert}")
             for hit in result.hits:
+                read_as = f"  read as {hit.read_as!r}" if hit.read_as else ""
                 self.stdout.write(
-                    f"  {hit.category:<10} {hit.start}-{hit.end} {hit.match!r}  [{hit.rule}]"
+                    f"  {hit.category:<10} {hit.start}-{hit.end} {hit.match!r}  [{hit.rule}]{read_as}"
                 )
             for disguise in result.disguises:
                 self.stdout.write(f"  disguised  {disguise}")
