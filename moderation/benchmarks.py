@@ -7,7 +7,7 @@ reflect a rule set that has grown in use, not the small shipped one.
 - `screening.letters_per_s`: letters screened per second on one core
   (`RuleSet.screen`: normalisation, every rule, categories, spans in the
   original text). The letters are realistic and of varied lengths: the labelled
-  corpus (tests/moderation/corpus) mixed with generated everyday paragraphs,
+  corpus (corpus/screening, English and Spanish) mixed with generated everyday paragraphs,
   some with typographic quotes and accents; about a third carry a flagged
   example or one of the extra keywords (`screening.flagged_letters`).
 - `screening.re_baseline_letters_per_s`: the naive approach on the same
@@ -30,15 +30,14 @@ from the shipped file.
 
 from __future__ import annotations
 
-import json
 import random
 import re
 import statistics
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
-from moderation.screening import RuleSet, RuleSpec, load_default_rule_specs
+from moderation.screening import RuleSet, RuleSpec, default_ruleset, load_default_rule_specs
+from moderation.screening_corpus import evaluate, load_corpus
 from penpals.benchmarks import percentile
 
 Figure = tuple[str, float | int, str]
@@ -48,9 +47,6 @@ EXTRA_KEYWORDS = 500
 LETTERS = 300
 LONG_LETTER_CHARS = 13_000
 LONG_LETTERS = 200
-CORPUS_PATH = (
-    Path(__file__).resolve().parent.parent / "tests" / "moderation" / "corpus" / "letters.json"
-)
 
 # Letter lengths drawn uniformly from these: most letters are a page or two,
 # some run to the site's maximum.
@@ -161,8 +157,8 @@ def make_letter(
 def make_letters(count: int, lengths: tuple[int, ...], keywords: list[str], seed: int = SEED):
     rng = random.Random(seed)  # noqa: S311 - made-up letters
     corpus: dict[bool, list[str]] = {False: [], True: []}
-    for letter in json.loads(CORPUS_PATH.read_text(encoding="utf-8"))["letters"]:
-        corpus[bool(letter["labels"])].append(letter["text"])
+    for letter in load_corpus():
+        corpus[letter.label == "harmful"].append(letter.text)
     return [make_letter(rng, rng.choice(lengths), corpus, keywords) for _ in range(count)]
 
 
@@ -247,6 +243,18 @@ def bench_screening(
     timings = [_best_time_ms(rules.screen, letter, rounds) for letter in long_letters]
     yield "screening.p50_ms", statistics.median(timings), "ms"
     yield "screening.p95_ms", percentile(timings, 0.95), "ms"
+
+
+def bench_screening_corpus() -> Iterator[Figure]:
+    """Catch rate, false alarms and per-category precision and recall of the
+    default rules on the labelled corpus (moderation.screening_corpus), per
+    language, for the tuning letters and the held-out ones apart."""
+    letters = load_corpus()
+    rules = default_ruleset()
+    for split in sorted({letter.split for letter in letters}, reverse=True):
+        chosen = [letter for letter in letters if letter.split == split]
+        yield f"screening.corpus.{split}.letters", len(chosen), "letters"
+        yield from evaluate(rules, chosen).figures(f"screening.corpus.{split}")
 
 
 # The admin queue's benchmark lives beside its seeding code; `manage.py bench`

@@ -1,79 +1,69 @@
-"""Precision and recall of the default rules on a labelled set of letters.
+"""What the default rules catch on the labelled corpus in corpus/screening/.
 
-tests/moderation/corpus/letters.json holds example letters, clean ones and
-ones for every category, each labelled with the categories a moderator would
-want flagged. It includes hard cases on purpose: innocent words that contain
-keywords, innocent mentions of risky words ("my bail hearing"), and requests
-written without any keyword ("a little something for stamps"). Some of those
-are misses or false alarms today, and that is measured, not hidden.
-
-Threshold: each category needs precision and recall of at least 0.8. The
-screen is a highlighter in front of a human (by default a person reads every
-letter), so a paraphrase it misses is still read; but a rule change that loses
-a whole family of patterns (say, every payment app) drops a category below 0.8
-and fails here. With 6-12 examples per category one more miss or false alarm
-than today fails some categories, so this also pins today's quality.
-
-Run with `pytest -s` to see the table.
+The corpus (moderation.screening_corpus) holds English and Spanish letters,
+harmful and clean, plain, paraphrased and disguised, written by the team. The
+rules' paraphrase patterns were written after reading the "tuning" files, so
+the floors here pin today's quality on them: a rule change that loses a family
+of patterns (every payment app, every Spanish threat) or starts holding
+ordinary letters fails. The held-out file was written by someone who never
+saw the rules, and nobody who edits the rules reads it; its floors are lower,
+and `make bench` prints its figures. Run with `pytest -s` to see them.
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+import pytest
 
 from moderation.screening import CATEGORIES, default_ruleset
+from moderation.screening_corpus import STYLES, evaluate, load_corpus
 
-CORPUS = Path(__file__).parent / "corpus" / "letters.json"
-THRESHOLD = 0.8
+# split -> language -> (least share of harmful letters caught, most share of
+# clean letters held)
+FLOORS = {
+    "tuning": {"en": (0.87, 0.03), "es": (0.82, 0.04)},
+    "held_out": {"en": (0.80, 0.12), "es": (0.75, 0.10)},
+}
 
 
-def measure() -> tuple[dict[str, tuple[float, float, int, int, int]], int]:
-    """Per category: (precision, recall, true positives, false positives, false negatives)."""
-    letters = json.loads(CORPUS.read_text(encoding="utf-8"))["letters"]
-    counts = {category: [0, 0, 0] for category in CATEGORIES}
-    rules = default_ruleset()
-    for letter in letters:
-        expected = set(letter["labels"])
-        found = set(rules.screen(letter["text"], scope="outbound").categories)
+@pytest.fixture(scope="module")
+def corpus():
+    return load_corpus()
+
+
+def test_it_has_a_big_labelled_corpus_in_both_languages(corpus):
+    assert len(corpus) >= 600
+    assert len({letter.id for letter in corpus}) == len(corpus)
+    for language in ("en", "es"):
+        letters = [letter for letter in corpus if letter.language == language]
+        harmful = [letter for letter in letters if letter.label == "harmful"]
+        assert 0.35 <= len(harmful) / len(letters) <= 0.65, language
         for category in CATEGORIES:
-            if category in found and category in expected:
-                counts[category][0] += 1
-            elif category in found:
-                counts[category][1] += 1
-            elif category in expected:
-                counts[category][2] += 1
-    table = {}
-    for category, (tp, fp, fn) in counts.items():
-        precision = tp / (tp + fp) if tp + fp else 1.0
-        recall = tp / (tp + fn) if tp + fn else 1.0
-        table[category] = (precision, recall, tp, fp, fn)
-    return table, len(letters)
+            assert sum(category in letter.categories for letter in harmful) >= 8, category
+        for style in STYLES:
+            assert sum(letter.style == style for letter in harmful) >= 30, style
+        assert {letter.direction for letter in letters} == {"to_prison", "from_prison"}
+    assert any(letter.split == "held_out" for letter in corpus)
 
 
-def format_table(table) -> str:
-    lines = [f"{'category':<11} {'precision':>9} {'recall':>7} {'tp':>4} {'fp':>4} {'fn':>4}"]
-    for category, (precision, recall, tp, fp, fn) in table.items():
-        lines.append(f"{category:<11} {precision:>9.2f} {recall:>7.2f} {tp:>4} {fp:>4} {fn:>4}")
-    return "\n".join(lines)
+@pytest.mark.parametrize("split", sorted(FLOORS))
+def test_it_catches_harmful_letters_and_holds_few_clean_ones(corpus, split):
+    evaluation = evaluate(default_ruleset(), [letter for letter in corpus if letter.split == split])
+    report = "\n".join(f"{name} {value:.3f}" for name, value, _ in evaluation.figures(split))
+    print(f"\n{report}")
+    for language, (least_caught, most_held) in FLOORS[split].items():
+        harmful = evaluation.tallies[language, "harmful"]
+        clean = evaluation.tallies[language, "clean"]
+        assert harmful.share >= least_caught, f"{language}: caught {harmful.share:.3f}\n{report}"
+        assert clean.share <= most_held, f"{language}: held {clean.share:.3f}\n{report}"
 
 
-def test_it_has_a_big_enough_labelled_corpus():
-    letters = json.loads(CORPUS.read_text(encoding="utf-8"))["letters"]
-    assert len(letters) >= 60
-    assert sum(1 for letter in letters if not letter["labels"]) >= 15
-    for category in CATEGORIES:
-        assert any(category in letter["labels"] for letter in letters), category
-        assert {*letters[0]} == {"labels", "text"}
-
-
-def test_it_meets_precision_and_recall_per_category():
-    table, size = measure()
-    report = f"Screening corpus ({size} letters, default rules):\n{format_table(table)}"
-    print("\n" + report)
-    below = [
-        category
-        for category, (precision, recall, *_) in table.items()
-        if precision < THRESHOLD or recall < THRESHOLD
+def test_every_clean_letter_in_the_corpus_reads_as_its_own_language(corpus):
+    # A clean letter marked "not machine-screened" would be a false alarm
+    # from language detection alone.
+    rules = default_ruleset()
+    unread = [
+        letter.id
+        for letter in corpus
+        if letter.label == "clean" and not rules.screen(letter.text).machine_screened
     ]
-    assert not below, f"below {THRESHOLD}: {below}\n{report}"
+    assert unread == []
