@@ -191,6 +191,7 @@ def enqueue_screening(letter: Letter) -> None:
 # held for a person, whatever the facility's screening mode.
 EVASION_SUMMARY = "Possible evasion of a no-contact order / suspension / block"
 DISGUISE_ALERT = "Possibly disguised to slip past screening"
+SIGNAL_ALERT = "Reads like the harmful letters screening learned from"
 
 
 def evasion_alerts(letter: Letter) -> list[str]:
@@ -405,12 +406,18 @@ def screen_letter(letter_id: int) -> None:
             risk = min(100, risk + 20)
         # A letter in a language no rule is written for was read by no machine.
         unread = [f"{result.not_screened_alert}."] if not result.machine_screened else []
+        # The statistical signal raises the risk and keeps the letter for a
+        # person; it never rejects on its own.
+        resembles = [f"{SIGNAL_ALERT} ({result.signal:.2f})."] if result.signal_high else []
+        if resembles:
+            risk = min(100, risk + 15)
         letter.screening = {
             "risk": risk,
             "categories": categories,
             "hits": [hit.as_dict() for hit in result.hits],
-            "alerts": alerts + disguises + unread,
+            "alerts": alerts + disguises + unread + resembles,
             "language": result.language.code,
+            "signal": round(result.signal, 3),
         }
         letter.screened_at = timezone.now()
         letter.status = Status.IN_REVIEW

@@ -79,6 +79,7 @@ import re2
 import regex
 
 from moderation import languages
+from moderation.signal import SignalModel, shipped_model
 
 logger = logging.getLogger(__name__)
 
@@ -499,6 +500,24 @@ def address_view(text: NormalisedText) -> NormalisedText | None:
     return NormalisedText(*addresses.result())
 
 
+# "Please don't send me money", "no me mandes dinero": a money request the
+# writer turns down is not one. Only money hits are read this way; a negated
+# threat ("I won't hurt you... unless") still goes to a person.
+_NEGATION_BEFORE = re.compile(
+    r"(?:\bdon\W?t|\bdo\s+not|\bnever|\bno\s+need\s+to|\bno\s+(?:me|le|les|nos|te)"
+    r"|\bno\s+(?:tienes|tiene|hace\s+falta)\s+que|\bni\s+se\s+te\s+ocurra)"
+    r"(?:\W+\w+){0,2}\W*$"
+)
+_NEGATION_REACH = 40
+
+
+def _negated_request(hit: Hit, original: str) -> bool:
+    if hit.category != "money":
+        return False
+    before = _plainly_folded(original[max(0, hit.start - _NEGATION_REACH) : hit.start])
+    return _NEGATION_BEFORE.search(before) is not None
+
+
 def _to_word_end(hit: Hit, original: str) -> Hit:
     """`hit` reaching to the end of the word it ends in: a digit of the number
     view maps to the first letter of its word ("nine")."""
@@ -761,13 +780,22 @@ class ScreeningResult:
     # Whether rules were written for the text's language. When not, the text
     # was read by no machine and must go to a person (see not_screened_alert).
     machine_screened: bool = False
+    # The statistical signal (moderation.signal), 0..1, and the level at which
+    # it keeps a text for a person; 0 and 1 when no model is in use.
+    signal: float = 0.0
+    signal_threshold: float = 1.0
+
+    @property
+    def signal_high(self) -> bool:
+        return self.signal >= self.signal_threshold
 
     @property
     def needs_a_person(self) -> bool:
         """Whether a person must read the text before it moves on: anything a
-        rule found, a disguise, or a language no rule is written for. Only a
-        text with none of these may be approved without a person."""
-        return bool(self.hits or self.disguises or not self.machine_screened)
+        rule found, a disguise, a language no rule is written for, or a high
+        statistical signal. Only a text with none of these may be approved
+        without a person."""
+        return bool(self.hits or self.disguises or not self.machine_screened or self.signal_high)
 
     @property
     def not_screened_alert(self) -> str:
@@ -847,8 +875,9 @@ class RuleSet:
     """Compiled rules. Build one per rule version and reuse it: compiling is the
     expensive part (see the module docstring for how a letter is screened)."""
 
-    def __init__(self, specs: list[RuleSpec]):
+    def __init__(self, specs: list[RuleSpec], signal_model: SignalModel | None = None):
         self.specs = list(specs)
+        self.signal_model = signal_model
         self._rules = [_CompiledRule(spec) for spec in self.specs]
         # Rules neither pass below can rule out: scanned for every text.
         self._always_scanned: set[int] = set()
@@ -990,13 +1019,17 @@ class RuleSet:
             # One hit per rule and span: the first found, from the text as
             # written before any view.
             hits = list({(hit.rule, hit.start, hit.end): hit for hit in reversed(hits)}.values())
+            hits = [hit for hit in hits if not _negated_request(hit, text)]
         hits.sort(key=lambda h: (h.start, h.end, h.category, h.rule))
         language = languages.detect(text, self.languages)
+        model = self.signal_model
         return ScreeningResult(
             tuple(hits),
             tuple(disguises(text)),
             language=language,
             machine_screened=language.code in self.languages,
+            signal=model.score(normalised.text) if model and normalised else 0.0,
+            signal_threshold=model.threshold if model else 1.0,
         )
 
 
@@ -1033,7 +1066,7 @@ def load_default_rule_specs(path: Path = DEFAULT_RULES_PATH) -> list[RuleSpec]:
 
 @lru_cache(maxsize=1)
 def default_ruleset() -> RuleSet:
-    return RuleSet(load_default_rule_specs())
+    return RuleSet(load_default_rule_specs(), shipped_model())
 
 
 # (version of the rules, their compiled RuleSet), swapped as one reference so a
@@ -1073,7 +1106,7 @@ def database_ruleset() -> RuleSet:
             logger.error("Screening rule %s (%s) skipped: %s", rule.pk, rule.name, exc)
             continue
         specs.append(spec)
-    ruleset = RuleSet(specs)
+    ruleset = RuleSet(specs, shipped_model())
     _database_cache = (version, ruleset)
     return ruleset
 
@@ -1100,12 +1133,16 @@ def screen_fields(
         result = ruleset.screen(text, scope=scope, facility_id=facility_id)
         hits.extend(result.hits)
         found.extend(result.disguises)
-    language = languages.detect("\n".join(texts), ruleset.languages)
+    together = "\n".join(texts)
+    language = languages.detect(together, ruleset.languages)
+    model = ruleset.signal_model
     return ScreeningResult(
         tuple(hits),
         tuple(dict.fromkeys(found)),
         language=language,
         machine_screened=language.code in ruleset.languages,
+        signal=model.score(normalise(together).text) if model and together else 0.0,
+        signal_threshold=model.threshold if model else 1.0,
     )
 
 

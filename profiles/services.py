@@ -80,6 +80,8 @@ def submit_profile_for_review(profile: InmateProfile, kind: str, *, summary: str
     screening = screen_profile(profile, kind)
     if screening.language.code and not screening.machine_screened:
         summary = f"{screening.not_screened_alert}. {summary}"
+    if screening.signal_high:
+        summary = f"Reads like harmful text (statistical signal {screening.signal:.2f}). {summary}"
     submit_for_review(
         profile,
         kind,

@@ -6,22 +6,25 @@ rules' paraphrase patterns were written after reading the "tuning" files, so
 the floors here pin today's quality on them: a rule change that loses a family
 of patterns (every payment app, every Spanish threat) or starts holding
 ordinary letters fails. The held-out file was written by someone who never
-saw the rules, and nobody who edits the rules reads it; its floors are lower,
-and `make bench` prints its figures. Run with `pytest -s` to see them.
+saw the rules, and nobody who edits the rules or trains the signal reads it.
+`make bench` prints every figure. Run with `pytest -s` to see them.
 """
 
 from __future__ import annotations
 
 import pytest
 
-from moderation.screening import CATEGORIES, default_ruleset
+from moderation.screening import CATEGORIES, RuleSet, default_ruleset, load_default_rule_specs
 from moderation.screening_corpus import STYLES, evaluate, load_corpus
 
-# split -> language -> (least share of harmful letters caught, most share of
-# clean letters held)
+# (split, what screens) -> language -> (least share of harmful letters caught,
+# most share of clean letters held). The rules alone on the tuning letters pin
+# the rules; the shipped rules with the statistical signal on the held-out
+# letters pin what a facility gets (the signal trained on the tuning letters,
+# so on them it would only flatter itself: `make bench` cross-validates it).
 FLOORS = {
-    "tuning": {"en": (0.87, 0.03), "es": (0.82, 0.04)},
-    "held_out": {"en": (0.80, 0.12), "es": (0.75, 0.10)},
+    ("tuning", "rules"): {"en": (0.86, 0.03), "es": (0.81, 0.03)},
+    ("held_out", "shipped"): {"en": (0.93, 0.12), "es": (0.90, 0.10)},
 }
 
 
@@ -45,12 +48,13 @@ def test_it_has_a_big_labelled_corpus_in_both_languages(corpus):
     assert any(letter.split == "held_out" for letter in corpus)
 
 
-@pytest.mark.parametrize("split", sorted(FLOORS))
-def test_it_catches_harmful_letters_and_holds_few_clean_ones(corpus, split):
-    evaluation = evaluate(default_ruleset(), [letter for letter in corpus if letter.split == split])
+@pytest.mark.parametrize(("split", "screening"), sorted(FLOORS))
+def test_it_catches_harmful_letters_and_holds_few_clean_ones(corpus, split, screening):
+    rules = RuleSet(load_default_rule_specs()) if screening == "rules" else default_ruleset()
+    evaluation = evaluate(rules, [letter for letter in corpus if letter.split == split])
     report = "\n".join(f"{name} {value:.3f}" for name, value, _ in evaluation.figures(split))
-    print(f"\n{report}")
-    for language, (least_caught, most_held) in FLOORS[split].items():
+    print(f"\n{screening}:\n{report}")
+    for language, (least_caught, most_held) in FLOORS[split, screening].items():
         harmful = evaluation.tallies[language, "harmful"]
         clean = evaluation.tallies[language, "clean"]
         assert harmful.share >= least_caught, f"{language}: caught {harmful.share:.3f}\n{report}"

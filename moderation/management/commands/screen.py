@@ -46,6 +46,8 @@ class Command(BaseCommand):
                     "language": result.language.code,
                     "language_confidence": result.language.confidence,
                     "machine_screened": result.machine_screened,
+                    "signal": round(result.signal, 3),
+                    "needs_a_person": result.needs_a_person,
                 }
                 self.stdout.write(json.dumps(line, ensure_ascii=False))
                 continue
@@ -56,6 +58,9 @@ class Command(BaseCommand):
                 self.stdout.write(f"  language   {language.name} ({language.confidence:.2f})")
             else:
                 self.stdout.write(f"  language   {result.not_screened_alert}")
+            if result.signal_threshold < 1:
+                level = "held for a person" if result.signal_high else "low"
+                self.stdout.write(f"  signal     {result.signal:.2f} ({level})")
             for hit in result.hits:
                 read_as = f"  read as {hit.read_as!r}" if hit.read_as else ""
                 self.stdout.write(
