@@ -28,6 +28,7 @@ from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from moderation.forms import BulkDecisionForm, DecisionForm, TryRulesForm
+from moderation.languages import LANGUAGE_NAMES
 from moderation.models import FlagCategory, ModerationItem, ScreeningRule
 from moderation.paginator import EstimatedCountPaginator
 from moderation.screening import Hit, highlight_segments, screen_text
@@ -187,6 +188,7 @@ def letter_review(letter) -> dict:
         "letter": letter,
         "segments": highlight_segments(letter.body, hits),
         "screening": screening,
+        "language": LANGUAGE_NAMES.get(screening.get("language", ""), ""),
         "scans": list(letter.scans.all()),
         "earlier_letters": list(reversed(earlier)),
     }

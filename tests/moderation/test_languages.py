@@ -4,6 +4,7 @@ written for may be approved without a person."""
 from __future__ import annotations
 
 import pytest
+from django.urls import reverse
 
 from messaging.models import Letter
 from messaging.services import screen_letter
@@ -145,3 +146,23 @@ def test_a_flagged_only_facility_holds_a_harmful_spanish_letter(
 
 def test_the_migrated_rules_carry_their_language(default_screening_rules):
     assert set(ScreeningRule.objects.values_list("language", flat=True)) == {"", "en", "es"}
+
+
+def test_the_moderator_sees_the_language_and_why_no_machine_read_the_letter(
+    client, moderator_with_mfa, alice, flagged_only_profile, default_screening_rules
+):
+    letters = {}
+    for body in (SPANISH, FRENCH):
+        letter = write_letter(alice, flagged_only_profile, body)
+        screen_letter(letter.pk)
+        letters[body] = ModerationItem.objects.for_object(letter).first()
+    client.force_login(moderator_with_mfa)
+    spanish = client.get(
+        reverse("admin:moderation_moderationitem_change", args=[letters[SPANISH].pk])
+    ).content.decode()
+    assert "written in Spanish" in spanish
+    french = client.get(
+        reverse("admin:moderation_moderationitem_change", args=[letters[FRENCH].pk])
+    ).content.decode()
+    assert "written in French" in french
+    assert "Not machine-screened: French." in french
