@@ -322,4 +322,4 @@ def seed_letters() -> None:
         batch = check_create_print_batch(liaison, released.facility, [letter.pk], uuid.uuid4())
         do_mark_delivered(liaison, batch)
         InmateProfile.objects.filter(pk=released.pk).update(status=InmateProfile.Status.RELEASED)
-        close_correspondences(released, Correspondence.CloseReason.RELEASED)
+        close_correspondences(released.correspondences.all(), Correspondence.CloseReason.RELEASED)

@@ -22,6 +22,7 @@ from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from messaging.models import Correspondence, Letter, Notification, PrintBatch
@@ -297,7 +298,6 @@ def enforce_no_contact_order(order_id: int) -> int:
         )
         identifiers = _identifiers_by_user(c.pen_pal for c in correspondences)
         matched = 0
-        now = timezone.now()
         for correspondence in correspondences:
             pen_pal = correspondence.pen_pal
             match = order.matches(
@@ -306,10 +306,13 @@ def enforce_no_contact_order(order_id: int) -> int:
             if not match:
                 continue
             matched += 1
-            if match == "email" and correspondence.closed_at is None:
-                Correspondence.objects.filter(pk=correspondence.pk, closed_at__isnull=True).update(
-                    closed_at=now, close_reason=Correspondence.CloseReason.MODERATOR
+            if match == "email":
+                # Closed: nothing in it is delivered, either way.
+                close_correspondences(
+                    Correspondence.objects.filter(pk=correspondence.pk),
+                    Correspondence.CloseReason.MODERATOR,
                 )
+                continue
             held = (
                 Letter.objects.select_for_update(of=("self",))
                 .select_related("correspondence__profile__facility")
@@ -547,20 +550,34 @@ def do_unblock(correspondence: Correspondence) -> None:
     Correspondence.objects.filter(pk=correspondence.pk).update(blocked_by_pen_pal_at=None)
 
 
-def close_correspondences(profile: InmateProfile, reason: str) -> int:
-    """Close every open correspondence with `profile` (released, transferred).
-    Letters still in review are withdrawn from the queue: they cannot be delivered."""
-    now = timezone.now()
-    closed = Correspondence.objects.filter(profile=profile, closed_at__isnull=True).update(
-        closed_at=now, close_reason=reason
-    )
-    for letter in Letter.objects.filter(
-        correspondence__profile=profile, status__in=(Status.SUBMITTED, Status.IN_REVIEW)
-    ):
-        kind = (
-            ModerationItem.Kind.LETTER_OUT if letter.is_outbound else ModerationItem.Kind.LETTER_IN
+def close_correspondences(correspondences: QuerySet[Correspondence], reason: str) -> int:
+    """Close the open ones among `correspondences` for `reason`; return how
+    many were open. Every path that closes a correspondence comes here (a
+    release or transfer, a moderator's decision, a no-contact order).
+
+    A closed correspondence delivers nothing either way, so every letter in
+    it still waiting for a decision leaves the moderation queue and is marked
+    not delivered: no moderator can approve it afterwards (an inmate's reply
+    approved after a no-contact order would reach the protected person).
+    Letters are locked, so a screening task running meanwhile either finishes
+    first (and its item is withdrawn here) or finds the letter decided.
+    """
+    with transaction.atomic():
+        closed = correspondences.filter(closed_at__isnull=True).update(
+            closed_at=timezone.now(), close_reason=reason
         )
-        withdraw_pending(letter, kind)
+        waiting = Letter.objects.select_for_update(of=("self",)).filter(
+            correspondence__in=correspondences, status__in=(Status.SUBMITTED, Status.IN_REVIEW)
+        )
+        for letter in waiting:
+            kind = (
+                ModerationItem.Kind.LETTER_OUT
+                if letter.is_outbound
+                else ModerationItem.Kind.LETTER_IN
+            )
+            withdraw_pending(letter, kind)
+            letter.status = Status.REJECTED
+            letter.save(update_fields=["status"])
     return closed
 
 

@@ -299,12 +299,15 @@ def do_lift_suspension(suspension: WritingSuspension, staff) -> bool:
 
 def do_close_correspondence(correspondence) -> bool:
     """Close a correspondence on the team's decision; False when already closed.
-    Its letters stay (for both sides to read and staff to review)."""
+    Its letters stay for both sides to read; those still waiting for a
+    decision are not delivered (messaging.services.close_correspondences)."""
     from messaging.models import Correspondence
+    from messaging.services import close_correspondences
 
     return bool(
-        Correspondence.objects.filter(pk=correspondence.pk, closed_at__isnull=True).update(
-            closed_at=timezone.now(), close_reason=Correspondence.CloseReason.MODERATOR
+        close_correspondences(
+            Correspondence.objects.filter(pk=correspondence.pk),
+            Correspondence.CloseReason.MODERATOR,
         )
     )
 

@@ -337,7 +337,7 @@ def do_change_lifecycle(
         for item in ModerationItem.objects.for_object(profile).pending():
             item.status = ModerationItem.Status.WITHDRAWN
             item.save(update_fields=["status"])
-        close_correspondences(profile, profile.status)
+        close_correspondences(profile.correspondences.all(), profile.status)
     record_action(
         liaison,
         profile.facility,

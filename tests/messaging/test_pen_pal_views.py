@@ -322,7 +322,7 @@ def test_the_inbox_shows_closed_and_blocked_states(alice_client, alice, profile)
     write_letter(alice, profile)
     blocked = CorrespondenceFactory(pen_pal=alice)
     do_block(blocked)
-    close_correspondences(profile, Correspondence.CloseReason.RELEASED)
+    close_correspondences(profile.correspondences.all(), Correspondence.CloseReason.RELEASED)
     html = alice_client.get(INBOX_URL).content.decode()
     assert "The person has been released" in html
     assert "Blocked by you" in html
@@ -449,7 +449,7 @@ def test_the_thread_runs_a_fixed_number_of_queries(
 
 def test_a_closed_thread_explains_why(alice_client, alice, profile, thread):
     LetterFactory(correspondence=thread)
-    close_correspondences(profile, Correspondence.CloseReason.RELEASED)
+    close_correspondences(profile.correspondences.all(), Correspondence.CloseReason.RELEASED)
     html = alice_client.get(thread_url(thread)).content.decode()
     assert "This correspondence is closed" in html
     assert "because Marcus has been released" in html
@@ -457,7 +457,7 @@ def test_a_closed_thread_explains_why(alice_client, alice, profile, thread):
 
 
 def test_a_transferred_thread_explains_why(alice_client, profile, thread):
-    close_correspondences(profile, Correspondence.CloseReason.TRANSFERRED)
+    close_correspondences(profile.correspondences.all(), Correspondence.CloseReason.TRANSFERRED)
     html = alice_client.get(thread_url(thread)).content.decode()
     assert "because Marcus has moved to another facility" in html
 

@@ -343,7 +343,9 @@ def test_a_storage_failure_leaves_nothing_half_stored(
     ("change", "message"),
     [
         (
-            lambda c: close_correspondences(c.profile, Correspondence.CloseReason.RELEASED),
+            lambda c: close_correspondences(
+                c.profile.correspondences.all(), Correspondence.CloseReason.RELEASED
+            ),
             "is closed",
         ),
         (lambda c: do_block(c), "The pen pal has blocked"),
@@ -517,7 +519,9 @@ def test_it_refuses_a_reference_of_another_facility(liaison_client, facility, pr
 
 
 def test_it_explains_a_closed_correspondence(liaison_client, facility, correspondence):
-    close_correspondences(correspondence.profile, Correspondence.CloseReason.TRANSFERRED)
+    close_correspondences(
+        correspondence.profile.correspondences.all(), Correspondence.CloseReason.TRANSFERRED
+    )
     response = liaison_client.post(
         reply_url(facility),
         {
