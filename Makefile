@@ -15,8 +15,7 @@ bench:
 	bash scripts/bench.sh
 
 lint:
-	.venv/bin/ruff format --check .
-	.venv/bin/ruff check .
+	bash scripts/lint.sh
 
 format:
 	.venv/bin/ruff format .
