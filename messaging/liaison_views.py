@@ -260,11 +260,12 @@ def reply_upload(request: HttpRequest, facility_slug: str) -> HttpResponse:
         request.POST if request.method == "POST" else None,
         request.FILES if request.method == "POST" else None,
         correspondences=correspondences,
-        choices=correspondences.filter(
-            closed_at__isnull=True,
+        choices=correspondences.open()
+        .filter(
             blocked_by_pen_pal_at__isnull=True,
             blocked_by_inmate_at__isnull=True,
-        ).order_by("profile__display_name", "profile__inmate_number", "code"),
+        )
+        .order_by("profile__display_name", "profile__inmate_number", "code"),
     )
     if request.method == "POST" and form.is_valid():
         correspondence = form.cleaned_data["correspondence"]

@@ -39,6 +39,12 @@ def normalise_code(text: str) -> str:
     return f"PP-{cleaned[:4]}-{cleaned[4:]}"
 
 
+class CorrespondenceQuerySet(models.QuerySet):
+    def open(self) -> CorrespondenceQuerySet:
+        """Not closed (a release, a transfer, the team's decision, an order)."""
+        return self.filter(closed_at__isnull=True)
+
+
 class Correspondence(models.Model):
     """One pen pal writing with one person in prison."""
 
@@ -62,6 +68,8 @@ class Correspondence(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     # When the newest letter (either way) was written: the inbox's order.
     last_letter_at = models.DateTimeField(default=timezone.now)
+
+    objects = CorrespondenceQuerySet.as_manager()
 
     class Meta:
         constraints = [

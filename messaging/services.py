@@ -563,9 +563,7 @@ def close_correspondences(correspondences: QuerySet[Correspondence], reason: str
     first (and its item is withdrawn here) or finds the letter decided.
     """
     with transaction.atomic():
-        closed = correspondences.filter(closed_at__isnull=True).update(
-            closed_at=timezone.now(), close_reason=reason
-        )
+        closed = correspondences.open().update(closed_at=timezone.now(), close_reason=reason)
         waiting = Letter.objects.select_for_update(of=("self",)).filter(
             correspondence__in=correspondences, status__in=(Status.SUBMITTED, Status.IN_REVIEW)
         )

@@ -59,12 +59,7 @@ private_page = cache_control(private=True, no_store=True)
 def get_profile_to_write_to(slug: str) -> InmateProfile:
     """A listed profile, or a paused one (so the page can say it is paused);
     anything else (draft, released, archived) is 404 as on the public site."""
-    return get_object_or_404(
-        InmateProfile.objects.select_related("facility").filter(
-            status__in=(InmateProfile.Status.PUBLISHED, InmateProfile.Status.PAUSED)
-        ),
-        slug=slug,
-    )
+    return get_object_or_404(InmateProfile.objects.select_related("facility").listed(), slug=slug)
 
 
 def get_correspondence_for_pen_pal(user, pk: int) -> Correspondence:
@@ -218,10 +213,7 @@ def attach_latest_letters(correspondences: list[Any]) -> None:
         correspondence.latest_letter = letter
         # Once a person is no longer listed (released, transferred), their photo
         # is not shown any more, here as in the directory.
-        is_listed = correspondence.profile_status in (
-            InmateProfile.Status.PUBLISHED,
-            InmateProfile.Status.PAUSED,
-        )
+        is_listed = correspondence.profile_status in InmateProfile.LISTED_STATUSES
         correspondence.is_profile_listed = (
             correspondence.profile_status == InmateProfile.Status.PUBLISHED
         )

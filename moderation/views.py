@@ -32,13 +32,7 @@ def find_listed_profile(slug: str) -> InmateProfile | None:
     if not slug_re.match(slug):
         # Not a slug (a NUL byte would even crash the query): ask who it is about.
         return None
-    return (
-        InmateProfile.objects.filter(
-            slug=slug, status__in=[InmateProfile.Status.PUBLISHED, InmateProfile.Status.PAUSED]
-        )
-        .select_related("facility")
-        .first()
-    )
+    return InmateProfile.objects.listed().filter(slug=slug).select_related("facility").first()
 
 
 @require_http_methods(["GET", "POST"])

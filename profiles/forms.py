@@ -185,7 +185,7 @@ class ProfileForm(forms.Form):
         """The profile as its liaison last left it: public text still waiting
         for review shows the edited version."""
         initial = {name: getattr(profile, name) for name in ProfileForm.base_fields}
-        if profile.status in (Profile.Status.PUBLISHED, Profile.Status.PAUSED):
+        if profile.is_listed:
             for name, value in profile.pending_changes.items():
                 if name in Profile.REVIEWED_FIELDS:
                     initial[name] = value

@@ -117,10 +117,9 @@ def dashboard_summary(facility: Facility) -> dict:
             .order_by("-created_at")[:limit]
         ),
         "expiring": list(
-            profiles.filter(
-                status__in=[Status.PUBLISHED, Status.PAUSED],
-                expires_at__lte=timezone.localdate() + EXPIRY_WARNING,
-            ).order_by("expires_at", "id")[:limit]
+            profiles.listed()
+            .filter(expires_at__lte=timezone.localdate() + EXPIRY_WARNING)
+            .order_by("expires_at", "id")[:limit]
         ),
         "recent_actions": describe_actions(
             LiaisonAction.objects.filter(facility=facility)
@@ -358,7 +357,7 @@ def profile_edit(request: HttpRequest, profile_id: int) -> HttpResponse:
         except IntegrityError:
             form.add_error("inmate_number", "A profile with this inmate number was just created.")
         else:
-            if profile.pending_changes and profile.status in (Status.PUBLISHED, Status.PAUSED):
+            if profile.pending_changes and profile.is_listed:
                 messages.success(
                     request,
                     "Saved. Changes to the public text wait for a moderator's review; "

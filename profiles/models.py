@@ -141,6 +141,11 @@ class InmateProfileQuerySet(PublicDataQuerySet):
     def published(self) -> InmateProfileQuerySet:
         return self.filter(status=InmateProfile.Status.PUBLISHED)
 
+    def listed(self) -> InmateProfileQuerySet:
+        """Profiles that are listed (published) or were and are paused: their
+        public page exists, saying when it is paused (InmateProfile.is_listed)."""
+        return self.filter(status__in=InmateProfile.LISTED_STATUSES)
+
     # Bulk writes that can change the search vocabulary refresh it (saves and
     # deletes do so through signals, see ProfilesConfig.ready).
     def update(self, **kwargs) -> int:
@@ -209,6 +214,10 @@ class InmateProfile(models.Model):
         RELEASED = "released", "Released"
         TRANSFERRED = "transferred", "Transferred"
         ARCHIVED = "archived", "Archived"
+
+    # Listed (published) or paused: the profile has a public page. The one
+    # home of this rule: InmateProfile.objects.listed() and is_listed.
+    LISTED_STATUSES = (Status.PUBLISHED, Status.PAUSED)
 
     # Public text that needs a moderator's approval when it changes.
     REVIEWED_FIELDS = ("display_name", "bio", "interests")
@@ -334,6 +343,10 @@ class InmateProfile(models.Model):
         update_fields = kwargs.get("update_fields")
         if update_fields is None or set(update_fields) & {"display_name", "bio", "interests"}:
             InmateProfile.objects.filter(pk=self.pk).update(search_vector=SEARCH_VECTOR)
+
+    @property
+    def is_listed(self) -> bool:
+        return self.status in self.LISTED_STATUSES
 
     @property
     def age(self) -> int:

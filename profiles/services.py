@@ -122,7 +122,7 @@ def changed_fields(profile: InmateProfile, fields: dict) -> list[str]:
     """The names in `fields` whose value differs from the profile as its
     liaison last left it: for public text of a listed profile, that is the
     edit waiting for review, if any."""
-    is_public = profile.status in (Status.PUBLISHED, Status.PAUSED)
+    is_public = profile.is_listed
     changed = []
     for name, value in fields.items():
         current = getattr(profile, name)
@@ -145,7 +145,7 @@ def do_update_profile(liaison, profile: InmateProfile, fields: dict) -> InmatePr
     profile, applies at once. Saving the same values again changes nothing
     and records nothing, so re-importing a file is safe."""
     profile = InmateProfile.objects.select_for_update().get(pk=profile.pk)
-    is_public = profile.status in (Status.PUBLISHED, Status.PAUSED)
+    is_public = profile.is_listed
     changed = changed_fields(profile, fields)
     if not changed:
         return profile
