@@ -31,8 +31,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
 QUEUE_URL = "/admin/moderation/moderationitem/"
 FLAGGED_BODY = (
-    "Dear Dolores, things are hard out here. Please put me on your cash app list "
-    "and call me at 614-555-0199 when you can."
+    "Dear Dolores, things are hard out here. Do you use cash app? I could use a friend. "
+    "Call me at 614-555-0199 when you can."
 )
 CLEAN_BODIES = [
     "Dear Dolores, the garden is full of tomatoes this year. What do you grow inside?",
