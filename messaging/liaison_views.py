@@ -18,7 +18,6 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from messaging import printing
@@ -26,14 +25,13 @@ from messaging.liaison_forms import DeliveredForm, PrintBatchForm, ReplyUploadFo
 from messaging.models import Correspondence, Letter, PrintBatch
 from messaging.replies import check_upload_reply
 from messaging.services import PRINT_BATCH_MAX_LETTERS, check_create_print_batch, do_mark_delivered
+from penpals.http import private_page
 from profiles.access import get_facility_for_liaison
 from profiles.models import Facility
 
 PAGE_SIZE = 50
 # The seconds between checks while a batch's PDF is being rendered.
 PDF_PENDING_REFRESH_SECONDS = 5
-
-private_page = cache_control(private=True, no_store=True)
 
 
 def get_batch_for_liaison(user, facility_slug: str, batch_id: int) -> PrintBatch:

@@ -21,13 +21,13 @@ from django.db.models import Case, Count, F, IntegerField, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce, Left
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from messaging import services
 from messaging.forms import LetterForm
 from messaging.models import Correspondence, Letter, LetterScan
 from moderation.reports import ReportForm, existing_report, file_report
+from penpals.http import private_page
 from penpals.models import User
 from profiles.access import is_staff_with, liaison_facilities
 from profiles.models import InmateProfile, LiaisonAction, ProfilePhoto
@@ -48,9 +48,6 @@ INBOX_PAGE_SIZE = 20
 EXCERPT_LENGTH = 120
 # What a scan may be served as; anything else is sent as a download.
 INLINE_SCAN_TYPES = {"image/jpeg", "image/png", "application/pdf"}
-
-# Letters are private correspondence: no browser or proxy keeps a copy.
-private_page = cache_control(private=True, no_store=True)
 
 
 # --- Access -----------------------------------------------------------------------------

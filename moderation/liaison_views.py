@@ -11,16 +11,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_http_methods
 
 from moderation.models import NoContactOrder
 from moderation.protection import do_record_liaison_no_contact_order
 from moderation.safety_forms import LiaisonNoContactOrderForm
+from penpals.http import private_page
 from profiles.access import get_profile_for_liaison
-
-# Names and emails of protected people: no browser or proxy keeps a copy.
-private_page = cache_control(private=True, no_store=True)
 
 
 @login_required

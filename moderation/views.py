@@ -11,7 +11,6 @@ from allauth.account.adapter import get_adapter
 from django.core.validators import slug_re
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_http_methods
 
 from moderation.protection import (
@@ -20,10 +19,8 @@ from moderation.protection import (
     do_create_protection_request,
 )
 from moderation.safety_forms import ProtectionRequestForm
+from penpals.http import private_page
 from profiles.models import InmateProfile
-
-# What someone typed here is theirs alone: no browser or proxy keeps a copy.
-private_page = cache_control(private=True, no_store=True)
 
 
 def find_listed_profile(slug: str) -> InmateProfile | None:

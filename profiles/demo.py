@@ -30,6 +30,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from PIL import Image, ImageDraw, ImageFont
 
+from penpals.dates import years_before
 from profiles.models import SEARCH_VECTOR, Facility, InmateProfile, ProfilePhoto
 
 Gender = InmateProfile.Gender
@@ -197,20 +198,13 @@ def _weighted(rng: random.Random, choices: list[tuple[object, float]]):
     return rng.choices(values, weights=weights, k=1)[0]
 
 
-def _years_before(day: date, years: int) -> date:
-    try:
-        return day.replace(year=day.year - years)
-    except ValueError:  # 29 February in a year that has none
-        return day.replace(year=day.year - years, day=28)
-
-
 def born_at_age(age: int, today: date, *, days_back: int) -> date:
     """A date of birth that makes someone exactly `age` today, as
     InmateProfile.age counts: `days_back` days (0 to 364) before the day they
     would turn `age` today. So a bio's "I'm 40" matches the age the profile
     shows (until that birthday comes round again)."""
-    latest = _years_before(today, age)  # turns `age` today
-    earliest = _years_before(today, age + 1) + timedelta(days=1)  # turns `age + 1` tomorrow
+    latest = years_before(today, age)  # turns `age` today
+    earliest = years_before(today, age + 1) + timedelta(days=1)  # turns `age + 1` tomorrow
     return max(earliest, latest - timedelta(days=days_back))
 
 

@@ -57,11 +57,10 @@ Indexes
 
 from __future__ import annotations
 
-import calendar
 import functools
 import re
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import timedelta
 from html import escape
 from urllib.parse import urlencode
 
@@ -87,6 +86,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
+from penpals.dates import years_after, years_before
 from profiles import search_words
 from profiles.models import Facility, Favorite, InmateProfile, ProfilePhoto
 
@@ -381,15 +381,6 @@ def _like_prefix(text: str) -> str:
     return f"{escaped}%"
 
 
-def _years_before(day: date, years: int) -> date:
-    year = day.year - years
-    return day.replace(year=year, day=min(day.day, calendar.monthrange(year, day.month)[1]))
-
-
-def _years_after(day: date, years: int) -> date:
-    return _years_before(day, -years)
-
-
 def text_query(q: str) -> SearchQuery:
     """`q` parsed the way each part of SEARCH_VECTOR was indexed; either may match."""
     return SearchQuery(q, search_type="websearch", config="simple") | SearchQuery(
@@ -409,9 +400,9 @@ def filter_profiles(filters: dict, form: DirectoryFilterForm) -> QuerySet[Inmate
     if filters.get("gender"):
         profiles = profiles.filter(gender=filters["gender"])
     if filters.get("age_min") is not None:
-        profiles = profiles.filter(date_of_birth__lte=_years_before(today, filters["age_min"]))
+        profiles = profiles.filter(date_of_birth__lte=years_before(today, filters["age_min"]))
     if filters.get("age_max") is not None:
-        profiles = profiles.filter(date_of_birth__gt=_years_before(today, filters["age_max"] + 1))
+        profiles = profiles.filter(date_of_birth__gt=years_before(today, filters["age_max"] + 1))
     # Facilities are resolved to ids from the form's list, so no join is needed.
     if filters.get("facility"):
         profiles = profiles.filter(facility_id=form.facilities[filters["facility"]].pk)
@@ -423,7 +414,7 @@ def filter_profiles(filters: dict, form: DirectoryFilterForm) -> QuerySet[Inmate
     elif release:
         profiles = profiles.filter(
             release_kind=InmateProfile.ReleaseKind.DATE,
-            release_date__lte=_years_after(today, int(release)),
+            release_date__lte=years_after(today, int(release)),
         )
     if filters.get("seeking"):
         profiles = profiles.filter(seeking__contains=[filters["seeking"]])

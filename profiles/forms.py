@@ -16,6 +16,7 @@ from django.core.validators import RegexValidator
 from django.utils import timezone
 from django.utils.text import capfirst
 
+from penpals.dates import years_before
 from penpals.text import NameField, clean_name, refuse_nul_characters
 from profiles.models import Facility, InmateProfile
 from profiles.services import LIFECYCLE_FROM, Action
@@ -34,13 +35,6 @@ RELEASE_DATE_MAX_YEARS = 100
 # CSV cell like 03/04/1980 would be ambiguous.
 DATE_FORMATS = ["%Y-%m-%d"]
 PHOTOS_PER_UPLOAD = 10
-
-
-def years_before(day: date, years: int) -> date:
-    try:
-        return day.replace(year=day.year - years)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year - years, day=28)
 
 
 def megabytes(size: int) -> str:

@@ -23,10 +23,10 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext
-from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from moderation.models import ModerationItem
+from penpals.http import private_page
 from penpals.text import end_sentence
 from profiles import csv_import
 from profiles.access import (
@@ -70,8 +70,6 @@ DASHBOARD_LIST_SIZE = 10
 PROFILE_HISTORY_SIZE = 50
 # Listings this close to expiry show up under "needs your action".
 EXPIRY_WARNING = timedelta(days=30)
-
-private_page = cache_control(private=True, no_store=True)
 
 
 # --- Queries behind the pages (read-only; each runs a fixed number of queries) ---------
