@@ -871,9 +871,7 @@ MAX_PROFILE_PHOTOS = 6
 def public_photos(profile: InmateProfile) -> list[ProfilePhoto]:
     """The photos the public may see (processed and approved), primary first. One query."""
     return list(
-        profile.photos.filter(
-            status=ProfilePhoto.Status.READY, review_status=ProfilePhoto.Review.APPROVED
-        )
+        profile.photos.public()
         .exclude(display="")
         .only("display", "thumbnail", "width", "height", "is_primary", "profile_id")
         .order_by("-is_primary", "created_at")[:MAX_PROFILE_PHOTOS]

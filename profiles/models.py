@@ -372,6 +372,14 @@ class InmateProfile(models.Model):
         ]
 
 
+class ProfilePhotoQuerySet(PublicDataQuerySet):
+    def public(self) -> ProfilePhotoQuerySet:
+        """Photos the public may see: processed and approved (ProfilePhoto.is_public)."""
+        return self.filter(
+            status=ProfilePhoto.Status.READY, review_status=ProfilePhoto.Review.APPROVED
+        )
+
+
 class ProfilePhoto(models.Model):
     """A photo of a listed person: the private original and public processed variants."""
 
@@ -409,7 +417,7 @@ class ProfilePhoto(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
 
-    objects = PublicDataQuerySet.as_manager()
+    objects = ProfilePhotoQuerySet.as_manager()
 
     class Meta:
         ordering = ["-is_primary", "created_at"]

@@ -456,11 +456,9 @@ def do_delete_photo(liaison, photo: ProfilePhoto) -> None:
 
 def refresh_primary_photo(profile: InmateProfile) -> None:
     """Point the profile at its best public photo: the chosen primary, else the oldest."""
-    public = ProfilePhoto.objects.filter(
-        profile=profile,
-        status=ProfilePhoto.Status.READY,
-        review_status=ProfilePhoto.Review.APPROVED,
-    ).order_by("-is_primary", "created_at")
+    public = (
+        ProfilePhoto.objects.public().filter(profile=profile).order_by("-is_primary", "created_at")
+    )
     InmateProfile.objects.filter(pk=profile.pk).update(primary_photo=public.first())
 
 
