@@ -25,12 +25,10 @@ from pathlib import PurePosixPath
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from penpals.pdfs import PDF_MAGIC, PdfRefused, check_pdf
+from penpals import filetypes
+from penpals.pdfs import PdfRefused, check_pdf
 from profiles.forms import megabytes
 from profiles.photos import PhotoRejected, decode
-
-JPEG_MAGIC = b"\xff\xd8\xff"
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @dataclass(frozen=True)
@@ -76,14 +74,15 @@ def scan_kind(content: bytes) -> ScanKind:
 
     Also the check of a signed consent form (profiles.forms.ConsentForm).
     """
-    if content.startswith(PDF_MAGIC):
+    found = filetypes.sniff(content[: filetypes.HEAD_BYTES])
+    if found is filetypes.PDF:
         try:
             check_pdf(content)
         except PdfRefused as refusal:
             raise ValidationError(str(refusal)) from None
         return PDF
-    if content.startswith((JPEG_MAGIC, PNG_MAGIC)):
-        expected = JPEG if content.startswith(JPEG_MAGIC) else PNG
+    if found in (filetypes.JPEG, filetypes.PNG):
+        expected = JPEG if found is filetypes.JPEG else PNG
         check_image(content, expected)
         return expected
     raise ValidationError("this is not a JPEG, PNG or PDF file. Scan the pages to one of those.")

@@ -39,6 +39,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+# The child check runs this file as a script, importing nothing of ours: the
+# signature is penpals.filetypes.PDF's, repeated (tests/penpals/test_filetypes.py).
 PDF_MAGIC = b"%PDF-"
 # Where %%EOF must appear: a few trailing bytes (line ends, padding) are usual.
 PDF_TRAILER_WINDOW = 1024

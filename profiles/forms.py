@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.text import capfirst
 
 from penpals.dates import years_before
+from penpals.filetypes import HEAD_BYTES, JPEG, PDF, PNG, sniff
 from penpals.text import NameField, clean_name, refuse_nul_characters
 from profiles.models import Facility, InmateProfile
 from profiles.services import LIFECYCLE_FROM, Action
@@ -244,23 +245,14 @@ class ProfileForm(forms.Form):
 
 # --- Files ------------------------------------------------------------------------
 
-PDF_MAGIC = b"%PDF-"
-JPEG_MAGIC = b"\xff\xd8\xff"
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-
 
 def sniff_consent_type(uploaded_file) -> str | None:
     """'pdf', 'jpeg' or 'png' from the file's content (never its name), else None."""
     uploaded_file.seek(0)
-    head = uploaded_file.read(16)
+    head = uploaded_file.read(HEAD_BYTES)
     uploaded_file.seek(0)
-    if head.startswith(PDF_MAGIC):
-        return "pdf"
-    if head.startswith(JPEG_MAGIC):
-        return "jpeg"
-    if head.startswith(PNG_MAGIC):
-        return "png"
-    return None
+    found = sniff(head)
+    return found.name if found in (PDF, JPEG, PNG) else None
 
 
 class ConsentForm(forms.Form):

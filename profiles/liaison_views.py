@@ -26,6 +26,7 @@ from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from moderation.models import ModerationItem
+from penpals.filetypes import sniff
 from penpals.http import private_page
 from penpals.text import end_sentence
 from profiles import csv_import
@@ -499,24 +500,13 @@ def photo_delete(request: HttpRequest, photo_id: int) -> HttpResponse:
 
 # --- Private files ----------------------------------------------------------------------------
 
-# (first bytes, content type, extension) of the files a liaison can upload.
-FILE_SIGNATURES = (
-    (b"%PDF-", "application/pdf", ".pdf"),
-    (b"\xff\xd8\xff", "image/jpeg", ".jpg"),
-    (b"\x89PNG\r\n\x1a\n", "image/png", ".png"),
-    (b"GIF8", "image/gif", ".gif"),
-)
-
 
 def sniff_file_type(head: bytes) -> tuple[str, str]:
-    for magic, content_type, extension in FILE_SIGNATURES:
-        if head.startswith(magic):
-            return content_type, extension
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "image/webp", ".webp"
-    if head[4:8] == b"ftyp":
-        return "image/heic", ".heic"
-    return "application/octet-stream", ""
+    """(content type, extension) of a private file, from its first bytes."""
+    found = sniff(head)
+    if found is None:
+        return "application/octet-stream", ""
+    return found.content_type, found.extension
 
 
 def private_file_response(field_file, stem: str) -> FileResponse:

@@ -58,6 +58,7 @@ from PIL.JpegImagePlugin import JpegImageFile
 from moderation.models import ModerationItem
 from moderation.services import submit_for_review
 from penpals.celery import TRANSIENT_ERRORS
+from penpals.filetypes import HEAD_BYTES, JPEG, PNG, WEBP, sniff
 from penpals.tasks import enqueue_on_commit
 from profiles.models import ProfilePhoto
 
@@ -177,9 +178,7 @@ def decode(content: bytes, max_pixels: int) -> Image.Image:
 
 def has_accepted_signature(content: bytes) -> bool:
     """Whether the file starts like a JPEG, PNG or WebP, whatever follows."""
-    return content.startswith((b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")) or (
-        content[:4] == b"RIFF" and content[8:12] == b"WEBP"
-    )
+    return sniff(content[:HEAD_BYTES]) in (JPEG, PNG, WEBP)
 
 
 def check_size_limits(image: Image.Image, max_pixels: int) -> None:
