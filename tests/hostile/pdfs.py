@@ -60,11 +60,15 @@ def pillow_pdf(pages: int = 2) -> bytes:
 
 
 def weasyprint_pdf() -> bytes:
-    from weasyprint import HTML
+    # Through the project's import, which keeps WeasyPrint from switching on
+    # Pillow's LOAD_TRUNCATED_IMAGES for the rest of the test process.
+    from messaging.printing import import_weasyprint
 
-    return HTML(
-        string="<h1>Consent</h1><p>Signed.</p><a href='https://example.org'>x</a>"
-    ).write_pdf()
+    return (
+        import_weasyprint()
+        .HTML(string="<h1>Consent</h1><p>Signed.</p><a href='https://example.org'>x</a>")
+        .write_pdf()
+    )
 
 
 def link_annotation(link_action: DictionaryObject) -> DictionaryObject:
