@@ -7,6 +7,8 @@ import uuid
 from django import forms
 from django.conf import settings
 
+from messaging.limits import letter_too_long
+
 
 class LetterForm(forms.Form):
     """A letter and the key that makes a second submit of this form harmless.
@@ -39,12 +41,8 @@ class LetterForm(forms.Form):
         # Browsers send line breaks as CRLF but count them as one character
         # (maxlength); count them the same way, so the limit means one thing.
         body = self.cleaned_data["body"].replace("\r\n", "\n").replace("\r", "\n")
-        limit = settings.LETTER_MAX_LENGTH
-        if len(body) > limit:
-            raise forms.ValidationError(
-                f"Letters can be at most {limit:,} characters; this one has {len(body):,}. "
-                "Shorten it, or send the rest in another letter."
-            )
+        if too_long := letter_too_long(body):
+            raise forms.ValidationError(too_long)
         return body
 
     def with_fresh_key(self) -> LetterForm:

@@ -13,6 +13,7 @@ import uuid
 from django import forms
 from django.conf import settings
 
+from messaging.limits import too_many_scans, transcription_too_long
 from messaging.models import Correspondence, normalise_code
 from profiles.forms import MultipleFileField, MultipleFileInput, megabytes
 
@@ -152,21 +153,16 @@ class ReplyUploadForm(forms.Form):
 
     def clean_transcription(self) -> str:
         text = self.cleaned_data["transcription"]
-        if len(text) > settings.LETTER_MAX_LENGTH:
-            raise forms.ValidationError(
-                f"The transcription can be at most {settings.LETTER_MAX_LENGTH:,} characters; "
-                f"this one has {len(text):,}."
-            )
+        if too_long := transcription_too_long(text):
+            raise forms.ValidationError(too_long)
         return text
 
     def clean_scans(self) -> list:
         scans = self.cleaned_data["scans"]
         if not scans:
             raise forms.ValidationError("Choose the scanned pages of the reply.")
-        if len(scans) > settings.SCAN_MAX_PAGES:
-            raise forms.ValidationError(
-                f"Upload at most {settings.SCAN_MAX_PAGES} files for one reply ({len(scans)} chosen)."
-            )
+        if too_many := too_many_scans(len(scans)):
+            raise forms.ValidationError(too_many)
         return scans
 
     def clean(self):

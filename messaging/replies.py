@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import logging
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
+from messaging.limits import too_many_scans, transcription_too_long
 from messaging.models import Correspondence, Letter, LetterScan
 from messaging.scans import ScanKind, check_scan
 from messaging.services import enqueue_screening
@@ -80,17 +80,11 @@ def check_upload_reply(
     files = list(files)
     if not files:
         raise ReplyRefused("Choose the scanned pages of the reply (JPEG, PNG or PDF).")
-    if len(files) > settings.SCAN_MAX_PAGES:
-        raise ReplyRefused(
-            f"Upload at most {settings.SCAN_MAX_PAGES} files for one reply "
-            f"({len(files)} chosen). Put several pages in one PDF if needed."
-        )
+    if too_many := too_many_scans(len(files)):
+        raise ReplyRefused(too_many)
     transcription = (transcription or "").replace("\x00", "").strip()
-    if len(transcription) > settings.LETTER_MAX_LENGTH:
-        raise ReplyRefused(
-            f"The transcription can be at most {settings.LETTER_MAX_LENGTH:,} characters; "
-            f"this one has {len(transcription):,}."
-        )
+    if too_long := transcription_too_long(transcription):
+        raise ReplyRefused(too_long)
     # Every file is checked before anything is stored: one bad page refuses the reply.
     errors, kinds = [], []
     for uploaded in files:

@@ -25,6 +25,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from messaging.limits import letter_too_long
 from messaging.models import Correspondence, Letter, Notification, PrintBatch
 from moderation.models import (
     ModerationItem,
@@ -127,11 +128,8 @@ def check_write_letter(user: User, profile: InmateProfile, body: str, idempotenc
         body = body.replace("\x00", "").strip()
         if not body:
             raise LetterRefused("Write something before you send the letter.")
-        if len(body) > settings.LETTER_MAX_LENGTH:
-            raise LetterRefused(
-                f"Letters can be at most {settings.LETTER_MAX_LENGTH:,} characters; "
-                f"this one has {len(body):,}."
-            )
+        if too_long := letter_too_long(body):
+            raise LetterRefused(too_long)
         correspondence = Correspondence.objects.filter(pen_pal=user, profile=profile).first()
         refusal = writing_refusal(user, profile, correspondence)
         if refusal:
