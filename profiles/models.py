@@ -27,6 +27,8 @@ def private_storage():
 
 PUBLISHED = Q(status="published")
 
+# The fields SEARCH_VECTOR reads: saving any of them refreshes the vector.
+SEARCH_VECTOR_FIELDS = frozenset({"display_name", "bio", "interests"})
 # Names weigh most, then interests, then the bio; 'simple' keeps names unstemmed.
 SEARCH_VECTOR = (
     SearchVector("display_name", weight="A", config="simple")
@@ -341,7 +343,7 @@ class InmateProfile(models.Model):
         super().save(*args, **kwargs)
         # Keep the stored search vector in step with the public text.
         update_fields = kwargs.get("update_fields")
-        if update_fields is None or set(update_fields) & {"display_name", "bio", "interests"}:
+        if update_fields is None or SEARCH_VECTOR_FIELDS & set(update_fields):
             InmateProfile.objects.filter(pk=self.pk).update(search_vector=SEARCH_VECTOR)
 
     @property
