@@ -11,25 +11,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from allauth.mfa.utils import is_mfa_enabled
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import Case, Count, F, IntegerField, OuterRef, Q, Subquery, Value, When
+from django.db.models import Case, Count, F, IntegerField, OuterRef, Subquery, Value, When
 from django.db.models.functions import Coalesce, Left
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from messaging import services
+from messaging.access import (
+    get_correspondence_for_pen_pal,
+    get_profile_to_write_to,
+    get_reportable_letter,
+    get_scan_for_user,
+)
 from messaging.forms import LetterForm
-from messaging.models import Correspondence, Letter, LetterScan
+from messaging.models import Correspondence, Letter
 from moderation.reports import ReportForm, existing_report, file_report
 from penpals.http import private_page
 from penpals.models import User
-from profiles.access import is_staff_with, liaison_facilities
 from profiles.models import InmateProfile, LiaisonAction, ProfilePhoto
 from profiles.services import record_action
 
@@ -48,57 +51,6 @@ INBOX_PAGE_SIZE = 20
 EXCERPT_LENGTH = 120
 # What a scan may be served as; anything else is sent as a download.
 INLINE_SCAN_TYPES = {"image/jpeg", "image/png", "application/pdf"}
-
-
-# --- Access -----------------------------------------------------------------------------
-
-
-def get_profile_to_write_to(slug: str) -> InmateProfile:
-    """A listed profile, or a paused one (so the page can say it is paused);
-    anything else (draft, released, archived) is 404 as on the public site."""
-    return get_object_or_404(InmateProfile.objects.select_related("facility").listed(), slug=slug)
-
-
-def get_correspondence_for_pen_pal(user, pk: int) -> Correspondence:
-    """`user`'s own correspondence, or 404 (also for staff and liaisons)."""
-    return get_object_or_404(
-        Correspondence.objects.select_related("profile__facility").filter(pen_pal=user), pk=pk
-    )
-
-
-def get_reportable_letter(user, pk: int) -> Letter:
-    """A reply `user` can see in their own thread (the only letters they may report)."""
-    return get_object_or_404(
-        Letter.objects.inbound()
-        .visible_to_pen_pal()
-        .select_related("correspondence")
-        .filter(correspondence__pen_pal=user),
-        pk=pk,
-    )
-
-
-def get_scan_for_user(user, pk: int) -> LetterScan:
-    """A scanned page `user` may look at: the pen pal it was sent to, once the
-    reply is approved; a liaison of the letter's facility; or staff who may
-    view scans (moderators, admins). 404 for everyone else, so nobody learns
-    which scans exist.
-
-    Staff and liaisons must have MFA, as in the admin and the portal (this URL
-    is outside both, so RequireMFAMiddleware does not cover it).
-    """
-    if user.requires_mfa() and not is_mfa_enabled(user):
-        raise PermissionDenied("Set up two-factor authentication to see scanned letters.")
-    scans = LetterScan.objects.select_related("letter__correspondence__profile__facility")
-    if not is_staff_with(user, "messaging.view_letterscan"):
-        scans = scans.filter(
-            Q(
-                letter__correspondence__pen_pal=user,
-                letter__direction=Direction.INBOUND,
-                letter__status__in=(Status.APPROVED, Status.READ),
-            )
-            | Q(letter__correspondence__profile__facility__in=liaison_facilities(user))
-        )
-    return get_object_or_404(scans, pk=pk)
 
 
 # --- Writing ----------------------------------------------------------------------------
