@@ -37,7 +37,7 @@ from moderation.services import do_decide, submit_for_review, withdraw_pending
 from penpals.emails import normalize_email, normalize_person_name
 from penpals.models import User
 from penpals.tasks import enqueue_on_commit
-from profiles.models import Facility, InmateProfile
+from profiles.models import Facility, InmateProfile, LiaisonAction
 
 logger = logging.getLogger(__name__)
 
@@ -620,7 +620,11 @@ def check_create_print_batch(
                 status=Status.PRINTED, printed_at=now, print_batch=batch
             )
             record_action(
-                liaison, facility, "letters_printed", batch=batch.pk, letters=len(letters)
+                liaison,
+                facility,
+                LiaisonAction.Kind.LETTERS_PRINTED,
+                batch=batch.pk,
+                letters=len(letters),
             )
     if batch is None:
         raise ValidationError("None of the selected letters are waiting to be printed.")
@@ -651,7 +655,11 @@ def do_mark_delivered(liaison, batch: PrintBatch, letter_ids: list[int] | None =
             )
         if letters:
             record_action(
-                liaison, batch.facility, "letters_delivered", batch=batch.pk, letters=len(letters)
+                liaison,
+                batch.facility,
+                LiaisonAction.Kind.LETTERS_DELIVERED,
+                batch=batch.pk,
+                letters=len(letters),
             )
         return len(letters)
 
