@@ -102,13 +102,19 @@ def flagged_only_profile(db):
     )
 
 
+def screened(writer, profile, body: str) -> Letter:
+    """A letter written and screened, as the screening task leaves it."""
+    letter = write_letter(writer, profile, body)
+    screen_letter(letter.pk)
+    letter.refresh_from_db()
+    return letter
+
+
 @pytest.mark.parametrize("body", [FRENCH, VIETNAMESE, "ok :)"])
 def test_a_flagged_only_facility_never_approves_a_letter_no_rule_could_read(
     alice, flagged_only_profile, default_screening_rules, body
 ):
-    letter = write_letter(alice, flagged_only_profile, body)
-    screen_letter(letter.pk)
-    letter.refresh_from_db()
+    letter = screened(alice, flagged_only_profile, body)
     assert letter.status == Letter.Status.IN_REVIEW
     assert any(alert.startswith("Not machine-screened:") for alert in letter.screening["alerts"])
     item = ModerationItem.objects.for_object(letter).get()
@@ -119,9 +125,7 @@ def test_a_flagged_only_facility_never_approves_a_letter_no_rule_could_read(
 def test_a_flagged_only_facility_approves_a_clean_letter_in_english_or_spanish(
     alice, flagged_only_profile, default_screening_rules, body
 ):
-    letter = write_letter(alice, flagged_only_profile, body)
-    screen_letter(letter.pk)
-    letter.refresh_from_db()
+    letter = screened(alice, flagged_only_profile, body)
     assert letter.status == Letter.Status.APPROVED
     assert letter.screening["language"] in {"en", "es"}
 
@@ -137,9 +141,7 @@ def test_a_flagged_only_facility_approves_a_clean_letter_in_english_or_spanish(
 def test_a_flagged_only_facility_holds_a_harmful_spanish_letter(
     alice, flagged_only_profile, default_screening_rules, body
 ):
-    letter = write_letter(alice, flagged_only_profile, body)
-    screen_letter(letter.pk)
-    letter.refresh_from_db()
+    letter = screened(alice, flagged_only_profile, body)
     assert letter.status == Letter.Status.IN_REVIEW
     assert letter.screening["hits"]
 
@@ -153,8 +155,7 @@ def test_the_moderator_sees_the_language_and_why_no_machine_read_the_letter(
 ):
     letters = {}
     for body in (SPANISH, FRENCH):
-        letter = write_letter(alice, flagged_only_profile, body)
-        screen_letter(letter.pk)
+        letter = screened(alice, flagged_only_profile, body)
         letters[body] = ModerationItem.objects.for_object(letter).first()
     client.force_login(moderator_with_mfa)
     spanish = client.get(
