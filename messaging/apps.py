@@ -7,7 +7,8 @@ class MessagingConfig(AppConfig):
     verbose_name = "Letters"
 
     def ready(self) -> None:
-        from messaging import services
+        # Importing the tasks registers them: services enqueue them by name.
+        from messaging import services, tasks  # noqa: F401
         from moderation import registry
         from moderation.models import ModerationItem
         from moderation.signals import no_contact_order_recorded

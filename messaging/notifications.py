@@ -61,6 +61,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from messaging.models import Letter, Notification
+from penpals.tasks import task_named
 
 logger = logging.getLogger(__name__)
 
@@ -266,8 +267,7 @@ def sweep_outbox(limit: int = 500) -> int:
     Run by beat. Rows left "sending" by a dead worker go back to "pending"
     first. Sending twice is harmless: `deliver_notification` claims each row once.
     """
-    from messaging.tasks import send_notification
-
+    send_notification = task_named("messaging.tasks.send_notification")
     now = timezone.now()
     stale = Notification.objects.filter(state=State.SENDING, attempted_at__lt=now - SENDING_STALE)
     # A row that kills its worker every time must not be tried forever.

@@ -197,10 +197,8 @@ def _pending_key(batch_id: int) -> str:
 
 def request_batch_pdf(batch: PrintBatch) -> None:
     """Queue the PDF's rendering (after commit) unless it is queued already."""
-    from messaging.tasks import render_print_batch_pdf
-
     if cache.add(_pending_key(batch.pk), True, RENDER_PENDING_SECONDS):
-        enqueue_on_commit(render_print_batch_pdf, batch.pk)
+        enqueue_on_commit("messaging.tasks.render_print_batch_pdf", batch.pk)
 
 
 # Where the batch's PDF is, as the batch page says it.

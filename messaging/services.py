@@ -36,7 +36,7 @@ from moderation.models import (
 from moderation.services import do_decide, submit_for_review, withdraw_pending
 from penpals.emails import normalize_email, normalize_person_name
 from penpals.models import User
-from penpals.tasks import enqueue_on_commit
+from penpals.tasks import enqueue_on_commit, task_named
 from profiles.models import Facility, InmateProfile, LiaisonAction
 
 logger = logging.getLogger(__name__)
@@ -177,9 +177,7 @@ def do_write_letter(
 
 
 def enqueue_screening(letter: Letter) -> None:
-    from messaging.tasks import screen_letter
-
-    enqueue_on_commit(screen_letter, letter.pk)
+    enqueue_on_commit("messaging.tasks.screen_letter", letter.pk)
 
 
 # --- Screening ----------------------------------------------------------------------
@@ -330,9 +328,7 @@ def on_no_contact_order_recorded(sender, order: NoContactOrder, immediately: boo
     if immediately:
         enforce_no_contact_order(order.pk)
     else:
-        from messaging.tasks import enforce_no_contact_order as enforce_task
-
-        enqueue_on_commit(enforce_task, order.pk)
+        enqueue_on_commit("messaging.tasks.enforce_no_contact_order", order.pk)
 
 
 def hold_letters_under_no_contact_orders(letters: list[Letter]) -> list[Letter]:
@@ -463,8 +459,7 @@ def _review_summary(letter: Letter) -> str:
 
 def sweep_unscreened_letters(older_than: timedelta = timedelta(minutes=2)) -> int:
     """Re-send screening for letters whose task was lost (broker down, worker killed)."""
-    from messaging.tasks import screen_letter as screen_letter_task
-
+    screen_letter_task = task_named("messaging.tasks.screen_letter")
     cutoff = timezone.now() - older_than
     ids = list(
         Letter.objects.filter(status=Status.SUBMITTED, created_at__lt=cutoff)
@@ -682,8 +677,6 @@ def notify(recipient: User, kind: str, letter: Letter) -> Notification | None:
     context holds ids only: the email is rendered when it is sent, from
     templates that never include the letter's text.
     """
-    from messaging.tasks import send_notification
-
     if recipient.is_deleted or not getattr(recipient, NOTIFICATION_PREFERENCE[kind]):
         return None
     notification, created = Notification.objects.get_or_create(
@@ -695,5 +688,5 @@ def notify(recipient: User, kind: str, letter: Letter) -> Notification | None:
         },
     )
     if created:
-        enqueue_on_commit(send_notification, notification.pk)
+        enqueue_on_commit("messaging.tasks.send_notification", notification.pk)
     return notification

@@ -4,7 +4,10 @@ Enqueue work only after the transaction that created it commits, so a rolled
 back request never sends mail or processes a row that does not exist:
 
     from penpals.tasks import enqueue_on_commit
-    enqueue_on_commit(process_photo, photo.pk)
+    enqueue_on_commit("profiles.tasks.process_photo", photo.pk)
+
+Services name the task instead of importing it, so tasks modules import their
+services at the top and nothing imports a tasks module back.
 
 Every task must be safe to run twice (acks are late: a task whose worker died
 runs again); reload the rows by id and return early when the work is done.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import socket
 
-from celery import shared_task
+from celery import Task, current_app, shared_task
 from django.db import transaction
 from django.utils import timezone
 
@@ -14,20 +14,32 @@ from penpals import health
 logger = logging.getLogger(__name__)
 
 
-def enqueue_on_commit(task, *args, **kwargs) -> None:
-    """Send `task` to the broker once the current transaction commits.
+def task_named(name: str) -> Task:
+    """The registered task called `name` ("messaging.tasks.screen_letter").
+
+    Services name the tasks they enqueue instead of importing them, so an
+    app's tasks module imports its services at the top and nothing imports a
+    tasks module back (each AppConfig.ready imports its own, to register it).
+    """
+    return current_app.tasks[name]
+
+
+def enqueue_on_commit(task: Task | str, *args, **kwargs) -> None:
+    """Send `task` (a task or its registered name) to the broker once the
+    current transaction commits.
 
     If the broker is unreachable the error is logged, not raised: the row that
     needs the work is already committed, and each feature's sweep task (beat)
     picks up rows whose task never ran. A user therefore never sees an error
     page because Redis is down.
     """
+    name = task if isinstance(task, str) else task.name
 
     def send() -> None:
         try:
-            task.delay(*args, **kwargs)
+            (task_named(task) if isinstance(task, str) else task).delay(*args, **kwargs)
         except Exception:
-            logger.exception("enqueue failed; the sweep will retry", extra={"task": task.name})
+            logger.exception("enqueue failed; the sweep will retry", extra={"task": name})
 
     transaction.on_commit(send)
 

@@ -10,7 +10,9 @@ class ProfilesConfig(AppConfig):
     def ready(self) -> None:
         from moderation import registry
         from moderation.models import ModerationItem
-        from profiles import public_cache, search_words, services
+
+        # Importing the tasks registers them: services enqueue them by name.
+        from profiles import public_cache, search_words, services, tasks  # noqa: F401
         from profiles.models import Facility, InmateProfile, ProfilePhoto
 
         public_cache.connect_signals(Facility, InmateProfile, ProfilePhoto)

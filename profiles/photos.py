@@ -445,8 +445,6 @@ SWEEP_BATCH_SIZE = 200
 @transaction.atomic
 def sweep_unprocessed_photos() -> int:
     """Re-send photos whose task was lost or whose worker died; returns how many."""
-    from profiles.tasks import process_photo
-
     now = timezone.now()
     Status = ProfilePhoto.Status
     stuck = (
@@ -460,7 +458,7 @@ def sweep_unprocessed_photos() -> int:
     )
     photo_ids = list(stuck.values_list("pk", flat=True)[:SWEEP_BATCH_SIZE])
     for photo_id in photo_ids:
-        enqueue_on_commit(process_photo, photo_id)
+        enqueue_on_commit("profiles.tasks.process_photo", photo_id)
     if photo_ids:
         logger.info("re-sent unprocessed photos", extra={"count": len(photo_ids)})
     return len(photo_ids)

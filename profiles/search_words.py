@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from django.core.cache import cache
 from django.db import connection, transaction
 
+from penpals.tasks import task_named
+
 logger = logging.getLogger(__name__)
 
 # Words are the runs of letters and digits of a query; shorter ones are not corrected.
@@ -152,13 +154,13 @@ def refresh() -> None:
 
 
 def _enqueue_refresh() -> None:
-    from profiles.tasks import refresh_search_words
-
     try:
         # One refresh per REFRESH_DELAY_SECONDS however many changes: it runs
         # after the key expires, so it sees every change that did not queue another.
         if cache.add(REFRESH_QUEUED_KEY, "1", REFRESH_DELAY_SECONDS):
-            refresh_search_words.apply_async(countdown=REFRESH_DELAY_SECONDS + 1)
+            task_named("profiles.tasks.refresh_search_words").apply_async(
+                countdown=REFRESH_DELAY_SECONDS + 1
+            )
     except Exception:
         logger.exception("search words refresh not queued; beat will refresh them")
 

@@ -401,8 +401,6 @@ def check_upload_photo(liaison, profile: InmateProfile, uploaded_file) -> tuple[
 def do_upload_photo(
     liaison, profile: InmateProfile, uploaded_file, *, checksum: str, size: int
 ) -> ProfilePhoto:
-    from profiles.tasks import process_photo
-
     photo = ProfilePhoto(profile=profile, checksum=checksum, size_bytes=size, uploaded_by=liaison)
     photo.original.save("original", uploaded_file, save=False)
     try:
@@ -412,19 +410,17 @@ def do_upload_photo(
         photo.original.storage.delete(photo.original.name)
         raise
     record_action(liaison, profile.facility, Action.PHOTO_UPLOADED, profile=profile, photo=photo.pk)
-    enqueue_on_commit(process_photo, photo.pk)
+    enqueue_on_commit("profiles.tasks.process_photo", photo.pk)
     return photo
 
 
 @transaction.atomic
 def do_retry_photo(photo: ProfilePhoto) -> None:
-    from profiles.tasks import process_photo
-
     ProfilePhoto.objects.filter(pk=photo.pk, status=ProfilePhoto.Status.FAILED).update(
         status=ProfilePhoto.Status.UPLOADED, status_reason=""
     )
     photo.refresh_from_db(fields=["status", "status_reason"])
-    enqueue_on_commit(process_photo, photo.pk)
+    enqueue_on_commit("profiles.tasks.process_photo", photo.pk)
 
 
 @transaction.atomic

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from profiles import photos, retention, search_words, services
 from profiles.photos import RETRYABLE_ERRORS
 
 
@@ -11,38 +12,28 @@ from profiles.photos import RETRYABLE_ERRORS
 # retried: the task is idempotent, and the photo keeps its place meanwhile.
 @shared_task(autoretry_for=RETRYABLE_ERRORS)
 def process_photo(photo_id: int) -> str:
-    from profiles.photos import run_photo_processing
-
-    return run_photo_processing(photo_id)
+    return photos.run_photo_processing(photo_id)
 
 
 @shared_task
 def sweep_unprocessed_photos() -> int:
     """Re-send photos whose processing task was lost (scheduled by beat)."""
-    from profiles.photos import sweep_unprocessed_photos as sweep
-
-    return sweep()
+    return photos.sweep_unprocessed_photos()
 
 
 @shared_task
 def expire_profiles() -> int:
     """Pause listings whose period ended (scheduled daily by beat)."""
-    from profiles.services import expire_profiles as expire
-
-    return expire()
+    return services.expire_profiles()
 
 
 @shared_task
 def purge_rejected_photo_originals() -> int:
     """Delete rejected photos' originals past REJECTED_PHOTO_RETENTION_DAYS (daily, beat)."""
-    from profiles.retention import purge_rejected_originals as purge
-
-    return purge()
+    return retention.purge_rejected_originals()
 
 
 @shared_task
 def refresh_search_words() -> None:
     """Rebuild the vocabulary of typo-tolerant search (after public changes, and by beat)."""
-    from profiles import search_words
-
     search_words.refresh()
