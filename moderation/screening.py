@@ -354,6 +354,17 @@ _WORD_CHARACTERS_ONLY = re.compile(r"[\W_]+")
 _LEET_RUN_CHARACTERS = frozenset(string.ascii_lowercase + string.digits + "@$")
 
 
+def _run_around(text: str, index: int, belongs) -> tuple[int, int]:
+    """The span of the run of characters for which `belongs` holds that
+    reaches `index` from either side."""
+    start = end = index
+    while start > 0 and belongs(text[start - 1]):
+        start -= 1
+    while end < len(text) and belongs(text[end]):
+        end += 1
+    return start, end
+
+
 def _is_leet_run_character(character: str) -> bool:
     return character in _LEET_RUN_CHARACTERS
 
@@ -391,11 +402,7 @@ def leet_views(text: str) -> list[tuple[int, str]]:
     for character in _LEET_CHARACTER.finditer(text):
         if character.start() < read_until:
             continue
-        start = end = character.start()
-        while start > 0 and _is_leet_run_character(text[start - 1]):
-            start -= 1
-        while end < len(text) and _is_leet_run_character(text[end]):
-            end += 1
+        start, end = _run_around(text, character.start(), _is_leet_run_character)
         read_until = end
         if _is_leet_word(text[start:end]):
             words.append((start, end))
@@ -561,11 +568,7 @@ def _mixed_script_word(text: str) -> str | None:
     for lookalike in _LOOKALIKE_LETTER.finditer(text):
         if lookalike.start() < read_until:
             continue  # in a word already read
-        start = end = lookalike.start()
-        while start > 0 and _is_word_character(text[start - 1]):
-            start -= 1
-        while end < len(text) and _is_word_character(text[end]):
-            end += 1
+        start, end = _run_around(text, lookalike.start(), _is_word_character)
         read_until = end
         if _LATIN_LETTER.search(text, start, end):
             return text[start:end]
