@@ -1,5 +1,5 @@
 # The two commands: `make run` and `make test`. See README.md.
-.PHONY: run manage test bench lint format migrations-check
+.PHONY: run manage test bench lint typecheck format migrations-check
 
 run:
 	bash scripts/run.sh
@@ -16,6 +16,9 @@ bench:
 
 lint:
 	bash scripts/lint.sh
+
+typecheck:
+	bash scripts/typecheck.sh
 
 format:
 	.venv/bin/ruff format .
