@@ -262,14 +262,6 @@ def pause_profile(profile, staff):
     return check_change_lifecycle(staff, profile, "paused", by_staff=True)
 
 
-def resume_profile(profile, staff):
-    """Staff lift a pause (theirs or the liaison's): the profile returns to the
-    directory. Audited as a lifecycle action by `staff`."""
-    from profiles.services import check_change_lifecycle
-
-    return check_change_lifecycle(staff, profile, "resumed", by_staff=True)
-
-
 @transaction.atomic
 def check_suspend_writer(user, staff, reason: str) -> WritingSuspension:
     """Stop `user` writing letters. Their letters stay as they are, visible to
@@ -360,28 +352,4 @@ def do_record_no_contact_order(actor, profile, fields: dict) -> NoContactOrder:
     writer matching the order go back to a moderator."""
     order = NoContactOrder.objects.create(profile=profile, created_by=actor, **fields)
     enforce_order_now(order)
-    return order
-
-
-@transaction.atomic
-def do_record_liaison_no_contact_order(liaison, profile, fields: dict) -> NoContactOrder:
-    """A liaison's order, kept in the facility's audit trail. The trail names
-    the order, not the protected person: it is read more widely than the order.
-
-    The liaison must learn nothing about pen pals' accounts: the order is
-    applied to existing correspondences in a task, so the response, the
-    audit entry and the time taken are the same whether or not anyone
-    writes from that email."""
-    from profiles.models import LiaisonAction
-    from profiles.services import record_action
-
-    order = NoContactOrder.objects.create(profile=profile, created_by=liaison, **fields)
-    enforce_order_later(order)
-    record_action(
-        liaison,
-        profile.facility,
-        LiaisonAction.Kind.NO_CONTACT_ORDER,
-        profile=profile,
-        order=order.pk,
-    )
     return order

@@ -3,9 +3,9 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.html import format_html
 
-from moderation.protection import resume_profile
 from penpals.admin_privacy import PrivateFieldsMixin, declare_private_fields
 from profiles.models import Facility, FacilityLiaison, InmateProfile, LiaisonAction, ProfilePhoto
+from profiles.protection import resume_profile
 
 # Only superusers (and, in the portal, the facility's liaisons) see these: the
 # admin neither shows nor filters, searches or sorts on them for moderators.

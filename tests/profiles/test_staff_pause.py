@@ -17,10 +17,10 @@ from moderation.protection import (
     do_create_protection_request,
     do_pause_requested_profile,
     pause_profile,
-    resume_profile,
 )
 from moderation.reports import check_report
 from profiles.models import InmateProfile, LiaisonAction
+from profiles.protection import resume_profile
 from profiles.services import STAFF_PAUSE_MESSAGE, check_change_lifecycle
 from tests.factories import InmateProfileFactory
 

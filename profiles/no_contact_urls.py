@@ -4,7 +4,7 @@ profiles.access, so another facility's profile is a 404."""
 
 from django.urls import path
 
-from moderation import liaison_views as views
+from profiles import no_contact_views as views
 
 app_name = "liaison_safety"
 urlpatterns = [

@@ -14,10 +14,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from moderation.models import NoContactOrder
-from moderation.protection import do_record_liaison_no_contact_order
 from moderation.safety_forms import LiaisonNoContactOrderForm
 from penpals.http import private_page
 from profiles.access import get_profile_for_liaison
+from profiles.protection import do_record_liaison_no_contact_order
 
 
 @login_required

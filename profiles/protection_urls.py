@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from moderation import views
+from profiles import protection_views as views
 
 app_name = "protection"
 urlpatterns = [
