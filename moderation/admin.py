@@ -27,8 +27,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
+from messaging.review import letter_review
 from moderation.forms import BulkDecisionForm, DecisionForm, TryRulesForm
-from moderation.languages import LANGUAGE_NAMES
 from moderation.models import FlagCategory, ModerationItem, ScreeningRule
 from moderation.paginator import EstimatedCountPaginator
 from moderation.screening import Hit, highlight_segments, screen_text
@@ -42,6 +42,7 @@ from moderation.services import (
     next_item,
 )
 from penpals.admin_privacy import PrivateFieldsMixin
+from profiles.review import consent_context, profile_changes
 
 # A confirmation page lists at most this many items; a bigger selection is
 # refused rather than decided blind.
@@ -130,23 +131,6 @@ def admin_url(obj) -> str:
         return ""
 
 
-def consent_context(profile, *, may_download: bool) -> dict:
-    """Whether a new profile's signed consent form is on file and who confirmed
-    it; the link to the form itself only with `may_download` (superusers: the
-    form carries the legal name and number, private facts)."""
-    confirmed_by = profile.consent_confirmed_by
-    return {
-        "is_on_file": bool(profile.consent_form),
-        "confirmed_at": profile.consent_confirmed_at,
-        "confirmed_by": str(confirmed_by) if confirmed_by is not None else "",
-        "download_url": (
-            reverse("liaison:consent_download", args=[profile.pk])
-            if may_download and profile.consent_form
-            else ""
-        ),
-    }
-
-
 def claim_words(item: ModerationItem, user) -> str:
     """Who works on the item now, in words ("" when nobody does)."""
     if not (item.claimed_by_id and item.claimed_until and item.claimed_until > timezone.now()):
@@ -171,71 +155,9 @@ def decided_message(item: ModerationItem, decision: str, reason_code: str = "") 
     }
 
 
-def letter_review(letter) -> dict:
-    screening = letter.screening or {}
-    hits = [
-        Hit(h["category"], h["rule"], "", h["start"], h["end"], h["match"], h.get("read_as", ""))
-        for h in screening.get("hits", [])
-    ]
-    earlier = (
-        type(letter)
-        .objects.filter(
-            correspondence_id=letter.correspondence_id, created_at__lt=letter.created_at
-        )
-        .order_by("-created_at")[:5]
-    )
-    return {
-        "letter": letter,
-        "segments": highlight_segments(letter.body, hits),
-        "screening": screening,
-        "language": LANGUAGE_NAMES.get(screening.get("language", ""), ""),
-        "scans": list(letter.scans.all()),
-        "earlier_letters": list(reversed(earlier)),
-    }
-
-
-def profile_changes(profile, kind: str) -> list[dict]:
-    """The reviewed public fields: for a change, the approved value beside the
-    proposed one (changed rows first); for a new profile, what would go public.
-
-    The text under review (every field of a new profile, the changed fields
-    of a change: what profiles.services.screen_profile screened for the
-    item's risk and flags) is screened again as shown, with the profile
-    scope, and its hits highlighted in `segments`: a millisecond a field, and
-    the spans always fit the text on the page."""
-    is_change = kind == ModerationItem.Kind.PROFILE_CHANGE
-    rows = []
-    for name in profile.REVIEWED_FIELDS:
-        current = getattr(profile, name)
-        proposed = profile.pending_changes.get(name, current)
-        changed = is_change and proposed != current
-        shown = _shown(proposed)
-        rows.append(
-            {
-                "label": profile._meta.get_field(name).verbose_name.capitalize(),
-                "approved": _shown(current) if is_change else "",
-                "proposed": shown,
-                "changed": changed,
-                "segments": (
-                    highlight_segments(
-                        shown,
-                        screen_text(shown, scope="profile", facility_id=profile.facility_id).hits,
-                    )
-                    if changed or not is_change
-                    else None
-                ),
-            }
-        )
-    return sorted(rows, key=lambda row: not row["changed"])
-
-
 def flag_labels(flags) -> list[str]:
     labels = dict(FlagCategory.choices)
     return [labels.get(flag, flag) for flag in flags or []]
-
-
-def _shown(value) -> str:
-    return ", ".join(value) if isinstance(value, list) else str(value)
 
 
 # --- Filters -------------------------------------------------------------------------
