@@ -63,6 +63,7 @@ import logging
 import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction
@@ -384,6 +385,13 @@ class RowOutcome:
     is_waiting_for_review: bool = False
 
 
+class ImportCounts(TypedDict):
+    created: int
+    updated: int
+    unchanged: int
+    rejected: int
+
+
 @dataclass
 class ImportReport:
     filename: str
@@ -393,7 +401,7 @@ class ImportReport:
     unchanged: list[RowOutcome] = field(default_factory=list)
     rejected: list[RowOutcome] = field(default_factory=list)
 
-    def counts(self) -> dict[str, int]:
+    def counts(self) -> ImportCounts:
         return {
             "created": len(self.created),
             "updated": len(self.updated),
@@ -442,8 +450,10 @@ def form_errors(form: ProfileForm) -> list[str]:
     reasons = []
     for name, errors in form.errors.items():
         for message in errors:
+            # An ErrorList yields each message as text (str() keeps it one for
+            # mypy, which types the items as the errors the list holds).
             if name == "__all__":
-                reasons.append(message)
+                reasons.append(str(message))
             else:
                 reasons.append(f"{FIELD_COLUMNS.get(name, name)}: {message}")
     return reasons

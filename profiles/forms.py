@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
@@ -215,8 +216,9 @@ class ProfileForm(forms.Form):
             raise forms.ValidationError("Check the year of birth: it is more than 120 years ago.")
         return born
 
-    def clean(self) -> dict:
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         kind = cleaned.get("release_kind")
         release_date = cleaned.get("release_date")
         if kind is None or "release_date" in self.errors:
@@ -372,7 +374,13 @@ LIFECYCLE_LABELS = {
 }
 
 
-def lifecycle_actions_for(profile: InmateProfile) -> list[str]:
+def choice_field(form: forms.BaseForm, name: str) -> forms.ChoiceField:
+    """form.fields[name], which the caller knows the form declares as a ChoiceField
+    (form.fields is typed as holding plain Fields)."""
+    return cast(forms.ChoiceField, form.fields[name])
+
+
+def lifecycle_actions_for(profile: InmateProfile) -> list[Action]:
     """The lifecycle actions the profile's current status allows, in display order
     (a liaison cannot resume a profile staff paused)."""
     return [
@@ -400,7 +408,7 @@ class LifecycleForm(forms.Form):
     def __init__(self, *args, profile: InmateProfile, **kwargs):
         super().__init__(*args, **kwargs)
         self.profile = profile
-        self.fields["action"].choices = [
+        choice_field(self, "action").choices = [
             (action.value, LIFECYCLE_LABELS[action]) for action in lifecycle_actions_for(profile)
         ]
         self.destinations = {
@@ -409,7 +417,7 @@ class LifecycleForm(forms.Form):
             .exclude(pk=profile.facility_id)
             .order_by("name")
         }
-        self.fields["destination"].choices = [
+        choice_field(self, "destination").choices = [
             ("", "Choose…"),
             (OUTSIDE_THE_SERVICE, "A facility not on Penpals, or unknown"),
             *[(pk, str(facility)) for pk, facility in self.destinations.items()],
@@ -417,10 +425,11 @@ class LifecycleForm(forms.Form):
 
     @property
     def allows_anything(self) -> bool:
-        return bool(self.fields["action"].choices)
+        return bool(choice_field(self, "action").choices)
 
-    def clean(self) -> dict:
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         cleaned["transferred_to"] = None
         if cleaned.get("action") == Action.TRANSFERRED:
             destination = cleaned.get("destination")
@@ -450,10 +459,11 @@ class CsvImportForm(forms.Form):
             f"{megabytes(csv_import.MAX_BYTES)}."
         )
 
-    def clean(self) -> dict:
+    def clean(self) -> dict[str, Any]:
         from profiles import csv_import
 
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         uploaded = cleaned.get("csv_file")
         if uploaded is not None:
             try:
