@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from profiles import directory
+from profiles.directory import results
 from profiles.models import InmateProfile
 from tests.factories import FacilityFactory, InmateProfileFactory, add_public_photo
 
@@ -312,7 +312,7 @@ def test_it_combines_search_with_filters(client):
 
 
 def test_it_shows_broad_searches_newest_first(client, monkeypatch):
-    monkeypatch.setattr(directory, "COUNT_CAP", 2)
+    monkeypatch.setattr(results, "COUNT_CAP", 2)
     now = timezone.now()
     for days in (3, 1, 2):
         published(
@@ -360,8 +360,8 @@ def test_it_sorts_newest_first_by_default_and_by_update_release_and_name(client)
 
 
 def test_it_paginates_without_counting_past_the_cap(client, monkeypatch):
-    monkeypatch.setattr(directory, "PER_PAGE", 2)
-    monkeypatch.setattr(directory, "COUNT_CAP", 3)
+    monkeypatch.setattr(results, "PER_PAGE", 2)
+    monkeypatch.setattr(results, "COUNT_CAP", 3)
     now = timezone.now()
     for number in range(5):
         published(display_name=f"P{number}", published_at=now - timedelta(days=number))

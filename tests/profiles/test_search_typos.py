@@ -252,7 +252,7 @@ def test_it_makes_every_one_slip_variant():
 
 def test_it_shows_broad_near_spellings_newest_first(client, monkeypatch):
     # Ranking every match of a corrected common interest would be slow.
-    monkeypatch.setattr("profiles.directory.COUNT_CAP", 2)
+    monkeypatch.setattr("profiles.directory.results.COUNT_CAP", 2)
     for number in range(3):
         published(display_name=f"Player {number}", interests=["chess"])
     search_words.refresh()

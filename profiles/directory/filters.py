@@ -1,0 +1,277 @@
+"""The directory's query string as a form: what each filter and sort order
+accepts, the facilities offered, and widgets that draw the form quickly.
+
+The rules that turn these filters into SQL are in profiles.directory.query.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from html import escape
+
+from django import forms
+from django.db.models import F
+from django.forms.utils import flatatt
+from django.http import QueryDict
+from django.utils.safestring import mark_safe
+
+from profiles.models import Facility, InmateProfile
+
+MAX_PAGE = 250
+NEW_PROFILE_DAYS = 30
+
+Gender = InmateProfile.Gender
+
+US_STATES = {
+    "AL": "Alabama", "AK": "Alaska", "AZ": "Arizona", "AR": "Arkansas", "CA": "California",
+    "CO": "Colorado", "CT": "Connecticut", "DE": "Delaware", "DC": "District of Columbia",
+    "FL": "Florida", "GA": "Georgia", "HI": "Hawaii", "ID": "Idaho", "IL": "Illinois",
+    "IN": "Indiana", "IA": "Iowa", "KS": "Kansas", "KY": "Kentucky", "LA": "Louisiana",
+    "ME": "Maine", "MD": "Maryland", "MA": "Massachusetts", "MI": "Michigan", "MN": "Minnesota",
+    "MS": "Mississippi", "MO": "Missouri", "MT": "Montana", "NE": "Nebraska", "NV": "Nevada",
+    "NH": "New Hampshire", "NJ": "New Jersey", "NM": "New Mexico", "NY": "New York",
+    "NC": "North Carolina", "ND": "North Dakota", "OH": "Ohio", "OK": "Oklahoma", "OR": "Oregon",
+    "PA": "Pennsylvania", "PR": "Puerto Rico", "RI": "Rhode Island", "SC": "South Carolina",
+    "SD": "South Dakota", "TN": "Tennessee", "TX": "Texas", "UT": "Utah", "VT": "Vermont",
+    "VA": "Virginia", "WA": "Washington", "WV": "West Virginia", "WI": "Wisconsin",
+    "WY": "Wyoming", "GU": "Guam", "VI": "U.S. Virgin Islands",
+}  # fmt: skip
+
+
+class Sort:
+    RELEVANCE = "relevance"
+    NEWEST = "newest"
+    UPDATED = "updated"
+    RELEASE = "release"
+    NAME = "name"
+
+    CHOICES = [
+        (RELEVANCE, "Best match"),
+        (NEWEST, "Newest"),
+        (UPDATED, "Recently updated"),
+        (RELEASE, "Release soonest"),
+        (NAME, "Name"),
+    ]
+    # Each ordering matches one of the partial indexes on published profiles
+    # (profiles_pub_newest, _updated, _release, _name), column directions included.
+    ORDERINGS = {
+        NEWEST: (F("published_at").desc(), "id"),
+        UPDATED: (F("public_updated_at").desc(), "id"),
+        RELEASE: (F("release_date").asc(), "id"),
+        NAME: ("display_name", "id"),
+    }
+
+
+RELEASE_WITHIN_CHOICES = [
+    ("1", "Within 1 year"),
+    ("2", "Within 2 years"),
+    ("5", "Within 5 years"),
+    ("unknown", "Release not set"),
+]
+
+
+# --- The filter form ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FacilityOption:
+    pk: int
+    slug: str
+    name: str
+    state: str
+
+
+def listed_facilities() -> list[FacilityOption]:
+    """Facilities offered as filters (one query)."""
+    return [
+        FacilityOption(*row)
+        for row in Facility.objects.filter(is_active=True)
+        .order_by("state", "name")
+        .values_list("pk", "slug", "name", "state")
+    ]
+
+
+def _with_blank(choices, blank: str) -> list:
+    return [("", blank), *choices]
+
+
+# The filter form is drawn on every directory page. Django renders each widget,
+# label and <option> through a template, which costs several milliseconds per
+# page here; these widgets render the same HTML in Python.
+
+
+def _as_tuples(choices) -> tuple:
+    return tuple(
+        (value, _as_tuples(label)) if isinstance(label, list | tuple) else (value, label)
+        for value, label in choices
+    )
+
+
+@functools.lru_cache(maxsize=512)
+def _options_html(choices: tuple, selected: str) -> str:
+    """<option>s (and <optgroup>s) for `choices`, `selected` marked. Cached: the
+    facility list is the same on every page."""
+
+    def option(value, label) -> str:
+        value = str(value)
+        mark = " selected" if value == selected else ""
+        return f'<option value="{escape(value)}"{mark}>{escape(str(label))}</option>'
+
+    parts = []
+    for value_or_group, label in choices:
+        if isinstance(label, tuple):
+            options = "".join(option(*choice) for choice in label)
+            parts.append(f'<optgroup label="{escape(str(value_or_group))}">{options}</optgroup>')
+        else:
+            parts.append(option(value_or_group, label))
+    return "".join(parts)
+
+
+class QuickSelect(forms.Select):
+    """Options come from `options` (nested tuples) when given, else `choices`.
+    (Assigning `choices` normalises the list on every form: milliseconds for
+    the facilities.)"""
+
+    def __init__(self, attrs=None, options: tuple | None = None) -> None:
+        super().__init__(attrs)
+        self.options = options
+
+    def render(self, name, value, attrs=None, renderer=None) -> str:
+        choices = self.options if self.options is not None else _as_tuples(self.choices)
+        selected = "" if value is None else str(value)
+        final_attrs = flatatt(self.build_attrs(self.attrs, {**(attrs or {}), "name": name}))
+        options = _options_html(choices, selected)
+        return mark_safe(f"<select{final_attrs}>{options}</select>")  # noqa: S308 - escaped
+
+
+def _choice_field(label: str, choices, blank: str) -> forms.ChoiceField:
+    choices = _with_blank(choices, blank)
+    return forms.ChoiceField(
+        label=label,
+        required=False,
+        choices=choices,
+        widget=QuickSelect(options=_as_tuples(choices)),
+    )
+
+
+class QuickNumberInput(forms.NumberInput):
+    def render(self, name, value, attrs=None, renderer=None) -> str:
+        final_attrs = self.build_attrs(
+            self.attrs, {**(attrs or {}), "type": self.input_type, "name": name}
+        )
+        if value not in (None, ""):
+            final_attrs["value"] = self.format_value(value)
+        return mark_safe(f"<input{flatatt(final_attrs)}>")  # noqa: S308 - flatatt escapes
+
+
+class QuickCheckbox(forms.CheckboxInput):
+    def render(self, name, value, attrs=None, renderer=None) -> str:
+        final_attrs = self.build_attrs(
+            self.attrs, {**(attrs or {}), "type": "checkbox", "name": name}
+        )
+        if self.check_test(value):
+            final_attrs["checked"] = True
+        return mark_safe(f"<input{flatatt(final_attrs)}>")  # noqa: S308 - flatatt escapes
+
+
+class DirectoryFilterForm(forms.Form):
+    """The directory's query string. Every field is optional; an invalid value
+    is reported and left out, and the remaining filters still apply."""
+
+    q = forms.CharField(
+        label="Search",
+        required=False,
+        max_length=100,
+        help_text="Names, interests or words from the profile.",
+    )
+    gender = _choice_field("Gender", Gender.choices, "Any gender")
+    age_min = forms.IntegerField(
+        label="Age from", required=False, min_value=18, max_value=120, widget=QuickNumberInput
+    )
+    age_max = forms.IntegerField(
+        label="Age to", required=False, min_value=18, max_value=120, widget=QuickNumberInput
+    )
+    # Choices come from the facility list; validated in clean_state / clean_facility.
+    state = forms.CharField(label="State", required=False, widget=QuickSelect)
+    facility = forms.CharField(label="Facility", required=False, widget=QuickSelect)
+    release = _choice_field("Release", RELEASE_WITHIN_CHOICES, "Any time")
+    seeking = _choice_field("Looking for", InmateProfile.Seeking.choices, "Anything")
+    language = _choice_field("Writes in", InmateProfile.Language.choices, "Any language")
+    photo = forms.BooleanField(label="Has a photo", required=False, widget=QuickCheckbox)
+    new = forms.BooleanField(
+        label=f"New in the last {NEW_PROFILE_DAYS} days", required=False, widget=QuickCheckbox
+    )
+    accepting = forms.BooleanField(
+        label="Accepting letters now", required=False, widget=QuickCheckbox
+    )
+    sort = forms.ChoiceField(label="Sort by", required=False, choices=Sort.CHOICES)
+    page = forms.IntegerField(required=False, min_value=1, max_value=MAX_PAGE)
+
+    # Everything but `sort` and `page` narrows the results.
+    FILTER_FIELDS = (
+        "q", "gender", "age_min", "age_max", "state", "facility", "release", "seeking",
+        "language", "photo", "new", "accepting",
+    )  # fmt: skip
+
+    def __init__(self, data: QueryDict, facilities: list[FacilityOption]) -> None:
+        super().__init__(data, label_suffix="")
+        self.facilities = {facility.slug: facility for facility in facilities}
+        self.states = sorted({facility.state for facility in facilities})
+        # Plain fields with QuickSelect options, validated in clean_state and
+        # clean_facility: a ChoiceField would normalise the nested list each time.
+        self.fields["state"].widget.options = _as_tuples(
+            _with_blank([(code, US_STATES.get(code, code)) for code in self.states], "Any state")
+        )
+        by_state: dict[str, list[tuple[str, str]]] = {}
+        for facility in facilities:
+            by_state.setdefault(facility.state, []).append((facility.slug, facility.name))
+        self.fields["facility"].widget.options = _as_tuples(
+            _with_blank(
+                [(US_STATES.get(code, code), options) for code, options in by_state.items()],
+                "Any facility",
+            )
+        )
+        self.fields["page"].error_messages["max_value"] = (
+            f"Only the first {MAX_PAGE} pages can be shown. Add a filter or change the sort "
+            "order to see other profiles."
+        )
+        self.fields["page"].error_messages["min_value"] = "Page numbers start at 1."
+
+    def clean_state(self) -> str:
+        state = self.cleaned_data["state"].upper()
+        if state and state not in self.states:
+            raise forms.ValidationError("No facility listed here is in that state.")
+        return state
+
+    def clean_facility(self) -> str:
+        slug = self.cleaned_data["facility"]
+        if slug and slug not in self.facilities:
+            raise forms.ValidationError("There is no facility with that name here.")
+        return slug
+
+    def clean_q(self) -> str:
+        q = " ".join(self.cleaned_data["q"].split())
+        if q and not any(character.isalnum() for character in q):
+            raise forms.ValidationError("Search for letters or numbers.")
+        return q
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        age_min, age_max = cleaned.get("age_min"), cleaned.get("age_max")
+        if age_min is not None and age_max is not None and age_min > age_max:
+            self.add_error("age_max", "“Age to” must not be lower than “Age from”.")
+        return cleaned
+
+    def facility_ids_in(self, state: str) -> list[int]:
+        return [facility.pk for facility in self.facilities.values() if facility.state == state]
+
+    def error_messages(self) -> list[str]:
+        """One readable line per rejected value, naming the filter."""
+        lines = []
+        for name, errors in self.errors.items():
+            label = self.fields[name].label if name in self.fields else None
+            if name == "page":
+                label = "Page"
+            lines.extend(f"{label}: {error}" if label else str(error) for error in errors)
+        return lines
