@@ -10,6 +10,8 @@ here comes from the Moderators group (migration 0008).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, TypedDict
+
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.contenttypes.models import ContentType
@@ -30,6 +32,9 @@ from moderation.models import (
 from moderation.safety_forms import SuspensionReasonForm
 from penpals.admin_privacy import PrivateFieldsMixin
 from penpals.text import end_sentence
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 # Most targets one action works through: each is its own transaction.
 ACTION_LIMIT = 100
@@ -69,6 +74,13 @@ def report_errors(modeladmin, request, label: str, error: Exception) -> None:
 # --- Reports ------------------------------------------------------------------------------
 
 
+class ReviewOfReport(TypedDict):
+    """What ReportAdmin.get_queryset annotates each report with: its latest review."""
+
+    item_status: str | None
+    item_id: int | None
+
+
 class ItemStatusFilter(admin.SimpleListFilter):
     title = "review status"
     parameter_name = "item_status"
@@ -88,8 +100,9 @@ class ReportAdmin(PrivateFieldsMixin, admin.ModelAdmin):
     list_filter = [ItemStatusFilter, "reason", ("content_type", admin.RelatedOnlyFieldListFilter), "created_at"]  # fmt: skip
     search_fields = ["details", "reporter__display_name"]
     date_hierarchy = "created_at"
-    fields = ["reason", "target_kind", "target_link", "reporter_name", "details", "created_at", "review_link"]  # fmt: skip
-    readonly_fields = fields
+    # A tuple, so the one sequence fits both attributes' types.
+    readonly_fields = ("reason", "target_kind", "target_link", "reporter_name", "details", "created_at", "review_link")  # fmt: skip
+    fields = readonly_fields
     actions = ["pause_target_profile", "suspend_target_writer", "close_target_correspondence"]
     show_full_result_count = False
 
@@ -135,13 +148,13 @@ class ReportAdmin(PrivateFieldsMixin, admin.ModelAdmin):
         return report.reporter.public_name if report.reporter else "(deleted account)"
 
     @admin.display(description="review")
-    def review_status(self, report: Report) -> str:
+    def review_status(self, report: WithAnnotations[Report, ReviewOfReport]) -> str:
         if not report.item_status:
             return "—"
         return ModerationItem.Status(report.item_status).label
 
     @admin.display(description="review")
-    def review_link(self, report: Report) -> str:
+    def review_link(self, report: WithAnnotations[Report, ReviewOfReport]) -> str:
         if not report.item_id:
             return "—"
         url = reverse("admin:moderation_moderationitem_change", args=[report.item_id])

@@ -13,6 +13,7 @@ import json
 
 from django.core.paginator import Paginator
 from django.db import connections
+from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
 # Results up to this many rows are counted exactly. The count reads at most
@@ -47,7 +48,7 @@ class EstimatedCountPaginator(Paginator):
     @cached_property
     def count(self) -> int:
         object_list = self.object_list
-        if not hasattr(object_list, "query"):
+        if not isinstance(object_list, QuerySet):
             return super().count
         # In the list's own order, so the count walks the index that serves
         # the page (COUNT over an ordered LIMIT) instead of a filtered scan.

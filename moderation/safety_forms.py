@@ -3,6 +3,8 @@ staff actions on reports."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 
 from moderation.models import NoContactOrder, ProtectionRequest
@@ -73,8 +75,9 @@ class ProtectionRequestForm(forms.Form):
     def clean_details(self) -> str:
         return self.cleaned_data["details"].replace("\x00", "").strip()
 
-    def clean(self) -> dict:
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         if self.profile is None and not cleaned.get("profile_description", "").strip():
             self.add_error(
                 "profile_description",
@@ -124,8 +127,9 @@ class LiaisonNoContactOrderForm(forms.ModelForm):
         }
         widgets = {"note": forms.Textarea(attrs={"rows": 3})}
 
-    def clean(self) -> dict:
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         if not cleaned.get("name", "").strip() and not cleaned.get("email"):
             raise forms.ValidationError("Give a name, an email address, or both.")
         return cleaned

@@ -102,7 +102,9 @@ def do_decide(
     content the system itself checked may leave it out."""
     peek = ModerationItem.objects.only("kind", "content_type", "object_id").get(pk=item_id)
     handlers = registry.handlers_for(peek.kind)
-    is_versioned = moderator is not None and handlers.version_of is not None
+    # Only a moderator's decision is checked against the version they saw.
+    version_of = handlers.version_of if moderator is not None else None
+    is_versioned = version_of is not None
     if is_versioned and seen_version is None:
         raise TypeError(
             f"A moderator's decision on a {peek.kind} item must pass the version they saw "
@@ -112,7 +114,7 @@ def do_decide(
     # photo's processing) lock it and then refresh its pending item, so the
     # same order here cannot deadlock with them, and it cannot change between
     # this check and the handler that publishes it.
-    version = handlers.version_of(peek, for_update=True) if is_versioned else None
+    version = version_of(peek, for_update=True) if version_of is not None else None
     item = ModerationItem.objects.select_for_update().get(pk=item_id)
     # An escalated item waits for an admin's decision; anything else is final.
     is_escalated = item.status == ModerationItem.Status.ESCALATED

@@ -7,13 +7,13 @@ from urllib.parse import urlencode
 from django import template
 from django.urls import reverse
 
-from moderation.dashboard import queue_dashboard
+from moderation.dashboard import QueueDashboard, queue_dashboard
 
 register = template.Library()
 
 
 @register.simple_tag(takes_context=True)
-def moderation_dashboard(context) -> dict | None:
+def moderation_dashboard(context) -> QueueDashboard | None:
     """The dashboard's figures, or None for staff who may not see the queue."""
     user = context["request"].user
     if not user.has_perm("moderation.view_moderationitem"):
