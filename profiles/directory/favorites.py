@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django import forms
 from django.core.paginator import Page, Paginator
 from django.db.models import F, QuerySet
 
-from profiles.directory.cards import card_fields, prepare_cards
+from profiles.directory.cards import CardColumns, ProfileCard, build_cards, card_fields
 from profiles.directory.results import PER_PAGE
 from profiles.models import Favorite, InmateProfile
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+    from django_stubs_ext import WithAnnotations
 
-def is_saved(user, profile: InmateProfile) -> bool:
+    from penpals.models import User
+
+
+def is_saved(user: User | AnonymousUser, profile: InmateProfile) -> bool:
     return user.is_authenticated and Favorite.objects.filter(user=user, profile=profile).exists()
 
 
-def saved_profiles(user) -> QuerySet[InmateProfile]:
+def saved_profiles(user: User) -> QuerySet[WithAnnotations[InmateProfile, CardColumns]]:
     """The user's saved profiles that are listed now, most recently saved first.
 
     Favourites of profiles that left the directory (paused, released...) stay
@@ -30,11 +38,17 @@ def saved_profiles(user) -> QuerySet[InmateProfile]:
     )
 
 
-def saved_page(user, number: str | None) -> Page:
-    """One page of the user's saved profiles (a user's list is short: a plain count is fine)."""
+def saved_page(user, number: str | None) -> Page[ProfileCard]:
+    """One page of the user's saved profiles (a user's list is short: a plain count is fine).
+
+    `user` is signed in: the view requires it. (It is left untyped because
+    views hold it as `User | AnonymousUser` whatever their decorators say.)
+    """
     page = Paginator(saved_profiles(user), PER_PAGE).get_page(number)
-    page.object_list = prepare_cards(list(page.object_list))
-    return page
+    cards = build_cards(page.object_list)
+    # Page reads only the paginator's count and page size, never its rows, but
+    # django-stubs ties the page's row type to the paginator's.
+    return Page(cards, page.number, page.paginator)  # type: ignore[arg-type]
 
 
 class FavoriteForm(forms.Form):

@@ -13,6 +13,7 @@ Pagination
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from django import forms
@@ -21,7 +22,7 @@ from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 from django.http import QueryDict
 
 from profiles import search_words
-from profiles.directory.cards import card_fields, prepare_cards
+from profiles.directory.cards import CardColumns, ProfileCard, build_cards, card_fields
 from profiles.directory.filters import (
     MAX_PAGE,
     US_STATES,
@@ -40,6 +41,9 @@ from profiles.directory.query import (
     text_query,
 )
 from profiles.models import InmateProfile
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 PER_PAGE = 24
 COUNT_CAP = 500
@@ -64,7 +68,9 @@ def count_near_matches(near: QuerySet[InmateProfile], suggestion: str) -> tuple[
     return len(flags), any(flags)
 
 
-def fetch_page(matching: QuerySet[InmateProfile], sort: str, number: int) -> list[InmateProfile]:
+def fetch_page(
+    matching: QuerySet[InmateProfile], sort: str, number: int
+) -> list[WithAnnotations[InmateProfile, CardColumns]]:
     """Page `number` of `matching`, with one row more to tell whether a next page exists.
 
     Deep pages, and pages by relevance (which sort every match), are chosen by
@@ -92,7 +98,7 @@ class ActiveFilter:
 class DirectoryPage:
     """One page of results and what the template needs to draw it."""
 
-    profiles: list[InmateProfile]
+    profiles: list[ProfileCard]
     number: int
     has_next: bool
     count: int
@@ -293,7 +299,7 @@ def search_directory(data: QueryDict) -> tuple[DirectoryFilterForm, DirectoryPag
 
     params = _canonical_params(form, filters)
     return form, DirectoryPage(
-        profiles=prepare_cards(rows[:PER_PAGE]),
+        profiles=build_cards(rows[:PER_PAGE]),
         number=number,
         has_next=len(rows) > PER_PAGE and number < MAX_PAGE,
         count=min(count, COUNT_CAP),
