@@ -8,7 +8,7 @@ class MessagingConfig(AppConfig):
 
     def ready(self) -> None:
         # Importing the tasks registers them: services enqueue them by name.
-        from messaging import services, tasks  # noqa: F401
+        from messaging import review, services, tasks  # noqa: F401
         from moderation import registry
         from moderation.models import ModerationItem
         from moderation.signals import no_contact_order_recorded
@@ -17,6 +17,7 @@ class MessagingConfig(AppConfig):
             registry.register(
                 kind, on_approve=services.approve_letter, on_reject=services.reject_letter
             )
+        review.register()
         no_contact_order_recorded.connect(
             services.on_no_contact_order_recorded, dispatch_uid="messaging-no-contact-order"
         )

@@ -10,25 +10,24 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.views.main import ChangeList
-from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.http import HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
-from messaging.review import letter_review
+from moderation import registry
 from moderation.forms import BulkDecisionForm, DecisionForm, TryRulesForm
+from moderation.links import admin_url
 from moderation.models import FlagCategory, ModerationItem, ScreeningRule
 from moderation.paginator import EstimatedCountPaginator
 from moderation.screening import Hit, highlight_segments, screen_text
@@ -42,7 +41,6 @@ from moderation.services import (
     next_item,
 )
 from penpals.admin_privacy import PrivateFieldsMixin
-from profiles.review import consent_context, profile_changes
 
 # A confirmation page lists at most this many items; a bigger selection is
 # refused rather than decided blind.
@@ -55,27 +53,16 @@ def method_decorator_require_post(view):
     return method_decorator(require_POST)(view)
 
 
-def review_context(item: ModerationItem) -> dict:
-    """What the item page shows of the object under review, per kind: a
-    letter's text with every hit highlighted (its scans, the letters before
-    it), a profile's text against the approved version, a photo at display
-    size, a report or protection request with what it points to."""
+def review_context(item: ModerationItem, *, may_see_private_facts: bool) -> dict:
+    """What the item page shows of the object under review, from what its app
+    registered (moderation.registry.Subject): a letter's text with every hit
+    highlighted, a profile's text against the approved version, a photo at
+    display size; a report with what it points to."""
     target = item.content_object
-    label = target._meta.label if target is not None else ""
     context = {"review_object": target, "review_admin_url": admin_url(target)}
-    if label == "messaging.Letter":
-        context.update(letter_review(target))
-    elif label == "profiles.InmateProfile":
-        context["profile_changes"] = profile_changes(target, item.kind)
-        context["profile_flags"] = flag_labels(item.flags)
-    elif label == "profiles.ProfilePhoto":
-        context["photo"] = target
-    elif label == "moderation.Report":
-        context["report"] = target
-        context["report_target"] = target.target
-        context["report_target_url"] = admin_url(target.target)
-        if target.target is not None and target.target._meta.label == "messaging.Letter":
-            context["reported_letter"] = target.target
+    subject = registry.subject_of(target)
+    if subject is not None and subject.review_context is not None:
+        context.update(subject.review_context(target, item, may_see_private_facts))
     return context
 
 
@@ -83,18 +70,8 @@ def person_named_by(target) -> str:
     """The display name of the person in prison `target` (a letter, profile,
     photo or report) is about, or of a reported user: the name moderators may
     read. Never an inmate number, legal name or email."""
-    if target is None:
-        return ""
-    label = target._meta.label
-    if label == "messaging.Letter":
-        return target.correspondence.profile.display_name
-    if label == "profiles.InmateProfile":
-        return target.display_name
-    if label == "profiles.ProfilePhoto":
-        return target.profile.display_name
-    if label == "moderation.Report":
-        return person_named_by(target.target)
-    return str(target) if label == settings.AUTH_USER_MODEL else ""
+    subject = registry.subject_of(target)
+    return subject.name_of(target) if subject is not None else ""
 
 
 def _title_format(kind: str) -> str:
@@ -119,16 +96,6 @@ def item_title(item: ModerationItem, target=None) -> str:
     if not name:
         return item.get_kind_display()
     return _title_format(item.kind) % {"name": name}
-
-
-def admin_url(obj) -> str:
-    """The admin page of `obj`, or "" when it has none (or is gone)."""
-    if obj is None:
-        return ""
-    try:
-        return reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
-    except NoReverseMatch:
-        return ""
 
 
 def claim_words(item: ModerationItem, user) -> str:
@@ -256,37 +223,20 @@ def items_matching(term: str, *, by_private_facts: bool = False) -> Q:
     an exact match would confirm a guessed number or address.
 
     Items point at their object generically, so a join-based search_fields
-    cannot reach an inmate number. Instead each kind's matching object ids
-    come from an indexed subquery, and the items are filtered by
-    (content_type, object_id IN ...), served by moderation_item_object.
+    cannot reach an inmate number. Instead each model's app gives the
+    matching object ids as an indexed subquery (moderation.registry.Subject),
+    and the items are filtered by (content_type, object_id IN ...), served by
+    moderation_item_object.
     """
-    from messaging.models import Correspondence, Letter, normalise_code
-    from moderation.models import Report
-    from profiles.models import InmateProfile, ProfilePhoto
-
-    profile_match = Q(display_name__icontains=term)
-    if by_private_facts:
-        profile_match |= Q(inmate_number=term) | Q(inmate_number=term.upper())
-    profiles = InmateProfile.objects.filter(profile_match).values("pk")
-    pen_pals = (
-        get_user_model()
-        .objects.filter(email__in={term, term.lower()} if by_private_facts else ())
-        .values("pk")
-    )
-    correspondence_match = Q(profile__in=profiles) | Q(pen_pal__in=pen_pals)
-    if code := normalise_code(term):
-        correspondence_match |= Q(code=code)
-    correspondences = Correspondence.objects.filter(correspondence_match).values("pk")
-
-    def of(model, object_ids) -> Q:
-        return Q(content_type=ContentType.objects.get_for_model(model), object_id__in=object_ids)
-
-    return (
-        of(InmateProfile, profiles)
-        | of(ProfilePhoto, ProfilePhoto.objects.filter(profile__in=profiles).values("pk"))
-        | of(Letter, Letter.objects.filter(correspondence__in=correspondences).values("pk"))
-        | of(Report, Report.objects.filter(reporter__in=pen_pals).values("pk"))
-    )
+    search = registry.StaffSearch(term, by_private_facts)
+    match = Q(pk__in=[])
+    for model, subject in registry.subjects():
+        if subject.matching is not None:
+            match |= Q(
+                content_type=ContentType.objects.get_for_model(model),
+                object_id__in=subject.matching(search),
+            )
+    return match
 
 
 # --- The queue -----------------------------------------------------------------------
@@ -308,27 +258,17 @@ class QueueChangeList(ChangeList):
 
 
 def attach_previews(items) -> None:
-    """Give the page's items what their preview shows, one query per kind:
-    a photo item its photo (the thumbnail), a letter item its screening hits."""
-    from messaging.models import Letter
-    from profiles.models import ProfilePhoto
-
-    def ids(*kinds) -> list[int]:
-        return [item.object_id for item in items if item.kind in kinds]
-
-    photo_ids = ids(ModerationItem.Kind.PHOTO)
-    photos = ProfilePhoto.objects.only("pk", "thumbnail").in_bulk(photo_ids) if photo_ids else {}
-    letter_ids = ids(ModerationItem.Kind.LETTER_OUT, ModerationItem.Kind.LETTER_IN)
-    screenings = (
-        dict(Letter.objects.filter(pk__in=letter_ids).values_list("pk", "screening"))
-        if letter_ids
-        else {}
-    )
+    """Give the page's items what their preview shows, one query per model
+    (moderation.registry.Subject): a photo item its photo (the thumbnail), a
+    letter item its screening hits."""
     for item in items:
-        is_photo = item.kind == ModerationItem.Kind.PHOTO
-        item.photo = photos.get(item.object_id) if is_photo else None
-        screening = None if is_photo else screenings.get(item.object_id)
-        item.preview_hits = (screening or {}).get("hits", [])
+        item.photo = None
+        item.preview_hits = []
+    for model, subject in registry.subjects():
+        content_type_id = ContentType.objects.get_for_model(model).pk
+        of_model = [item for item in items if item.content_type_id == content_type_id]
+        if subject.attach_previews is not None and of_model:
+            subject.attach_previews(of_model)
 
 
 def preview_segments(summary: str, hits: list[dict]) -> list:
@@ -498,7 +438,9 @@ class ModerationItemAdmin(PrivateFieldsMixin, admin.ModelAdmin):
             # The version before the content: an edit landing in between makes
             # the decision stale (refused), never approves text not shown.
             decision_form = DecisionForm(initial={"seen_version": current_version(item)})
-            extra_context.update(review_context(item))
+            extra_context.update(
+                review_context(item, may_see_private_facts=self.may_see_private_facts(request))
+            )
             extra_context.update(self.workspace_context(request, item))
             may_decide = self.has_change_permission(request, item)
             if may_decide and item.status == ModerationItem.Status.PENDING:
@@ -513,7 +455,7 @@ class ModerationItemAdmin(PrivateFieldsMixin, admin.ModelAdmin):
 
     def workspace_context(self, request, item: ModerationItem) -> dict:
         """The item page's words: its title (also the page's), its history,
-        the consent form of a new profile, the previous item to go back to."""
+        the previous item to go back to."""
         target = item.content_object
         title = item_title(item, target)
         previous = request.GET.get("from", "")
@@ -531,10 +473,6 @@ class ModerationItemAdmin(PrivateFieldsMixin, admin.ModelAdmin):
             ),
             "has_next_permission": self.has_change_permission(request),
         }
-        if item.kind == ModerationItem.Kind.PROFILE and target is not None:
-            context["consent"] = consent_context(
-                target, may_download=self.may_see_private_facts(request)
-            )
         return context
 
     @method_decorator_require_post

@@ -18,10 +18,11 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, Subquery
 from django.template.response import TemplateResponse
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils.html import format_html
 
-from moderation import protection
+from moderation import protection, registry
+from moderation.links import admin_link
 from moderation.models import (
     ModerationItem,
     NoContactOrder,
@@ -45,20 +46,10 @@ def target_label(target) -> str:
     legal name (moderators do not see those)."""
     if target is None:
         return "(deleted)"
-    label = target._meta.label
-    if label == "profiles.InmateProfile":
-        return f"Profile: {target.display_name}"
-    if label == "penpals.User":
-        return f"User: {target.public_name}"
+    subject = registry.subject_of(target)
+    if subject is not None and subject.label_of is not None:
+        return subject.label_of(target)
     return f"{target._meta.verbose_name.capitalize()} #{target.pk}"
-
-
-def admin_link(obj, text: str) -> str:
-    try:
-        url = reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
-    except NoReverseMatch:
-        return text
-    return format_html('<a href="{}">{}</a>', url, text)
 
 
 def has_act_permission(request) -> bool:

@@ -7,7 +7,8 @@ class ModerationConfig(AppConfig):
     verbose_name = "Moderation"
 
     def ready(self) -> None:
-        from moderation import admin_safety, registry, reports  # noqa: F401 (registers admins)
+        # Importing admin_safety registers its admins; checks registers the start-up check.
+        from moderation import admin_safety, checks, registry, reports  # noqa: F401
         from moderation.models import ModerationItem
 
         # Reports: a decision is recorded on the item; the actions on the
@@ -17,6 +18,7 @@ class ModerationConfig(AppConfig):
             on_approve=reports.report_action_taken,
             on_reject=reports.report_dismissed,
         )
+        reports.register()
 
     def on_account_deleted(self, user) -> None:
         """Reports stay for moderation, but are no longer linked to the person

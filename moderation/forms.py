@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from django import forms
+from django.db.models import Model
 
 from moderation.models import ModerationItem, ScreeningRule
 from moderation.screening import TEXT_SCOPES
-from profiles.models import Facility
 
 TRY_TEXT_MAX_LENGTH = 20_000
 
@@ -29,12 +29,22 @@ class TryRulesForm(forms.Form):
         choices=[(s, ScreeningRule.Scope(s).label) for s in TEXT_SCOPES],
         initial="outbound",
     )
-    facility = forms.ModelChoiceField(
-        queryset=Facility.objects.order_by("name"),
+    facility: forms.ModelChoiceField[Model] = forms.ModelChoiceField(
+        queryset=None,  # set in __init__
         required=False,
         empty_label="No facility (global rules only)",
         help_text="A facility's own rules add to the global ones.",
     )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Facilities are profiles' model: moderation reaches it through its own
+        # foreign key, never by importing a domain app.
+        facility_model = ScreeningRule._meta.get_field("facility").related_model
+        assert isinstance(facility_model, type)  # resolved once the apps are loaded
+        field = self.fields["facility"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = facility_model._default_manager.order_by("name")
 
 
 class DecisionForm(forms.Form):

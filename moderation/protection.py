@@ -25,6 +25,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from moderation import registry
 from moderation.models import ModerationItem, NoContactOrder, ProtectionRequest, WritingSuspension
 from moderation.services import AlreadyDecided, do_decide, submit_for_review
 from moderation.signals import no_contact_order_recorded
@@ -254,12 +255,10 @@ def do_dismiss_protection_request(protection_request: ProtectionRequest, staff) 
 
 
 def pause_profile(profile, staff):
-    """Pause a profile on staff's decision (audited as a lifecycle action by
-    `staff`). Only staff can resume it; a profile its liaison had paused
-    becomes staff-paused."""
-    from profiles.services import check_change_lifecycle
-
-    return check_change_lifecycle(staff, profile, "paused", by_staff=True)
+    """Pause a profile on staff's decision (profiles does it, audited as a
+    lifecycle action by `staff`: moderation.registry.PAUSE_PROFILE). Only
+    staff can resume it; a profile its liaison had paused becomes staff-paused."""
+    return registry.action(registry.PAUSE_PROFILE)(profile, staff)
 
 
 @transaction.atomic
@@ -292,56 +291,32 @@ def do_lift_suspension(suspension: WritingSuspension, staff) -> bool:
 def do_close_correspondence(correspondence) -> bool:
     """Close a correspondence on the team's decision; False when already closed.
     Its letters stay for both sides to read; those still waiting for a
-    decision are not delivered (messaging.services.close_correspondences)."""
-    from messaging.models import Correspondence
-    from messaging.services import close_correspondences
-
-    return bool(
-        close_correspondences(
-            Correspondence.objects.filter(pk=correspondence.pk),
-            Correspondence.CloseReason.MODERATOR,
-        )
-    )
+    decision are not delivered (messaging does it: see
+    moderation.registry.CLOSE_CORRESPONDENCE)."""
+    return registry.action(registry.CLOSE_CORRESPONDENCE)(correspondence)
 
 
 # --- What a report points to ---------------------------------------------------------------
+# Each app registers, per model, how to find these (moderation.registry.Subject).
 
 
 def profile_of(target):
     """The profile a reported thing is about: a profile, a photo's profile, or
     the profile of a letter's or correspondence's pair; None for a user."""
-    label = target._meta.label if target is not None else ""
-    if label == "profiles.InmateProfile":
-        return target
-    if label == "profiles.ProfilePhoto":
-        return target.profile
-    if label == "messaging.Letter":
-        return target.correspondence.profile
-    if label == "messaging.Correspondence":
-        return target.profile
-    return None
+    subject = registry.subject_of(target)
+    return subject.profile_of(target) if subject is not None else None
 
 
 def writer_of(target):
     """The pen pal behind a reported thing: a user, or the writer of an
     outbound letter; None otherwise (an inmate's letter has no pen pal writer)."""
-    label = target._meta.label if target is not None else ""
-    if label == settings.AUTH_USER_MODEL:
-        return target
-    if label == "messaging.Letter" and target.is_outbound:
-        return target.created_by
-    if label == "messaging.Correspondence":
-        return target.pen_pal
-    return None
+    subject = registry.subject_of(target)
+    return subject.writer_of(target) if subject is not None else None
 
 
 def correspondence_of(target):
-    label = target._meta.label if target is not None else ""
-    if label == "messaging.Letter":
-        return target.correspondence
-    if label == "messaging.Correspondence":
-        return target
-    return None
+    subject = registry.subject_of(target)
+    return subject.correspondence_of(target) if subject is not None else None
 
 
 @transaction.atomic

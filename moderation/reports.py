@@ -9,11 +9,14 @@ reported thing is decided there.
 from __future__ import annotations
 
 from django import forms
+from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import formats
 
+from moderation import registry
+from moderation.links import admin_url
 from moderation.models import ModerationItem, Report, ScreeningRule
 from moderation.services import submit_for_review
 
@@ -174,3 +177,47 @@ def report_action_taken(item: ModerationItem, moderator) -> None:
 
 def report_dismissed(item: ModerationItem, moderator) -> None:
     pass
+
+
+# --- What moderation knows of reports and of the accounts reported (registry) -----------
+
+
+def _report_review(report: Report, item, may_see_private_facts: bool) -> dict:
+    target = report.target
+    subject = registry.subject_of(target)
+    return {
+        "report": report,
+        "report_target": target,
+        "report_target_url": admin_url(target),
+        "reported_text": (
+            subject.reported_text(target)
+            if subject is not None and subject.reported_text is not None
+            else ""
+        ),
+    }
+
+
+def _name_of_reported(report: Report) -> str:
+    subject = registry.subject_of(report.target)
+    return subject.name_of(report.target) if subject is not None else ""
+
+
+def register() -> None:
+    registry.register_subject(
+        get_user_model(),
+        registry.Subject(
+            name_of=lambda user: user.public_name,
+            label_of=lambda user: f"User: {user.public_name}",
+            writer_of=lambda user: user,
+        ),
+    )
+    registry.register_subject(
+        Report,
+        registry.Subject(
+            name_of=_name_of_reported,
+            review_context=_report_review,
+            matching=lambda search: Report.objects.filter(reporter__in=search.pen_pals()).values(
+                "pk"
+            ),
+        ),
+    )

@@ -12,7 +12,7 @@ class ProfilesConfig(AppConfig):
         from moderation.models import ModerationItem
 
         # Importing the tasks registers them: services enqueue them by name.
-        from profiles import public_cache, search_words, services, tasks  # noqa: F401
+        from profiles import public_cache, review, search_words, services, tasks  # noqa: F401
         from profiles.models import Facility, InmateProfile, ProfilePhoto
 
         public_cache.connect_signals(Facility, InmateProfile, ProfilePhoto)
@@ -38,6 +38,7 @@ class ProfilesConfig(AppConfig):
             on_reject=services.reject_photo,
             version_of=services.photo_review_version,
         )
+        review.register()
 
     def on_account_deleted(self, user) -> None:
         """Whom a deleted account saved is personal data: it goes with the account."""

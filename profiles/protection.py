@@ -1,7 +1,7 @@
 """What staff and liaisons do to protect someone from a listed person: staff
-lift a pause, a liaison records a no-contact order for their facility's profile.
-(The orders themselves, and protection requests, are moderation's:
-moderation.protection.)"""
+pause a profile and lift a pause; a liaison records a no-contact order for
+their facility's profile. (The orders themselves, and protection requests,
+are moderation's: moderation.protection.)"""
 
 from __future__ import annotations
 
@@ -11,6 +11,13 @@ from moderation.models import NoContactOrder
 from moderation.protection import enforce_order_later
 from profiles.models import LiaisonAction
 from profiles.services import check_change_lifecycle, record_action
+
+
+def pause_profile(profile, staff):
+    """Pause a profile on staff's decision (audited as a lifecycle action by
+    `staff`). Only staff can resume it; a profile its liaison had paused
+    becomes staff-paused."""
+    return check_change_lifecycle(staff, profile, "paused", by_staff=True)
 
 
 def resume_profile(profile, staff):

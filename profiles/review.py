@@ -1,11 +1,18 @@
-"""What a moderator reads of a profile under review."""
+"""What moderation knows of profiles and photos: what a moderator reads of a
+profile under review, how the queue finds and previews them, and pausing a
+profile from a report (registered with moderation.registry at start-up)."""
 
 from __future__ import annotations
 
+from django.db.models import Q, QuerySet
 from django.urls import reverse
 
+from moderation import registry
 from moderation.models import ModerationItem
+from moderation.registry import StaffSearch
 from moderation.screening import highlight_segments, screen_text
+from profiles.models import InmateProfile, ProfilePhoto
+from profiles.protection import pause_profile
 
 
 def consent_context(profile, *, may_download: bool) -> dict:
@@ -62,3 +69,54 @@ def profile_changes(profile, kind: str) -> list[dict]:
 
 def _shown(value) -> str:
     return ", ".join(value) if isinstance(value, list) else str(value)
+
+
+# --- What moderation may know of profiles and photos (moderation.registry) -------------
+
+
+def profiles_named(search: StaffSearch) -> QuerySet:
+    """Profiles a staff search names: by display name, and by inmate number
+    only for those who may see private facts. A values("pk") subquery."""
+    match = Q(display_name__icontains=search.term)
+    if search.by_private_facts:
+        match |= Q(inmate_number=search.term) | Q(inmate_number=search.term.upper())
+    return InmateProfile.objects.filter(match).values("pk")
+
+
+def _profile_review(profile, item, may_see_private_facts: bool) -> dict:
+    context: dict = {"profile_changes": profile_changes(profile, item.kind)}
+    if item.kind == ModerationItem.Kind.PROFILE:
+        context["consent"] = consent_context(profile, may_download=may_see_private_facts)
+    return context
+
+
+def _attach_photos(items: list) -> None:
+    photos = ProfilePhoto.objects.only("pk", "thumbnail").in_bulk([i.object_id for i in items])
+    for item in items:
+        item.photo = photos.get(item.object_id)
+
+
+def register() -> None:
+    registry.register_subject(
+        InmateProfile,
+        registry.Subject(
+            name_of=lambda profile: profile.display_name,
+            label_of=lambda profile: f"Profile: {profile.display_name}",
+            profile_of=lambda profile: profile,
+            review_context=_profile_review,
+            matching=profiles_named,
+        ),
+    )
+    registry.register_subject(
+        ProfilePhoto,
+        registry.Subject(
+            name_of=lambda photo: photo.profile.display_name,
+            profile_of=lambda photo: photo.profile,
+            review_context=lambda photo, item, private: {"photo": photo},
+            matching=lambda search: ProfilePhoto.objects.filter(
+                profile__in=profiles_named(search)
+            ).values("pk"),
+            attach_previews=_attach_photos,
+        ),
+    )
+    registry.register_action(registry.PAUSE_PROFILE, pause_profile)
