@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from functools import cache
+from typing import cast
 
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import FieldDoesNotExist
@@ -46,12 +47,18 @@ def declare_private_fields(model: type[models.Model], *names: str) -> None:
     """
     for name in names:
         model._meta.get_field(name)  # a typo fails at start-up, not silently
-    model = model._meta.concrete_model
+    model = _concrete_model(model)
     _PRIVATE_FIELDS[model] = _PRIVATE_FIELDS.get(model, frozenset()) | frozenset(names)
 
 
+def _concrete_model(model: type[models.Model]) -> type[models.Model]:
+    # Django sets concrete_model on every model class's Options as the class is
+    # created; the stubs allow None only for an Options not yet attached to one.
+    return cast(type[models.Model], model._meta.concrete_model)
+
+
 def private_fields_of(model: type[models.Model]) -> frozenset[str]:
-    return _PRIVATE_FIELDS.get(model._meta.concrete_model, frozenset())
+    return _PRIVATE_FIELDS.get(_concrete_model(model), frozenset())
 
 
 def may_see_private_facts(request: HttpRequest) -> bool:
@@ -84,7 +91,7 @@ def touches_private_field(model: type[models.Model], path: str) -> bool:
         if index == len(parts) - 1:
             return any(
                 isinstance(name, str) and touches_private_field(model, name)
-                for name in model._meta.ordering
+                for name in model._meta.ordering or ()
             )
     return False
 
@@ -110,7 +117,9 @@ def _all_private_labels() -> set[str]:
     labels = set()
     for model, names in _PRIVATE_FIELDS.items():
         for name in names:
-            field = model._meta.get_field(name)
+            # Private fields are concrete model fields (declare_private_fields),
+            # never reverse relations, so each has a verbose_name.
+            field = cast(models.Field, model._meta.get_field(name))
             labels.add(str(capfirst(field.verbose_name)).casefold())
             with translation.override("en"):
                 labels.add(str(capfirst(field.verbose_name)).casefold())
@@ -199,6 +208,9 @@ class PrivateFieldsMixin:
 
     Put it first among the bases, so its methods wrap the admin's own.
     """
+
+    # Provided by the ModelAdmin or InlineModelAdmin it is mixed into.
+    model: type[models.Model]
 
     def may_see_private_facts(self, request: HttpRequest) -> bool:
         return may_see_private_facts(request)

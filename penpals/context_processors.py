@@ -33,7 +33,7 @@ def site(request: HttpRequest) -> dict:
     user = getattr(request, "user", None)
     signed_in = user is not None and user.is_authenticated
     liaison = is_liaison(request)
-    staff = signed_in and user.is_staff
+    staff = signed_in and user is not None and user.is_staff
     return {
         "SITE_NAME": settings.SITE_NAME,
         "CONTACT_EMAIL": settings.CONTACT_EMAIL,

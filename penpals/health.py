@@ -14,6 +14,7 @@ import hmac
 import logging
 import uuid
 from datetime import datetime, timedelta
+from typing import SupportsFloat, cast
 
 import redis
 from django.conf import settings
@@ -77,7 +78,9 @@ def _storage_check_stale_after() -> timedelta:
     # Three of beat's rounds: older means beat (or the worker) stopped, not
     # that storage is down.
     schedule = settings.CELERY_BEAT_SCHEDULE.get("check-storage", {}).get("schedule", 300.0)
-    return timedelta(seconds=3 * float(schedule))
+    # Seconds, as settings gives every beat schedule; its entries mix them with
+    # task names, so mypy reads the value as object.
+    return timedelta(seconds=3 * float(cast(SupportsFloat, schedule)))
 
 
 def last_storage_check() -> tuple[str, int | None]:

@@ -36,7 +36,7 @@ class SizeCappedUploadHandler(TemporaryFileUploadHandler):
         self.limit = largest_accepted_upload()
         self.is_over_limit = False
 
-    def receive_data_chunk(self, raw_data: bytes, start: int) -> None:
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
         if self.is_over_limit:
             return None
         if start + len(raw_data) > self.limit:

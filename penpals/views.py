@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import cast
 
 from allauth.account.decorators import reauthentication_required
 from django.conf import settings
@@ -23,6 +24,7 @@ from penpals import health
 from penpals.adapters import home_url_for
 from penpals.forms import AccountSettingsForm, DeleteAccountForm, ResendVerificationForm
 from penpals.middleware import MFA_SETUP_NEXT_SESSION_KEY
+from penpals.models import User
 from penpals.services import do_delete_account, do_resend_verification, export_user_data
 
 
@@ -85,7 +87,8 @@ def continue_after_setup(request: HttpRequest) -> HttpResponse:
 @reauthentication_required
 @require_GET
 def export_data(request: HttpRequest) -> HttpResponse:
-    payload = json.dumps(export_user_data(request.user), indent=2, ensure_ascii=False)
+    user = cast(User, request.user)  # an account: @login_required
+    payload = json.dumps(export_user_data(user), indent=2, ensure_ascii=False)
     response = HttpResponse(payload, content_type="application/json; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="penpals-my-data.json"'
     response["Cache-Control"] = "no-store"
@@ -98,7 +101,7 @@ def export_data(request: HttpRequest) -> HttpResponse:
 def delete_account(request: HttpRequest) -> HttpResponse:
     form = DeleteAccountForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        do_delete_account(request.user)
+        do_delete_account(cast(User, request.user))  # an account: @login_required
         logout(request)
         messages.success(request, "Your account was deleted. We are sorry to see you go.")
         return redirect("home")
