@@ -10,6 +10,8 @@ related rows in the same query (list_select_related).
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -31,6 +33,7 @@ from messaging.models import (
 )
 from messaging.replies import check_upload_reply
 from penpals.admin_privacy import PrivateFieldsMixin, declare_private_fields
+from penpals.models import User
 
 # A scan's stored path is for the access-checked scan view only.
 declare_private_fields(LetterScan, "file")
@@ -187,9 +190,12 @@ class LetterAdmin(ReadOnlyAdmin):
         )
         if request.method == "POST" and form.is_valid():
             correspondence = form.cleaned_data["correspondence"]
+            # An account: admin_view lets only active staff in, and the
+            # upload permission was checked above.
+            staff = cast(User, request.user)
             try:
                 letter = check_upload_reply(
-                    request.user,
+                    staff,
                     correspondence,
                     form.cleaned_data["scans"],
                     form.cleaned_data["transcription"],
