@@ -15,7 +15,8 @@ from django.conf import settings
 
 from messaging.limits import too_many_scans, transcription_too_long
 from messaging.models import Correspondence, normalise_code
-from profiles.forms import MultipleFileField, MultipleFileInput, megabytes
+from penpals.uploads import megabytes
+from profiles.forms import MultipleFileField, MultipleFileInput
 
 SCAN_ACCEPT = "image/jpeg,image/png,application/pdf"
 

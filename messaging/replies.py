@@ -18,9 +18,9 @@ from django.db import transaction
 
 from messaging.limits import too_many_scans, transcription_too_long
 from messaging.models import Correspondence, Letter, LetterScan
-from messaging.scans import ScanKind, check_scan
 from messaging.services import enqueue_screening
 from penpals.models import User
+from penpals.scans import ScanKind, check_scan
 from profiles.models import FacilityLiaison, LiaisonAction
 
 logger = logging.getLogger(__name__)

@@ -45,3 +45,8 @@ class SizeCappedUploadHandler(TemporaryFileUploadHandler):
             self.file.truncate()
             return None
         return super().receive_data_chunk(raw_data, start)
+
+
+def megabytes(size: int) -> str:
+    """A file size as a limit is written in messages: "15 MB", "800 kB"."""
+    return f"{size / 1_000_000:.0f} MB" if size >= 1_000_000 else f"{size / 1000:.0f} kB"

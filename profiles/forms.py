@@ -19,7 +19,9 @@ from django.utils.text import capfirst
 
 from penpals.dates import years_before
 from penpals.filetypes import HEAD_BYTES, JPEG, PDF, PNG, sniff
+from penpals.scans import scan_kind
 from penpals.text import NameField, clean_name, refuse_nul_characters
+from penpals.uploads import megabytes
 from profiles.models import Facility, InmateProfile
 from profiles.services import LIFECYCLE_FROM, Action
 
@@ -37,10 +39,6 @@ RELEASE_DATE_MAX_YEARS = 100
 # CSV cell like 03/04/1980 would be ambiguous.
 DATE_FORMATS = ["%Y-%m-%d"]
 PHOTOS_PER_UPLOAD = 10
-
-
-def megabytes(size: int) -> str:
-    return f"{size / 1_000_000:.0f} MB" if size >= 1_000_000 else f"{size / 1000:.0f} kB"
 
 
 class DateInput(forms.DateInput):
@@ -285,14 +283,11 @@ class ConsentForm(forms.Form):
             raise forms.ValidationError(
                 "This file is not a PDF, JPEG or PNG. Scan the signed form to one of those."
             )
-        # The checks a scanned reply page passes (messaging.scans, the one home of
+        # The checks a scanned reply page passes (penpals.scans, the one home of
         # that rule): images are decoded within the pixel limit, so a JPEG cut
         # short or a decompression bomb is refused (a multi-picture JPEG is a
         # JPEG), and a PDF passes penpals.pdfs.check_pdf (parsed within a time
-        # budget, nothing in it that runs by itself). (Imported here:
-        # messaging.scans imports this module.)
-        from messaging.scans import scan_kind
-
+        # budget, nothing in it that runs by itself).
         uploaded.seek(0)
         content = uploaded.read()
         uploaded.seek(0)

@@ -21,10 +21,10 @@ from django.urls import reverse
 
 from messaging.models import Letter, LetterScan
 from moderation.models import ModerationItem
+from penpals.images import DAMAGED, NOT_AN_IMAGE
 from penpals.uploads import SizeCappedUploadHandler
 from profiles import csv_import
 from profiles.models import InmateProfile, LiaisonAction, ProfilePhoto
-from profiles.photos import DAMAGED, NOT_AN_IMAGE
 from profiles.tasks import process_photo
 from tests.factories import (
     CorrespondenceFactory,

@@ -25,9 +25,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from penpals.images import DISPLAY_MAX_SIDE, THUMBNAIL_MAX_SIDE
 from profiles.forms import PhotoUploadForm
 from profiles.models import ProfilePhoto
-from profiles.photos import DISPLAY_MAX_SIDE, PROCESSING_FAILED, THUMBNAIL_MAX_SIDE
+from profiles.photos import PROCESSING_FAILED
 from profiles.services import check_upload_photo
 from profiles.tasks import process_photo
 from tests.factories import InmateProfileFactory

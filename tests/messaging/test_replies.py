@@ -1,4 +1,4 @@
-"""Replies from people in prison: scans checked by content (messaging.scans),
+"""Replies from people in prison: scans checked by content (penpals.scans),
 stored with the letter or not at all (messaging.replies), uploaded by the
 facility's liaison (portal) or by staff for replies that came by post (admin)."""
 
@@ -22,9 +22,9 @@ from PIL import Image
 
 from messaging.models import Correspondence, Letter, LetterScan
 from messaging.replies import ReplyRefused, check_upload_reply
-from messaging.scans import check_scan
 from messaging.services import close_correspondences, do_block, screen_letter
 from moderation.models import ModerationItem
+from penpals.scans import check_scan
 from profiles.models import Facility, LiaisonAction
 from tests.factories import (
     MINIMAL_PDF,

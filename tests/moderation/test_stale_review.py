@@ -21,8 +21,9 @@ from PIL import Image
 
 from moderation.models import ModerationDecision, ModerationItem
 from moderation.services import StaleVersion, current_version, do_decide
+from penpals.images import process_original
 from profiles.models import InmateProfile, ProfilePhoto
-from profiles.photos import process_original, publish_variants, run_photo_processing
+from profiles.photos import publish_variants, run_photo_processing
 from profiles.services import do_submit_profile, do_update_profile
 from tests.factories import (
     InmateProfileFactory,

@@ -31,16 +31,14 @@ from PIL import Image, ImageDraw, ImageFile
 
 from moderation.models import ModerationItem
 from moderation.services import current_version, do_decide
+from penpals import images
 from penpals.celery import app as celery_app
+from penpals.images import DAMAGED, NOT_AN_IMAGE, PhotoRejected, process_original
 from profiles import photos
 from profiles.models import ProfilePhoto
 from profiles.photos import (
-    DAMAGED,
-    NOT_AN_IMAGE,
     ORIGINAL_MISSING,
     PROCESSING_FAILED,
-    PhotoRejected,
-    process_original,
     run_photo_processing,
     sweep_unprocessed_photos,
 )
@@ -170,10 +168,10 @@ import io, json, re, sys
 import django
 django.setup()
 from PIL import Image
-from profiles import photos
+from penpals import images
 
 Image.init()  # plugin imports happen once per process, not per photo
-decode_reduced = photos.decode_reduced
+decode_reduced = images.decode_reduced
 
 def status_kb(key):
     with open("/proc/self/status") as status:
@@ -181,7 +179,7 @@ def status_kb(key):
 
 peaks = {}
 for name, path, mode in json.loads(sys.argv[1]):
-    photos.decode_reduced = (lambda image: image.load()) if mode == "without-draft" else decode_reduced
+    images.decode_reduced = (lambda image: image.load()) if mode == "without-draft" else decode_reduced
     content = open(path, "rb").read()
     before = status_kb("VmRSS")
     try:
@@ -190,9 +188,9 @@ for name, path, mode in json.loads(sys.argv[1]):
     except OSError:
         pass  # the peak then includes what ran before: an overestimate, still a bound
     try:
-        result = photos.process_original(io.BytesIO(content))
+        result = images.process_original(io.BytesIO(content))
         outcome = f"ready {result.width}x{result.height}"
-    except photos.PhotoRejected as rejection:
+    except images.PhotoRejected as rejection:
         outcome = str(rejection)
     del content
     peaks[name] = {"peak_mb": (status_kb("VmHWM") - before) / 1024, "outcome": outcome}
@@ -287,7 +285,7 @@ def test_it_refuses_a_progressive_jpeg_too_big_to_decode_cheaply(monkeypatch):
     image = Image.effect_noise((1000, 1000), 40).convert("RGB")
     progressive = encode(image, "JPEG", progressive=True, subsampling=0)  # 6 MB of coefficients
     baseline = encode(image, "JPEG", subsampling=0)
-    monkeypatch.setattr(photos, "DECODE_MEMORY_BUDGET", 5_000_000)
+    monkeypatch.setattr(images, "DECODE_MEMORY_BUDGET", 5_000_000)
     with pytest.raises(PhotoRejected, match=r"This progressive JPEG image is 1000 × 1000 pixels"):
         process_original(io.BytesIO(progressive))
     assert process_original(io.BytesIO(baseline)).width == 1000
@@ -309,7 +307,7 @@ def test_it_never_runs_another_decoder(monkeypatch, image_format):
     Image.init()
     ran = []
     for name, (_, accept) in list(Image.OPEN.items()):
-        if name not in photos.ACCEPTED_FORMATS:
+        if name not in images.ACCEPTED_FORMATS:
             # A spy in place of every other format's parser: it must never be called.
             monkeypatch.setitem(Image.OPEN, name, (lambda *args, n=name: ran.append(n), accept))
     content = encode(two_colour_image((64, 48)), image_format)

@@ -1,8 +1,9 @@
-"""Checks on one scanned page of a reply before it is stored.
+"""Checks on one scanned page (a page of a reply, a signed consent form) before
+it is stored.
 
 Told by content, never by name or the browser's content type:
 
-- JPEG and PNG are decoded (through profiles.photos.decode, the one place
+- JPEG and PNG are decoded (through penpals.images.decode, the one place
   that lets Pillow parse uploaded images: JPEG, PNG and WebP decoders only,
   the pixel limit settings.PHOTO_MAX_PIXELS, a memory budget, reduced-scale
   JPEG decoding). Decoding, not Pillow's verify(), is what notices a JPEG cut
@@ -26,9 +27,9 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from penpals import filetypes
+from penpals.images import PhotoRejected, decode
 from penpals.pdfs import PdfRefused, check_pdf
-from profiles.forms import megabytes
-from profiles.photos import PhotoRejected, decode
+from penpals.uploads import megabytes
 
 
 @dataclass(frozen=True)
