@@ -7,14 +7,17 @@ The rules that turn these filters into SQL are in profiles.directory.query.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass
 from html import escape
+from typing import Any, ClassVar
 
 from django import forms
-from django.db.models import F
+from django.db.models import F, OrderBy
+from django.forms.renderers import BaseRenderer
 from django.forms.utils import flatatt
 from django.http import QueryDict
-from django.utils.safestring import mark_safe
+from django.utils.safestring import SafeString, mark_safe
 
 from profiles.models import Facility, InmateProfile
 
@@ -55,7 +58,7 @@ class Sort:
     ]
     # Each ordering matches one of the partial indexes on published profiles
     # (profiles_pub_newest, _updated, _release, _name), column directions included.
-    ORDERINGS = {
+    ORDERINGS: ClassVar[dict[str, tuple[OrderBy | str, str]]] = {
         NEWEST: (F("published_at").desc(), "id"),
         UPDATED: (F("public_updated_at").desc(), "id"),
         RELEASE: (F("release_date").asc(), "id"),
@@ -92,7 +95,11 @@ def listed_facilities() -> list[FacilityOption]:
     ]
 
 
-def _with_blank(choices, blank: str) -> list:
+# A choice: (value, label), or (group label, choices) for an <optgroup>.
+Choices = Iterable[tuple[Any, Any]]
+
+
+def _with_blank(choices: Choices, blank: str) -> list[tuple[Any, Any]]:
     return [("", blank), *choices]
 
 
@@ -101,7 +108,7 @@ def _with_blank(choices, blank: str) -> list:
 # page here; these widgets render the same HTML in Python.
 
 
-def _as_tuples(choices) -> tuple:
+def _as_tuples(choices: Choices) -> tuple[tuple[Any, Any], ...]:
     return tuple(
         (value, _as_tuples(label)) if isinstance(label, list | tuple) else (value, label)
         for value, label in choices
@@ -109,14 +116,14 @@ def _as_tuples(choices) -> tuple:
 
 
 @functools.lru_cache(maxsize=512)
-def _options_html(choices: tuple, selected: str) -> str:
+def _options_html(choices: tuple[tuple[Any, Any], ...], selected: str) -> str:
     """<option>s (and <optgroup>s) for `choices`, `selected` marked. Cached: the
     facility list is the same on every page."""
 
-    def option(value, label) -> str:
-        value = str(value)
-        mark = " selected" if value == selected else ""
-        return f'<option value="{escape(value)}"{mark}>{escape(str(label))}</option>'
+    def option(value: object, label: object) -> str:
+        text = str(value)
+        mark = " selected" if text == selected else ""
+        return f'<option value="{escape(text)}"{mark}>{escape(str(label))}</option>'
 
     parts = []
     for value_or_group, label in choices:
@@ -129,34 +136,52 @@ def _options_html(choices: tuple, selected: str) -> str:
 
 
 class QuickSelect(forms.Select):
-    """Options come from `options` (nested tuples) when given, else `choices`.
-    (Assigning `choices` normalises the list on every form: milliseconds for
-    the facilities.)"""
+    """Options come from `option_tuples` (nested tuples) when given, else
+    `choices`. (Assigning `choices` normalises the list on every form:
+    milliseconds for the facilities.)"""
 
-    def __init__(self, attrs=None, options: tuple | None = None) -> None:
+    def __init__(
+        self,
+        attrs: dict[str, Any] | None = None,
+        option_tuples: tuple[tuple[Any, Any], ...] | None = None,
+    ) -> None:
         super().__init__(attrs)
-        self.options = options
+        self.option_tuples = option_tuples
 
-    def render(self, name, value, attrs=None, renderer=None) -> str:
-        choices = self.options if self.options is not None else _as_tuples(self.choices)
+    def render(
+        self,
+        name: str,
+        value: Any,
+        attrs: dict[str, Any] | None = None,
+        renderer: BaseRenderer | None = None,
+    ) -> SafeString:
+        choices = self.option_tuples
+        if choices is None:
+            choices = _as_tuples(self.choices)
         selected = "" if value is None else str(value)
         final_attrs = flatatt(self.build_attrs(self.attrs, {**(attrs or {}), "name": name}))
         options = _options_html(choices, selected)
         return mark_safe(f"<select{final_attrs}>{options}</select>")  # noqa: S308 - escaped
 
 
-def _choice_field(label: str, choices, blank: str) -> forms.ChoiceField:
-    choices = _with_blank(choices, blank)
+def _choice_field(label: str, choices: Choices, blank: str) -> forms.ChoiceField:
+    with_blank = _with_blank(choices, blank)
     return forms.ChoiceField(
         label=label,
         required=False,
-        choices=choices,
-        widget=QuickSelect(options=_as_tuples(choices)),
+        choices=with_blank,
+        widget=QuickSelect(option_tuples=_as_tuples(with_blank)),
     )
 
 
 class QuickNumberInput(forms.NumberInput):
-    def render(self, name, value, attrs=None, renderer=None) -> str:
+    def render(
+        self,
+        name: str,
+        value: Any,
+        attrs: dict[str, Any] | None = None,
+        renderer: BaseRenderer | None = None,
+    ) -> SafeString:
         final_attrs = self.build_attrs(
             self.attrs, {**(attrs or {}), "type": self.input_type, "name": name}
         )
@@ -166,7 +191,13 @@ class QuickNumberInput(forms.NumberInput):
 
 
 class QuickCheckbox(forms.CheckboxInput):
-    def render(self, name, value, attrs=None, renderer=None) -> str:
+    def render(
+        self,
+        name: str,
+        value: Any,
+        attrs: dict[str, Any] | None = None,
+        renderer: BaseRenderer | None = None,
+    ) -> SafeString:
         final_attrs = self.build_attrs(
             self.attrs, {**(attrs or {}), "type": "checkbox", "name": name}
         )
@@ -220,13 +251,13 @@ class DirectoryFilterForm(forms.Form):
         self.states = sorted({facility.state for facility in facilities})
         # Plain fields with QuickSelect options, validated in clean_state and
         # clean_facility: a ChoiceField would normalise the nested list each time.
-        self.fields["state"].widget.options = _as_tuples(
+        self.fields["state"].widget.option_tuples = _as_tuples(
             _with_blank([(code, US_STATES.get(code, code)) for code in self.states], "Any state")
         )
         by_state: dict[str, list[tuple[str, str]]] = {}
         for facility in facilities:
             by_state.setdefault(facility.state, []).append((facility.slug, facility.name))
-        self.fields["facility"].widget.options = _as_tuples(
+        self.fields["facility"].widget.option_tuples = _as_tuples(
             _with_blank(
                 [(US_STATES.get(code, code), options) for code, options in by_state.items()],
                 "Any facility",
@@ -256,8 +287,9 @@ class DirectoryFilterForm(forms.Form):
             raise forms.ValidationError("Search for letters or numbers.")
         return q
 
-    def clean(self) -> dict:
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         age_min, age_max = cleaned.get("age_min"), cleaned.get("age_max")
         if age_min is not None and age_max is not None and age_min > age_max:
             self.add_error("age_max", "“Age to” must not be lower than “Age from”.")
@@ -268,7 +300,7 @@ class DirectoryFilterForm(forms.Form):
 
     def error_messages(self) -> list[str]:
         """One readable line per rejected value, naming the filter."""
-        lines = []
+        lines: list[str] = []
         for name, errors in self.errors.items():
             label = self.fields[name].label if name in self.fields else None
             if name == "page":

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Any
 
 from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramSimilarity
 from django.db.models import BooleanField, Case, F, Func, Q, QuerySet, Value, When
@@ -87,7 +88,7 @@ def is_short_query(q: str) -> bool:
     return len(q) < MIN_WORD_QUERY
 
 
-def filter_profiles(filters: dict, form: DirectoryFilterForm) -> QuerySet[InmateProfile]:
+def filter_profiles(filters: dict[str, Any], form: DirectoryFilterForm) -> QuerySet[InmateProfile]:
     """Published profiles matching the cleaned `filters` (absent keys are ignored),
     apart from the search text `q`, which `match_text` and `match_name_spelling` apply."""
     profiles = InmateProfile.objects.published()

@@ -13,13 +13,14 @@ Pagination
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from django import forms
 from django.db import connection, transaction
 from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 from django.http import QueryDict
+from django.utils.choices import flatten_choices
 
 from profiles import search_words
 from profiles.directory.cards import CardColumns, ProfileCard, build_cards, card_fields
@@ -125,7 +126,7 @@ class DirectoryPage:
             return None
         return max(1, -(-self.count // PER_PAGE))
 
-    def query(self, **changes) -> str:
+    def query(self, **changes: object) -> str:
         """This page's query string with `changes` applied (None removes a key)."""
         params = dict(self.params)
         for key, value in changes.items():
@@ -180,7 +181,7 @@ class DirectoryPage:
 
 
 def _active_filters(
-    form: DirectoryFilterForm, filters: dict, params: dict[str, str]
+    form: DirectoryFilterForm, filters: dict[str, Any], params: dict[str, str]
 ) -> list[ActiveFilter]:
     active = []
     for name in DirectoryFilterForm.FILTER_FIELDS:
@@ -200,23 +201,19 @@ def _active_filters(
             label = form.facilities[value].name
         elif name == "state":
             label = US_STATES.get(value, value)
-        else:
-            choices = dict(_flat_choices(form_field.choices))
+        elif isinstance(form_field, forms.ChoiceField):
+            # A ChoiceField keeps its choices as (value, label) pairs, but
+            # django-stubs types the getter as anything the setter accepts.
+            choices: dict[Any, Any] = dict(flatten_choices(form_field.choices))  # type: ignore[arg-type]
             label = str(choices.get(value, value))
+        else:
+            label = str(value)
         remaining = {key: value for key, value in params.items() if key not in (name, "page")}
         active.append(ActiveFilter(label=label, remove_query=f"?{urlencode(remaining)}"))
     return active
 
 
-def _flat_choices(choices):
-    for value, label in choices:
-        if isinstance(label, list | tuple):
-            yield from label
-        else:
-            yield value, label
-
-
-def _canonical_params(form: DirectoryFilterForm, filters: dict) -> dict[str, str]:
+def _canonical_params(form: DirectoryFilterForm, filters: dict[str, Any]) -> dict[str, str]:
     params = {}
     for name in form.fields:
         value = filters.get(name)
