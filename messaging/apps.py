@@ -12,12 +12,14 @@ class MessagingConfig(AppConfig):
         from moderation import registry
         from moderation.models import ModerationItem
         from moderation.signals import no_contact_order_recorded
+        from profiles.signals import profile_left
 
         for kind in (ModerationItem.Kind.LETTER_OUT, ModerationItem.Kind.LETTER_IN):
             registry.register(
                 kind, on_approve=services.approve_letter, on_reject=services.reject_letter
             )
         review.register()
+        profile_left.connect(services.on_profile_left, dispatch_uid="messaging-profile-left")
         no_contact_order_recorded.connect(
             services.on_no_contact_order_recorded, dispatch_uid="messaging-no-contact-order"
         )

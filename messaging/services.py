@@ -543,6 +543,12 @@ def do_unblock(correspondence: Correspondence) -> None:
     Correspondence.objects.filter(pk=correspondence.pk).update(blocked_by_pen_pal_at=None)
 
 
+def on_profile_left(sender, profile, **kwargs) -> None:
+    """A profile was released or transferred (profiles.signals.profile_left):
+    its correspondences close, for that reason, in the same transaction."""
+    close_correspondences(profile.correspondences.all(), profile.status)
+
+
 def close_correspondences(correspondences: QuerySet[Correspondence], reason: str) -> int:
     """Close the open ones among `correspondences` for `reason`; return how
     many were open. Every path that closes a correspondence comes here (a

@@ -63,11 +63,13 @@ import logging
 import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import TypedDict
+from typing import Any, TypedDict
 
+from django import forms
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction
 
+from penpals.uploads import megabytes
 from profiles import services
 from profiles.forms import ProfileForm
 from profiles.models import Facility, InmateProfile
@@ -591,3 +593,33 @@ def write_csv(out, header: list[str], rows: list[dict]) -> None:
 def write_template(out) -> None:
     """The header and one example row: a file to start an import from."""
     write_csv(out, list(COLUMN_NAMES), [EXAMPLE_ROW])
+
+
+class CsvImportForm(forms.Form):
+    """The liaison's upload: the file, read and checked here, and whether to write."""
+
+    csv_file = forms.FileField(
+        label="CSV file",
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+    )
+    is_dry_run = forms.BooleanField(
+        required=False,
+        label="Check the file only: report what would happen and write nothing.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["csv_file"].help_text = (
+            f"UTF-8 CSV with a header row, at most {MAX_ROWS:,} rows and {megabytes(MAX_BYTES)}."
+        )
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
+        uploaded = cleaned.get("csv_file")
+        if uploaded is not None:
+            try:
+                cleaned["rows"] = read_rows(uploaded)
+            except forms.ValidationError as error:
+                self.add_error("csv_file", error)
+        return cleaned

@@ -435,39 +435,6 @@ class LifecycleForm(forms.Form):
         return cleaned
 
 
-class CsvImportForm(forms.Form):
-    csv_file = forms.FileField(
-        label="CSV file",
-        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
-    )
-    is_dry_run = forms.BooleanField(
-        required=False,
-        label="Check the file only: report what would happen and write nothing.",
-    )
-
-    def __init__(self, *args, **kwargs):
-        from profiles import csv_import
-
-        super().__init__(*args, **kwargs)
-        self.fields["csv_file"].help_text = (
-            f"UTF-8 CSV with a header row, at most {csv_import.MAX_ROWS:,} rows and "
-            f"{megabytes(csv_import.MAX_BYTES)}."
-        )
-
-    def clean(self) -> dict[str, Any]:
-        from profiles import csv_import
-
-        super().clean()
-        cleaned = self.cleaned_data
-        uploaded = cleaned.get("csv_file")
-        if uploaded is not None:
-            try:
-                cleaned["rows"] = csv_import.read_rows(uploaded)
-            except forms.ValidationError as error:
-                self.add_error("csv_file", error)
-        return cleaned
-
-
 class ProfileFilterForm(forms.Form):
     """The profile list's search box and status filter (GET)."""
 

@@ -40,7 +40,6 @@ from profiles.access import (
 )
 from profiles.forms import (
     ConsentForm,
-    CsvImportForm,
     LifecycleForm,
     PhotoUploadForm,
     ProfileFilterForm,
@@ -566,7 +565,7 @@ def photo_original(request: HttpRequest, photo_id: int) -> FileResponse:
 @private_page
 def csv_import_page(request: HttpRequest, facility_slug: str) -> HttpResponse:
     facility = get_facility_for_liaison(request.user, facility_slug)
-    form = CsvImportForm(post_data(request), post_files(request))
+    form = csv_import.CsvImportForm(post_data(request), post_files(request))
     report = None
     if request.method == "POST" and form.is_valid():
         try:

@@ -22,6 +22,7 @@ from moderation.screening import ScreeningResult, screen_fields
 from moderation.services import submit_for_review, withdraw_pending
 from penpals.tasks import enqueue_on_commit
 from profiles.models import Facility, Favorite, InmateProfile, LiaisonAction, ProfilePhoto
+from profiles.signals import profile_left
 
 Status = InmateProfile.Status
 Action = LiaisonAction.Kind
@@ -331,13 +332,10 @@ def do_change_lifecycle(
         ]
     )
     if profile.status in (Status.RELEASED, Status.TRANSFERRED):
-        # messaging builds on profiles, so it is imported here, not at the top.
-        from messaging.services import close_correspondences
-
         for item in ModerationItem.objects.for_object(profile).pending():
             item.status = ModerationItem.Status.WITHDRAWN
             item.save(update_fields=["status"])
-        close_correspondences(profile.correspondences.all(), profile.status)
+        profile_left.send(sender=InmateProfile, profile=profile)
     record_action(
         liaison,
         profile.facility,
