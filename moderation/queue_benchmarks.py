@@ -70,8 +70,8 @@ def seed_queue_scale(pending: int = PENDING, decided: int = DECIDED, *, log=None
     so nothing crosses the wire row by row. Most items point at object ids
     that do not exist: the list never loads the objects. Returns the seconds taken.
     """
+    from devtools.demo.profiles import seed_scale_facilities
     from messaging.models import Letter
-    from profiles.demo import seed_scale_facilities
     from profiles.models import InmateProfile, ProfilePhoto
 
     started = time.monotonic()

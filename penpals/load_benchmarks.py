@@ -215,7 +215,7 @@ def _spread_directory_path(rng: random.Random) -> str:
 
 
 def _spread_search_path(rng: random.Random) -> str:
-    from profiles.demo import FIRST_NAMES, INTERESTS
+    from devtools.demo.profiles import FIRST_NAMES, INTERESTS
 
     shape = rng.random()
     if shape < 0.4:
@@ -529,9 +529,9 @@ def ensure_data() -> Iterator[Figure]:
     """The demo accounts and letters, and 100,000 published profiles (reused when present)."""
     from django.core.management import call_command
 
+    from devtools.demo.profiles import seed_scale
     from profiles import search_words
     from profiles.benchmarks import PROFILES
-    from profiles.demo import seed_scale
     from profiles.models import InmateProfile
 
     call_command("seed_demo", stdout=io.StringIO())  # idempotent
@@ -561,7 +561,7 @@ def bench_load() -> Iterator[Figure]:
     if shutil.which("wrk") is None:
         _say("SKIPPED: wrk is not installed (scripts/lib.sh ensure_wrk, or apt-get install wrk)")
         return
-    from penpals.management.commands.seed_demo import DEMO_PASSWORD
+    from devtools.management.commands.seed_demo import DEMO_PASSWORD
 
     yield from ensure_data()
     yield "load.machine_loadavg_1m", os.getloadavg()[0], "load"

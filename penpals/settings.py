@@ -108,6 +108,7 @@ INSTALLED_APPS = [
     "profiles.apps.ProfilesConfig",
     "messaging.apps.MessagingConfig",
     "moderation.apps.ModerationConfig",
+    "devtools.apps.DevtoolsConfig",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

@@ -33,9 +33,9 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from devtools.demo.profiles import seed_scale
 from penpals.benchmarks import percentile
 from profiles import search_words
-from profiles.demo import seed_scale
 from profiles.models import InmateProfile
 
 Figure = tuple[str, float | int, str]

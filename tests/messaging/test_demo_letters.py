@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 from django.test import override_settings
 
-from messaging.demo import DEMO_CONVERSATIONS
+from devtools.demo.messaging import DEMO_CONVERSATIONS
 from messaging.models import Correspondence, Letter, LetterScan
 from moderation.models import ModerationItem
 

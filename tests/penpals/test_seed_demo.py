@@ -8,7 +8,7 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 from django.urls import reverse
 
-from penpals.management.commands.seed_demo import DEMO_PASSWORD
+from devtools.management.commands.seed_demo import DEMO_PASSWORD
 from penpals.models import User
 from profiles.models import Facility, FacilityLiaison
 
@@ -53,7 +53,7 @@ def test_the_demo_moderator_can_sign_in_with_the_printed_secret(client):
 
     from allauth.mfa.totp.internal.auth import validate_totp_code
 
-    from penpals.management.commands.seed_demo import DEMO_TOTP_SECRET
+    from devtools.management.commands.seed_demo import DEMO_TOTP_SECRET
 
     call_command("seed_demo")
     logins = StringIO()

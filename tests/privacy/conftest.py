@@ -17,10 +17,10 @@ from django.db import transaction
 from django.test import Client, TestCase, override_settings
 from django.urls import reverse
 
+from devtools.management.commands.seed_demo import DEMO_ACCOUNTS
 from messaging.models import Correspondence, Letter, LetterScan, Notification
 from messaging.notifications import deliver_notification
 from moderation.models import ProtectionRequest
-from penpals.management.commands.seed_demo import DEMO_ACCOUNTS
 from penpals.models import User
 from profiles.models import InmateProfile, ProfilePhoto
 from tests.privacy.crawler import Needle, date_spellings

@@ -17,8 +17,8 @@ import json
 import pytest
 from django.urls import reverse
 
+from devtools.management.commands.seed_demo import DEMO_PASSWORD
 from messaging.models import Correspondence, Letter, Notification
-from penpals.management.commands.seed_demo import DEMO_PASSWORD
 from penpals.models import User
 from profiles.models import Facility, FacilityLiaison, InmateProfile, ProfilePhoto
 from tests.factories import LiaisonFactory, activate_totp

@@ -11,7 +11,7 @@ import time_machine
 from django.core.management import call_command
 from django.test import override_settings
 
-from profiles.demo import DEMO_INMATE_NUMBER_PREFIX, born_at_age, invent_person
+from devtools.demo.profiles import DEMO_INMATE_NUMBER_PREFIX, born_at_age, invent_person
 from profiles.models import InmateProfile
 
 # The only numbers in a generated bio are the person's age.

@@ -11,7 +11,7 @@ from django.test import override_settings
 from django.urls import reverse
 from PIL import Image
 
-from profiles.demo import DEMO_INMATE_NUMBER_PREFIX, seed_scale
+from devtools.demo.profiles import DEMO_INMATE_NUMBER_PREFIX, seed_scale
 from profiles.models import Facility, Favorite, InmateProfile, ProfilePhoto
 
 pytestmark = pytest.mark.django_db

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from profiles.demo import seed_scale
+from devtools.demo.profiles import seed_scale
 
 
 class Command(BaseCommand):

@@ -12,10 +12,10 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from messaging.demo import seed_letters
-from moderation.demo import seed_moderation_queue
+from devtools.demo.messaging import seed_letters
+from devtools.demo.moderation import seed_moderation_queue
+from devtools.demo.profiles import seed_profiles
 from penpals.models import MODERATORS_GROUP, User
-from profiles.demo import seed_profiles
 from profiles.models import Facility, FacilityLiaison
 
 DEMO_PASSWORD = "penpals-demo-2026"  # noqa: S105 - demo accounts on a development machine only

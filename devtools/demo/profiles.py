@@ -369,7 +369,7 @@ DEMO_CONSENT_FORM = (
 def seed_profiles() -> None:
     """Published demo profiles across the demo facilities, with photos. Idempotent:
     people are keyed by inmate number, and only missing ones are created."""
-    from penpals.management.commands.seed_demo import DEMO_FACILITIES
+    from devtools.management.commands.seed_demo import DEMO_FACILITIES
     from penpals.models import User
 
     facilities = list(Facility.objects.filter(slug__in=[f["slug"] for f in DEMO_FACILITIES]))

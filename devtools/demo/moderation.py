@@ -1,6 +1,6 @@
 """The demo moderation queue for `make run`: an item of every kind.
 
-The letters' items come from messaging.demo (flagged, decided and waiting).
+The letters' items come from devtools.demo.messaging (flagged, decided and waiting).
 This adds what a moderator also works: a new profile, a profile change, a new
 photo, a report, and one item claimed by the demo moderator. Everything goes
 through the same services as in production, so the items, audit records and

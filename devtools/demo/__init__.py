@@ -1,0 +1,1 @@
+"""Demo data for `make run` (the seed_demo command), one module per app."""
