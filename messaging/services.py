@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from messaging.limits import letter_too_long
 from messaging.models import Correspondence, Letter, Notification, PrintBatch
+from moderation.active_rules import screen_text
 from moderation.models import (
     ModerationItem,
     NoContactOrder,
@@ -376,8 +377,6 @@ AUTO_APPROVED_NOTE = (
 def screen_letter(letter_id: int) -> None:
     """Screen a submitted letter and open its moderation item. Safe to run twice:
     a letter that is no longer "submitted" is left alone."""
-    from moderation.screening import screen_text
-
     with transaction.atomic():
         letter = (
             Letter.objects.select_for_update(of=("self",))

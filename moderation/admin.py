@@ -26,11 +26,12 @@ from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from moderation import registry
+from moderation.active_rules import screen_text
 from moderation.forms import BulkDecisionForm, DecisionForm, TryRulesForm
 from moderation.links import admin_url
 from moderation.models import FlagCategory, ModerationItem, ScreeningRule
 from moderation.paginator import EstimatedCountPaginator
-from moderation.screening import Hit, highlight_segments, screen_text
+from moderation.screening import Hit, highlight_segments
 from moderation.services import (
     AlreadyDecided,
     StaleVersion,

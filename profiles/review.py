@@ -8,9 +8,10 @@ from django.db.models import Q, QuerySet
 from django.urls import reverse
 
 from moderation import registry
+from moderation.active_rules import screen_text
 from moderation.models import ModerationItem
 from moderation.registry import StaffSearch
-from moderation.screening import highlight_segments, screen_text
+from moderation.screening import highlight_segments
 from profiles.models import InmateProfile, ProfilePhoto
 from profiles.protection import pause_profile
 

@@ -17,8 +17,9 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from moderation.active_rules import screen_fields
 from moderation.models import ModerationItem
-from moderation.screening import ScreeningResult, screen_fields
+from moderation.screening import ScreeningResult
 from moderation.services import submit_for_review, withdraw_pending
 from penpals.tasks import enqueue_on_commit
 from profiles.models import Facility, Favorite, InmateProfile, LiaisonAction, ProfilePhoto

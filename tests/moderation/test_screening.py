@@ -17,17 +17,16 @@ from django.db.migrations.executor import MigrationExecutor
 from django.urls import reverse
 
 from moderation import screening
+from moderation.active_rules import database_ruleset, screen_text
 from moderation.models import ScreeningRule
 from moderation.screening import (
     RuleError,
     RuleSet,
     RuleSpec,
     compile_rule,
-    database_ruleset,
     default_ruleset,
     load_default_rule_specs,
     normalise,
-    screen_text,
 )
 from tests.factories import FacilityFactory, UserFactory, activate_totp
 

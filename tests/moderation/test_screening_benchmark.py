@@ -3,7 +3,7 @@ timings themselves are not tested, only that the benchmark measures what it says
 
 from __future__ import annotations
 
-from moderation.benchmarks import (
+from devtools.benchmarks.screening import (
     baseline_regex,
     bench_screening,
     extra_keywords,

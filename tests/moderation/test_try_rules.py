@@ -7,9 +7,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from moderation.active_rules import screen_text
 from moderation.forms import TRY_TEXT_MAX_LENGTH
 from moderation.models import ScreeningRule
-from moderation.screening import highlight_segments, screen_text
+from moderation.screening import highlight_segments
 from penpals.models import User
 from tests.factories import FacilityFactory, activate_totp
 

@@ -16,8 +16,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from django.conf import settings
 
-from penpals import load_benchmarks as load
-from penpals.load_benchmarks import LevelResult
+from devtools.benchmarks import load
+from devtools.benchmarks.load import LevelResult
 
 SLUGS = [f"person-{number}-s{number}" for number in range(50)]
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from moderation.screening import TEXT_SCOPES, RuleSet, database_ruleset, default_ruleset
+from moderation.active_rules import database_ruleset
+from moderation.screening import TEXT_SCOPES, RuleSet, default_ruleset
 
 
 class Command(BaseCommand):

@@ -1,6 +1,6 @@
--- wrk script for the load run of `make bench` (penpals/load_benchmarks.py).
+-- wrk script for the load run of `make bench` (devtools/benchmarks/load.py).
 --
---   wrk ... -s scripts/load/mix.lua URL -- MIX_FILE COOKIE
+--   wrk ... -s devtools/benchmarks/mix.lua URL -- MIX_FILE COOKIE
 --
 -- MIX_FILE has one request a line, "anon<TAB>/path" for a visitor or
 -- "session<TAB>/path" for the signed-in pen pal, whose COOKIE

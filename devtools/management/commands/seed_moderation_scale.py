@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from moderation.queue_benchmarks import DECIDED, PENDING, seed_queue_scale
+from devtools.benchmarks.moderation_queue import DECIDED, PENDING, seed_queue_scale
 
 
 class Command(BaseCommand):

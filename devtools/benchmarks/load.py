@@ -4,7 +4,7 @@ gunicorn runs the app with production settings (DEBUG off, manifest static
 files, a generated secret key; only the HTTPS redirect and Secure cookies are
 off, for plain HTTP on loopback) on the 100,000-profile data set, with a
 Celery worker beside it. `wrk`, a second process on loopback, replays a mix
-of pages (`scripts/load/mix.lua`):
+of pages (`devtools/benchmarks/mix.lua`):
 
 - directory: the list, filters and page numbers    35%
 - search: full-text and name queries, some page 2  20%
@@ -67,7 +67,7 @@ from django.conf import settings
 
 Figure = tuple[str, float | int, str]
 
-LUA_SCRIPT = Path(settings.BASE_DIR) / "scripts" / "load" / "mix.lua"
+LUA_SCRIPT = Path(__file__).resolve().parent / "mix.lua"
 
 LEVELS = tuple(int(n) for n in os.environ.get("LOAD_LEVELS", "8,16,32,64").split(","))
 SECONDS = int(os.environ.get("LOAD_SECONDS", "60"))
@@ -280,7 +280,7 @@ RESULT_LINE = re.compile(r"^penpals-load (?P<pairs>.+)$", re.MULTILINE)
 
 
 def parse_wrk_output(output: str, connections: int) -> LevelResult:
-    """Read the line that scripts/load/mix.lua's done() prints."""
+    """Read the line that devtools/benchmarks/mix.lua's done() prints."""
     match = RESULT_LINE.search(output)
     if match is None:
         raise RuntimeError(f"wrk printed no result line:\n{output}")
@@ -529,9 +529,9 @@ def ensure_data() -> Iterator[Figure]:
     """The demo accounts and letters, and 100,000 published profiles (reused when present)."""
     from django.core.management import call_command
 
+    from devtools.benchmarks.directory import PROFILES
     from devtools.demo.profiles import seed_scale
     from profiles import search_words
-    from profiles.benchmarks import PROFILES
     from profiles.models import InmateProfile
 
     call_command("seed_demo", stdout=io.StringIO())  # idempotent

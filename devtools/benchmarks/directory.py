@@ -33,8 +33,8 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from devtools.benchmarks.pages import percentile
 from devtools.demo.profiles import seed_scale
-from penpals.benchmarks import percentile
 from profiles import search_words
 from profiles.models import InmateProfile
 

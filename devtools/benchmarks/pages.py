@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 
 # The load run (gunicorn and wrk) lives in its own module; imported here so
 # `manage.py bench` finds it.
-from penpals.load_benchmarks import bench_load as bench_load
+from devtools.benchmarks.load import bench_load as bench_load
 
 Figure = tuple[str, float | int, str]
 

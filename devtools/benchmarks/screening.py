@@ -36,9 +36,9 @@ import statistics
 import time
 from collections.abc import Iterator
 
+from devtools.benchmarks.pages import percentile
 from moderation.screening import RuleSet, RuleSpec, default_ruleset, load_default_rule_specs
 from moderation.screening_corpus import evaluate, load_corpus
-from penpals.benchmarks import percentile
 
 Figure = tuple[str, float | int, str]
 
@@ -275,4 +275,4 @@ def bench_screening_corpus() -> Iterator[Figure]:
 
 # The admin queue's benchmark lives beside its seeding code; `manage.py bench`
 # discovers benchmarks in this module.
-from moderation.queue_benchmarks import bench_admin_queue  # noqa: E402, F401
+from devtools.benchmarks.moderation_queue import bench_admin_queue  # noqa: E402, F401

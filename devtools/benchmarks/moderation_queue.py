@@ -282,6 +282,6 @@ def bench_admin_queue() -> Iterator[Figure]:
 
 
 def _percentile(values: list[float], fraction: float) -> float:
-    from penpals.benchmarks import percentile
+    from devtools.benchmarks.pages import percentile
 
     return percentile(values, fraction)
