@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from moderation.languages import LANGUAGE_CHOICES
+from moderation.screening import RuleError, RuleSpec, compile_rule
 from penpals.emails import normalize_email, normalize_person_name
 
 
@@ -271,8 +272,6 @@ class ScreeningRule(models.Model):
         return self.name
 
     def clean(self) -> None:
-        from moderation.screening import RuleError, compile_rule
-
         super().clean()
         if not self.pattern:
             return
@@ -281,9 +280,7 @@ class ScreeningRule(models.Model):
         except RuleError as exc:
             raise ValidationError({"pattern": str(exc)}) from None
 
-    def as_spec(self):
-        from moderation.screening import RuleSpec
-
+    def as_spec(self) -> RuleSpec:
         return RuleSpec(
             name=self.name,
             category=self.category,
