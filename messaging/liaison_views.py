@@ -15,14 +15,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from messaging import printing
+from messaging import printing, selectors
 from messaging.liaison_forms import DeliveredForm, PrintBatchForm, ReplyUploadForm
-from messaging.models import Correspondence, Letter, PrintBatch
+from messaging.models import Letter, PrintBatch
 from messaging.replies import check_upload_reply
 from messaging.services import PRINT_BATCH_MAX_LETTERS, check_create_print_batch, do_mark_delivered
 from penpals.http import private_page
@@ -37,19 +36,7 @@ PDF_PENDING_REFRESH_SECONDS = 5
 def get_batch_for_liaison(user, facility_slug: str, batch_id: int) -> PrintBatch:
     """A print batch of one of the liaison's facilities, or 404."""
     facility = get_facility_for_liaison(user, facility_slug)
-    return get_object_or_404(
-        PrintBatch.objects.select_related("facility", "created_by", "delivered_by"),
-        pk=batch_id,
-        facility=facility,
-    )
-
-
-def facility_correspondences(facility: Facility):
-    """Every correspondence with someone at `facility`, open or not (a closed
-    one is found by its code, then refused with the reason)."""
-    return Correspondence.objects.filter(profile__facility=facility).select_related(
-        "profile", "pen_pal"
-    )
+    return get_object_or_404(selectors.print_batches(facility), pk=batch_id)
 
 
 # --- Print queue ---------------------------------------------------------------------
@@ -62,12 +49,9 @@ def print_queue(request: HttpRequest, facility_slug: str) -> HttpResponse:
     facility = get_facility_for_liaison(request.user, facility_slug)
     if request.method == "POST":
         return create_batch(request, facility)
-    letters = (
-        Letter.objects.print_queue(facility)
-        .select_related("correspondence__profile", "correspondence__pen_pal")
-        .order_by("approved_at", "pk")
+    page = Paginator(selectors.letters_waiting_to_print(facility), PAGE_SIZE).get_page(
+        request.GET.get("page")
     )
-    page = Paginator(letters, PAGE_SIZE).get_page(request.GET.get("page"))
     form = PrintBatchForm()
     return render(
         request,
@@ -112,16 +96,9 @@ def create_batch(request: HttpRequest, facility: Facility) -> HttpResponse:
 @private_page
 def batch_list(request: HttpRequest, facility_slug: str) -> HttpResponse:
     facility = get_facility_for_liaison(request.user, facility_slug)
-    batches = (
-        PrintBatch.objects.filter(facility=facility)
-        .select_related("created_by", "delivered_by")
-        .annotate(
-            letter_count=Count("letters"),
-            delivered_count=Count("letters", filter=Q(letters__status=Letter.Status.DELIVERED)),
-        )
-        .order_by("-created_at", "-pk")
+    page = Paginator(selectors.print_batches_with_counts(facility), PAGE_SIZE).get_page(
+        request.GET.get("page")
     )
-    page = Paginator(batches, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request, "messaging/liaison/batch_list.html", {"facility": facility, "page": page}
     )
@@ -235,14 +212,9 @@ def batch_delivered(request: HttpRequest, facility_slug: str, batch_id: int) -> 
 def reply_list(request: HttpRequest, facility_slug: str) -> HttpResponse:
     """Replies uploaded for the facility, newest first, with where each one is."""
     facility = get_facility_for_liaison(request.user, facility_slug)
-    replies = (
-        Letter.objects.inbound()
-        .filter(correspondence__profile__facility=facility)
-        .select_related("correspondence__profile", "correspondence__pen_pal", "created_by")
-        .annotate(page_count=Count("scans"))
-        .order_by("-created_at", "-pk")
+    page = Paginator(selectors.replies_for_facility(facility), PAGE_SIZE).get_page(
+        request.GET.get("page")
     )
-    page = Paginator(replies, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request, "messaging/liaison/reply_list.html", {"facility": facility, "page": page}
     )
@@ -253,17 +225,11 @@ def reply_list(request: HttpRequest, facility_slug: str) -> HttpResponse:
 @private_page
 def reply_upload(request: HttpRequest, facility_slug: str) -> HttpResponse:
     facility = get_facility_for_liaison(request.user, facility_slug)
-    correspondences = facility_correspondences(facility)
     form = ReplyUploadForm(
         request.POST if request.method == "POST" else None,
         request.FILES if request.method == "POST" else None,
-        correspondences=correspondences,
-        choices=correspondences.open()
-        .filter(
-            blocked_by_pen_pal_at__isnull=True,
-            blocked_by_inmate_at__isnull=True,
-        )
-        .order_by("profile__display_name", "profile__inmate_number", "code"),
+        correspondences=selectors.facility_correspondences(facility),
+        choices=selectors.correspondences_accepting_replies(facility),
     )
     if request.method == "POST" and form.is_valid():
         correspondence = form.cleaned_data["correspondence"]

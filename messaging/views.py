@@ -1,27 +1,24 @@
 """The pen pal's side of letters: write, inbox, thread, block, report, and scans.
 
 Every correspondence, letter and scan is reached through the access helpers
-at the top of this module, which answer 404 for anything the person asking
-may not see: a pen pal reaching another pen pal's letters is the leak that
-would hurt most. The rules (limits, blocks, statuses) live in
-messaging.services and moderation.reports; these views only do HTTP.
+of messaging.access, which answer 404 for anything the person asking may not
+see: a pen pal reaching another pen pal's letters is the leak that would hurt
+most. The rules (limits, blocks, statuses) live in messaging.services and
+moderation.reports, the queries behind the pages in messaging.selectors;
+these views only do HTTP.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Case, Count, F, IntegerField, OuterRef, Subquery, Value, When
-from django.db.models.functions import Coalesce, Left
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from messaging import services
+from messaging import selectors, services
 from messaging.access import (
     get_correspondence_for_pen_pal,
     get_profile_to_write_to,
@@ -29,11 +26,10 @@ from messaging.access import (
     get_scan_for_user,
 )
 from messaging.forms import LetterForm
-from messaging.models import Correspondence, Letter
 from moderation.reports import ReportForm, existing_report, file_report
 from penpals.http import private_page
 from penpals.models import User
-from profiles.models import InmateProfile, LiaisonAction, ProfilePhoto
+from profiles.models import LiaisonAction
 from profiles.services import record_action
 
 
@@ -43,12 +39,7 @@ class AuthenticatedHttpRequest(HttpRequest):
     user: User
 
 
-Direction = Letter.Direction
-Status = Letter.Status
-
 INBOX_PAGE_SIZE = 20
-# How much of the pen pal's own latest letter the inbox shows.
-EXCERPT_LENGTH = 120
 # What a scan may be served as; anything else is sent as a download.
 INLINE_SCAN_TYPES = {"image/jpeg", "image/png", "application/pdf"}
 
@@ -61,7 +52,7 @@ INLINE_SCAN_TYPES = {"image/jpeg", "image/png", "application/pdf"}
 @private_page
 def write(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     profile = get_profile_to_write_to(slug)
-    correspondence = Correspondence.objects.filter(pen_pal=request.user, profile=profile).first()
+    correspondence = selectors.correspondence_between(request.user, profile)
     context = {
         "profile": profile,
         "correspondence": correspondence,
@@ -109,76 +100,15 @@ def write(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
 # --- Inbox and thread -------------------------------------------------------------------
 
 
-def inbox_correspondences(user):
-    """`user`'s correspondences, newest first, each annotated with what the inbox
-    shows: the profile's name and thumbnail, the unread count and the id of the
-    newest letter the pen pal may see. One query per page, whatever its size."""
-    visible_letters = Letter.objects.filter(correspondence=OuterRef("pk")).visible_to_pen_pal()
-    unread = (
-        Letter.objects.filter(
-            correspondence=OuterRef("pk"), direction=Direction.INBOUND, status=Status.APPROVED
-        )
-        .order_by()
-        .values("correspondence")
-        .annotate(count=Count("pk"))
-        .values("count")
-    )
-    return (
-        Correspondence.objects.filter(pen_pal=user)
-        .annotate(
-            profile_name=F("profile__display_name"),
-            profile_slug=F("profile__slug"),
-            profile_status=F("profile__status"),
-            thumbnail_name=F("profile__primary_photo__thumbnail"),
-            unread_count=Coalesce(Subquery(unread, output_field=IntegerField()), 0),
-            latest_letter_id=Subquery(
-                visible_letters.order_by("-created_at", "-pk").values("pk")[:1]
-            ),
-        )
-        .order_by("-last_letter_at", "-pk")
-    )
-
-
-def attach_latest_letters(correspondences: list[Any]) -> None:
-    """Give each correspondence its `latest_letter` (one query for the page).
-    Only the start of the pen pal's own letters is read, never a reply's text."""
-    ids = [c.latest_letter_id for c in correspondences if c.latest_letter_id]
-    letters = (
-        Letter.objects.filter(pk__in=ids)
-        .only("direction", "status", "created_at", "approved_at", "rejected_at", "delivered_at")
-        .annotate(
-            excerpt=Case(
-                When(direction=Direction.OUTBOUND, then=Left("body", EXCERPT_LENGTH + 1)),
-                default=Value(""),
-            )
-        )
-        .in_bulk()
-    )
-    thumbnail_storage = ProfilePhoto._meta.get_field("thumbnail").storage
-    for correspondence in correspondences:
-        letter = letters.get(correspondence.latest_letter_id)
-        if letter is not None and len(letter.excerpt) > EXCERPT_LENGTH:
-            letter.excerpt = letter.excerpt[:EXCERPT_LENGTH].rsplit(" ", 1)[0] + "…"
-        correspondence.latest_letter = letter
-        # Once a person is no longer listed (released, transferred), their photo
-        # is not shown any more, here as in the directory.
-        is_listed = correspondence.profile_status in InmateProfile.LISTED_STATUSES
-        correspondence.is_profile_listed = (
-            correspondence.profile_status == InmateProfile.Status.PUBLISHED
-        )
-        name = correspondence.thumbnail_name
-        correspondence.thumbnail_url = thumbnail_storage.url(name) if name and is_listed else ""
-
-
 @login_required
 @require_GET
 @private_page
 def inbox(request: AuthenticatedHttpRequest) -> HttpResponse:
-    page = Paginator(inbox_correspondences(request.user), INBOX_PAGE_SIZE).get_page(
+    page = Paginator(selectors.inbox_correspondences(request.user), INBOX_PAGE_SIZE).get_page(
         request.GET.get("page")
     )
     page.object_list = list(page.object_list)
-    attach_latest_letters(page.object_list)
+    selectors.attach_latest_letters(page.object_list)
     return render(request, "messaging/inbox.html", {"page": page})
 
 
@@ -188,11 +118,7 @@ def inbox(request: AuthenticatedHttpRequest) -> HttpResponse:
 def thread(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     correspondence = get_correspondence_for_pen_pal(request.user, pk)
     # Read before marking: the replies that were new stay marked "new" on this view.
-    letters = list(
-        correspondence.letters.visible_to_pen_pal()
-        .prefetch_related("scans")
-        .order_by("created_at", "pk")
-    )
+    letters = list(selectors.thread_letters(correspondence))
     for letter in letters:
         letter.rejection_label = services.rejection_reason_label(letter)
     services.do_mark_thread_read(correspondence)
