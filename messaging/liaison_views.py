@@ -15,7 +15,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
+from django.http import FileResponse, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -24,7 +24,9 @@ from messaging.liaison_forms import DeliveredForm, PrintBatchForm, ReplyUploadFo
 from messaging.models import Letter, PrintBatch
 from messaging.replies import check_upload_reply
 from messaging.services import PRINT_BATCH_MAX_LETTERS, check_create_print_batch, do_mark_delivered
+from messaging.views import AuthenticatedHttpRequest
 from penpals.http import private_page
+from penpals.models import User
 from profiles.access import get_facility_for_liaison
 from profiles.models import Facility
 
@@ -33,7 +35,7 @@ PAGE_SIZE = 50
 PDF_PENDING_REFRESH_SECONDS = 5
 
 
-def get_batch_for_liaison(user, facility_slug: str, batch_id: int) -> PrintBatch:
+def get_batch_for_liaison(user: User, facility_slug: str, batch_id: int) -> PrintBatch:
     """A print batch of one of the liaison's facilities, or 404."""
     facility = get_facility_for_liaison(user, facility_slug)
     return get_object_or_404(selectors.print_batches(facility), pk=batch_id)
@@ -45,7 +47,7 @@ def get_batch_for_liaison(user, facility_slug: str, batch_id: int) -> PrintBatch
 @login_required
 @require_http_methods(["GET", "POST"])
 @private_page
-def print_queue(request: HttpRequest, facility_slug: str) -> HttpResponse:
+def print_queue(request: AuthenticatedHttpRequest, facility_slug: str) -> HttpResponse:
     facility = get_facility_for_liaison(request.user, facility_slug)
     if request.method == "POST":
         return create_batch(request, facility)
@@ -65,7 +67,7 @@ def print_queue(request: HttpRequest, facility_slug: str) -> HttpResponse:
     )
 
 
-def create_batch(request: HttpRequest, facility: Facility) -> HttpResponse:
+def create_batch(request: AuthenticatedHttpRequest, facility: Facility) -> HttpResponse:
     form = PrintBatchForm(request.POST)
     if not form.is_valid():
         for error in form.non_field_errors() or ["The form was incomplete; please try again."]:
@@ -94,7 +96,7 @@ def create_batch(request: HttpRequest, facility: Facility) -> HttpResponse:
 @login_required
 @require_GET
 @private_page
-def batch_list(request: HttpRequest, facility_slug: str) -> HttpResponse:
+def batch_list(request: AuthenticatedHttpRequest, facility_slug: str) -> HttpResponse:
     facility = get_facility_for_liaison(request.user, facility_slug)
     page = Paginator(selectors.print_batches_with_counts(facility), PAGE_SIZE).get_page(
         request.GET.get("page")
@@ -107,7 +109,9 @@ def batch_list(request: HttpRequest, facility_slug: str) -> HttpResponse:
 @login_required
 @require_GET
 @private_page
-def batch_detail(request: HttpRequest, facility_slug: str, batch_id: int) -> HttpResponse:
+def batch_detail(
+    request: AuthenticatedHttpRequest, facility_slug: str, batch_id: int
+) -> HttpResponse:
     batch = get_batch_for_liaison(request.user, facility_slug, batch_id)
     letters = printing.batch_letters(batch)
     return render(
@@ -127,7 +131,9 @@ def batch_detail(request: HttpRequest, facility_slug: str, batch_id: int) -> Htt
 @login_required
 @require_GET
 @private_page
-def batch_pdf_status(request: HttpRequest, facility_slug: str, batch_id: int) -> JsonResponse:
+def batch_pdf_status(
+    request: AuthenticatedHttpRequest, facility_slug: str, batch_id: int
+) -> JsonResponse:
     """Where the batch's PDF is ("ready", "preparing" or "not_made"), for the
     batch page's script, which says so in place instead of reloading."""
     batch = get_batch_for_liaison(request.user, facility_slug, batch_id)
@@ -137,7 +143,9 @@ def batch_pdf_status(request: HttpRequest, facility_slug: str, batch_id: int) ->
 @login_required
 @require_GET
 @private_page
-def batch_print(request: HttpRequest, facility_slug: str, batch_id: int) -> HttpResponse:
+def batch_print(
+    request: AuthenticatedHttpRequest, facility_slug: str, batch_id: int
+) -> HttpResponse:
     """The print-ready page: one letter per sheet (the PDF is the same page)."""
     batch = get_batch_for_liaison(request.user, facility_slug, batch_id)
     return HttpResponse(printing.render_print_html(batch, for_pdf=False))
@@ -146,7 +154,9 @@ def batch_print(request: HttpRequest, facility_slug: str, batch_id: int) -> Http
 @login_required
 @require_GET
 @private_page
-def batch_pdf(request: HttpRequest, facility_slug: str, batch_id: int) -> HttpResponseBase:
+def batch_pdf(
+    request: AuthenticatedHttpRequest, facility_slug: str, batch_id: int
+) -> HttpResponseBase:
     """The stored PDF as a download; while it is being rendered, a page that
     checks again every few seconds (the download starts when it is ready)."""
     batch = get_batch_for_liaison(request.user, facility_slug, batch_id)
@@ -175,7 +185,9 @@ def batch_pdf(request: HttpRequest, facility_slug: str, batch_id: int) -> HttpRe
 
 @login_required
 @require_POST
-def batch_delivered(request: HttpRequest, facility_slug: str, batch_id: int) -> HttpResponse:
+def batch_delivered(
+    request: AuthenticatedHttpRequest, facility_slug: str, batch_id: int
+) -> HttpResponse:
     """Mark the whole batch, or one letter of it, delivered. Repeating it is harmless."""
     batch = get_batch_for_liaison(request.user, facility_slug, batch_id)
     form = DeliveredForm(request.POST)
@@ -209,7 +221,7 @@ def batch_delivered(request: HttpRequest, facility_slug: str, batch_id: int) -> 
 @login_required
 @require_GET
 @private_page
-def reply_list(request: HttpRequest, facility_slug: str) -> HttpResponse:
+def reply_list(request: AuthenticatedHttpRequest, facility_slug: str) -> HttpResponse:
     """Replies uploaded for the facility, newest first, with where each one is."""
     facility = get_facility_for_liaison(request.user, facility_slug)
     page = Paginator(selectors.replies_for_facility(facility), PAGE_SIZE).get_page(
@@ -223,7 +235,7 @@ def reply_list(request: HttpRequest, facility_slug: str) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 @private_page
-def reply_upload(request: HttpRequest, facility_slug: str) -> HttpResponse:
+def reply_upload(request: AuthenticatedHttpRequest, facility_slug: str) -> HttpResponse:
     facility = get_facility_for_liaison(request.user, facility_slug)
     form = ReplyUploadForm(
         request.POST if request.method == "POST" else None,
