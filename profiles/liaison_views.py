@@ -10,7 +10,6 @@ so no response may be stored by a browser or proxy cache.
 from __future__ import annotations
 
 import io
-from datetime import timedelta
 from pathlib import PurePosixPath
 
 from django.contrib import messages
@@ -18,25 +17,21 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import IntegrityError
-from django.db.models import Count, Q
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from moderation.models import ModerationItem
 from penpals.filetypes import sniff
 from penpals.http import private_page
 from penpals.text import end_sentence
-from profiles import csv_import
+from profiles import csv_import, selectors
 from profiles.access import (
     get_facility_for_liaison,
     get_photo_for_liaison,
     get_photo_for_private_file,
     get_profile_for_liaison,
     get_profile_for_private_file,
-    liaison_facilities,
 )
 from profiles.forms import (
     ConsentForm,
@@ -46,7 +41,7 @@ from profiles.forms import (
     ProfileForm,
     lifecycle_actions_for,
 )
-from profiles.models import Facility, FacilityLiaison, InmateProfile, LiaisonAction, ProfilePhoto
+from profiles.models import InmateProfile, LiaisonAction
 from profiles.services import (
     EDITABLE_STATUSES,
     check_change_lifecycle,
@@ -61,71 +56,11 @@ from profiles.services import (
     record_action,
 )
 
-Status = InmateProfile.Status
-PhotoStatus = ProfilePhoto.Status
-Review = ProfilePhoto.Review
-
 PAGE_SIZE = 50
-DASHBOARD_LIST_SIZE = 10
 PROFILE_HISTORY_SIZE = 50
-# Listings this close to expiry show up under "needs your action".
-EXPIRY_WARNING = timedelta(days=30)
 
 
-# --- Queries behind the pages (read-only; each runs a fixed number of queries) ---------
-
-
-def facilities_with_counts(user):
-    return liaison_facilities(user).annotate(
-        profile_count=Count("profiles"),
-        draft_count=Count("profiles", filter=Q(profiles__status=Status.DRAFT)),
-        pending_count=Count("profiles", filter=Q(profiles__status=Status.PENDING_REVIEW)),
-        published_count=Count("profiles", filter=Q(profiles__status=Status.PUBLISHED)),
-    )
-
-
-def dashboard_summary(facility: Facility) -> dict:
-    """Everything the facility dashboard shows, in eight queries whatever the size."""
-    profiles = InmateProfile.objects.filter(facility=facility)
-    counts = dict(profiles.values_list("status").annotate(count=Count("id")).order_by())
-    photos = ProfilePhoto.objects.filter(profile__facility=facility)
-    photos_to_replace = Q(status__in=[PhotoStatus.REJECTED, PhotoStatus.FAILED]) | Q(
-        review_status=Review.REJECTED
-    )
-    photo_counts = photos.aggregate(
-        awaiting_processing=Count(
-            "id", filter=Q(status__in=[PhotoStatus.UPLOADED, PhotoStatus.PROCESSING])
-        ),
-        awaiting_review=Count(
-            "id", filter=Q(status=PhotoStatus.READY, review_status=Review.PENDING)
-        ),
-        to_replace=Count("id", filter=photos_to_replace),
-    )
-    consent_confirmed = ~Q(consent_form="") & Q(consent_confirmed_at__isnull=False)
-    drafts = profiles.filter(status=Status.DRAFT).order_by("-updated_at", "id")
-    limit = DASHBOARD_LIST_SIZE
-    return {
-        "status_counts": [(status, counts.get(status.value, 0)) for status in Status],
-        "photo_counts": photo_counts,
-        "needs_consent": list(drafts.exclude(consent_confirmed)[:limit]),
-        "ready_to_submit": list(drafts.filter(consent_confirmed)[:limit]),
-        "photos_to_replace": list(
-            photos.filter(photos_to_replace, profile__status__in=EDITABLE_STATUSES)
-            .select_related("profile")
-            .order_by("-created_at")[:limit]
-        ),
-        "expiring": list(
-            profiles.listed()
-            .filter(expires_at__lte=timezone.localdate() + EXPIRY_WARNING)
-            .order_by("expires_at", "id")[:limit]
-        ),
-        "recent_actions": describe_actions(
-            LiaisonAction.objects.filter(facility=facility)
-            .select_related("actor", "profile")
-            .order_by("-created_at", "-id")[:limit],
-            colleague_ids_of(facility),
-        ),
-    }
+# --- How actions read on the history pages ------------------------------------------
 
 
 def field_labels() -> dict[str, str]:
@@ -148,10 +83,6 @@ def actor_label(actor, colleague_ids: set[int]) -> str:
     if actor.is_staff or actor.is_superuser:
         return gettext("Penpals staff")
     return gettext("Another liaison")
-
-
-def colleague_ids_of(facility: Facility) -> set[int]:
-    return set(FacilityLiaison.objects.filter(facility=facility).values_list("user_id", flat=True))
 
 
 def describe_actions(actions, colleague_ids: set[int]):
@@ -192,7 +123,7 @@ def describe_actions(actions, colleague_ids: set[int]):
 def dashboard(request: HttpRequest) -> HttpResponse:
     """The portal's front door: a liaison of one facility goes straight to it;
     a liaison of several chooses one."""
-    facilities = list(facilities_with_counts(request.user))
+    facilities = list(selectors.facilities_with_counts(request.user))
     if not facilities:
         raise Http404("Not a liaison.")
     if len(facilities) == 1:
@@ -205,7 +136,11 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 @private_page
 def facility_dashboard(request: HttpRequest, facility_slug: str) -> HttpResponse:
     facility = get_facility_for_liaison(request.user, facility_slug)
-    context = {"facility": facility, **dashboard_summary(facility)}
+    summary = selectors.dashboard_summary(facility)
+    summary["recent_actions"] = describe_actions(
+        summary["recent_actions"], selectors.colleague_ids_of(facility)
+    )
+    context = {"facility": facility, **summary}
     return render(request, "profiles/liaison/dashboard.html", context)
 
 
@@ -216,19 +151,9 @@ def profile_list(request: HttpRequest, facility_slug: str) -> HttpResponse:
     facility = get_facility_for_liaison(request.user, facility_slug)
     form = ProfileFilterForm(request.GET)
     filters = form.cleaned_data if form.is_valid() else {}
-    profiles = (
-        InmateProfile.objects.filter(facility=facility)
-        .annotate(photo_count=Count("photos"))
-        .order_by("display_name", "id")
+    profiles = selectors.facility_profiles(
+        facility, status=filters.get("status") or "", search=filters.get("q", "").strip()
     )
-    if filters.get("status"):
-        profiles = profiles.filter(status=filters["status"])
-    if query := filters.get("q", "").strip():
-        profiles = profiles.filter(
-            Q(display_name__icontains=query)
-            | Q(legal_name__icontains=query)
-            | Q(inmate_number__icontains=query)
-        )
     page = Paginator(profiles, PAGE_SIZE).get_page(request.GET.get("page"))
     query_string = request.GET.copy()
     query_string.pop("page", None)
@@ -250,13 +175,10 @@ def profile_list(request: HttpRequest, facility_slug: str) -> HttpResponse:
 def activity(request: HttpRequest, facility_slug: str) -> HttpResponse:
     """The facility's audit trail: every liaison action, newest first."""
     facility = get_facility_for_liaison(request.user, facility_slug)
-    actions = (
-        LiaisonAction.objects.filter(facility=facility)
-        .select_related("actor", "profile")
-        .order_by("-created_at", "-id")
+    page = Paginator(selectors.facility_actions(facility), PAGE_SIZE).get_page(
+        request.GET.get("page")
     )
-    page = Paginator(actions, PAGE_SIZE).get_page(request.GET.get("page"))
-    page.object_list = describe_actions(page.object_list, colleague_ids_of(facility))
+    page.object_list = describe_actions(page.object_list, selectors.colleague_ids_of(facility))
     return render(request, "profiles/liaison/activity.html", {"facility": facility, "page": page})
 
 
@@ -312,7 +234,7 @@ def profile_create(request: HttpRequest, facility_slug: str) -> HttpResponse:
 @private_page
 def profile_detail(request: HttpRequest, profile_id: int) -> HttpResponse:
     profile = get_profile_for_liaison(request.user, profile_id)
-    colleague_ids = colleague_ids_of(profile.facility)
+    colleague_ids = selectors.colleague_ids_of(profile.facility)
     context = {
         "facility": profile.facility,
         "profile": profile,
@@ -321,14 +243,11 @@ def profile_detail(request: HttpRequest, profile_id: int) -> HttpResponse:
             if profile.consent_confirmed_by
             else gettext("a former liaison")
         ),
-        "photos": list(profile.photos.all()),
+        "photos": selectors.profile_photos(profile),
         "history": describe_actions(
-            profile.liaison_actions.select_related("actor").order_by("-created_at", "-id")[
-                :PROFILE_HISTORY_SIZE
-            ],
-            colleague_ids,
+            selectors.profile_history(profile, PROFILE_HISTORY_SIZE), colleague_ids
         ),
-        "reviews": list(ModerationItem.objects.for_object(profile).order_by("-created_at")[:10]),
+        "reviews": selectors.profile_reviews(profile),
         "pending_changes": [
             (field_labels().get(name, name), value if isinstance(value, str) else ", ".join(value))
             for name, value in profile.pending_changes.items()
