@@ -65,7 +65,7 @@ PROFILE_HISTORY_SIZE = 50
 
 def field_labels() -> dict[str, str]:
     return {
-        name: field.label or name.replace("_", " ").capitalize()
+        name: str(field.label or name.replace("_", " ").capitalize())
         for name, field in ProfileForm.base_fields.items()
     }
 
