@@ -37,8 +37,8 @@ import time
 from collections.abc import Iterator
 
 from devtools.benchmarks.pages import percentile
+from devtools.screening.corpus import evaluate, load_corpus
 from moderation.screening import RuleSet, RuleSpec, default_ruleset, load_default_rule_specs
-from moderation.screening_corpus import evaluate, load_corpus
 
 Figure = tuple[str, float | int, str]
 
@@ -247,7 +247,7 @@ def bench_screening(
 
 def bench_screening_corpus() -> Iterator[Figure]:
     """Catch rate, false alarms and per-category precision and recall on the
-    labelled corpus (moderation.screening_corpus), per language:
+    labelled corpus (devtools.screening.corpus), per language:
 
     - `screening.corpus.rules.<split>`: the default rules alone, plainly;
     - `screening.corpus.cv.tuning`: the rules with the statistical signal,
@@ -256,7 +256,7 @@ def bench_screening_corpus() -> Iterator[Figure]:
     - `screening.corpus.shipped.held_out`: the rules with the shipped signal
       on the held-out letters, which neither ever saw.
     """
-    from moderation.signal_training import THRESHOLD, cross_validated_scores
+    from devtools.screening.training import THRESHOLD, cross_validated_scores
 
     letters = load_corpus()
     tuning = [letter for letter in letters if letter.split == "tuning"]

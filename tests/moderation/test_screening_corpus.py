@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import pytest
 
+from devtools.screening.corpus import STYLES, evaluate, load_corpus
 from moderation.screening import CATEGORIES, RuleSet, default_ruleset, load_default_rule_specs
-from moderation.screening_corpus import STYLES, evaluate, load_corpus
 
 # (split, what screens) -> language -> (least share of harmful letters caught,
 # most share of clean letters held). The rules alone on the tuning letters pin

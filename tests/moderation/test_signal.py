@@ -8,13 +8,13 @@ import json
 
 import pytest
 
+from devtools.screening.corpus import load_corpus
+from devtools.screening.training import THRESHOLD, as_signal_model, pipeline, train
 from messaging.models import Letter
 from messaging.services import SIGNAL_ALERT, screen_letter
 from moderation.models import ModerationItem
 from moderation.screening import default_ruleset, normalise
-from moderation.screening_corpus import load_corpus
 from moderation.signal import MODEL_PATH, shipped_model
-from moderation.signal_training import THRESHOLD, as_signal_model, pipeline, train
 from profiles.models import Facility
 from tests.factories import InmateProfileFactory, write_letter
 

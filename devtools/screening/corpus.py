@@ -19,7 +19,7 @@ The rules' paraphrase patterns were written after reading the "tuning" files,
 so figures on them flatter the rules; the "held_out" file was written by
 someone who never saw the rules and is never read by whoever writes them or
 trains the signal, and its figures are the honest ones. `make bench` prints
-them all (moderation.benchmarks).
+them all (devtools.benchmarks.screening).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from pathlib import Path
 
 from moderation.screening import CATEGORIES, RuleSet, ScreeningResult
 
-CORPUS_DIR = Path(__file__).resolve().parent.parent / "corpus" / "screening"
+CORPUS_DIR = Path(__file__).resolve().parents[2] / "corpus" / "screening"
 LABELS = ("harmful", "clean")
 STYLES = ("plain", "paraphrase", "disguised")
 SCOPES = {"to_prison": "outbound", "from_prison": "inbound"}

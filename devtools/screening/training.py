@@ -12,8 +12,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 
+from devtools.screening.corpus import CorpusLetter
 from moderation.screening import normalise
-from moderation.screening_corpus import CorpusLetter
 from moderation.signal import TOKEN, SignalModel
 
 NGRAM_RANGE = (1, 2)

@@ -12,10 +12,10 @@ import json
 
 from django.core.management.base import BaseCommand
 
+from devtools.screening.corpus import evaluate, load_corpus
+from devtools.screening.training import THRESHOLD, cross_validated_scores, train
 from moderation.screening import RuleSet, load_default_rule_specs
-from moderation.screening_corpus import evaluate, load_corpus
 from moderation.signal import MODEL_PATH
-from moderation.signal_training import THRESHOLD, cross_validated_scores, train
 
 ABOUT = (
     "The statistical screening signal (moderation.signal): a logistic regression over TF-IDF "
