@@ -7,6 +7,7 @@ to start without a real secret key and allowed hosts.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -108,7 +109,6 @@ INSTALLED_APPS = [
     "profiles.apps.ProfilesConfig",
     "messaging.apps.MessagingConfig",
     "moderation.apps.ModerationConfig",
-    "devtools.apps.DevtoolsConfig",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -122,6 +122,11 @@ INSTALLED_APPS = [
     "csp",
     "storages",
 ]
+# Demo data, benchmarks and their commands (seed_demo, bench, ...): for
+# development, test and bench runs only, which all set DJANGO_DEBUG (scripts/).
+# The production image leaves the package out (.dockerignore).
+if DEBUG and importlib.util.find_spec("devtools") is not None:
+    INSTALLED_APPS.append("devtools.apps.DevtoolsConfig")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
