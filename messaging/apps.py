@@ -27,8 +27,10 @@ class MessagingConfig(AppConfig):
     def on_account_deleted(self, user) -> None:
         """Letters stay for the audit trail (under the anonymous author), but nothing
         more is printed for, delivered to or emailed to a deleted account."""
+        # apps.py loads before the models: import them when called.
         from django.utils import timezone
 
+        # apps.py loads before the models: import them when called.
         from messaging.models import Correspondence, Notification
 
         Correspondence.objects.filter(pen_pal=user, blocked_by_pen_pal_at__isnull=True).update(
@@ -40,6 +42,7 @@ class MessagingConfig(AppConfig):
 
     def export_user_data(self, user) -> dict:
         """A pen pal's correspondences and the letters they wrote and received."""
+        # apps.py loads before the models: import them when called.
         from messaging.models import Correspondence, Letter
 
         correspondences = []

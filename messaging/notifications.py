@@ -61,6 +61,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from messaging.models import Letter, Notification
+from messaging.services import NOTIFICATION_PREFERENCE, rejection_reason_label
 from penpals.tasks import task_named
 
 logger = logging.getLogger(__name__)
@@ -129,8 +130,6 @@ def build_email(notification: Notification) -> EmailMultiAlternatives:
         "settings_url": site_url + reverse("account_settings"),
     }
     if notification.kind == Kind.LETTER_REJECTED:
-        from messaging.services import rejection_reason_label
-
         context["reason"] = rejection_reason_label(letter)
         context["note"] = letter.rejection_note
         context["safety_url"] = site_url + reverse("safety")
@@ -175,8 +174,6 @@ def _claim(notification_id: int) -> Notification | None:
 
 
 def _reason_not_to_send(notification: Notification) -> str:
-    from messaging.services import NOTIFICATION_PREFERENCE
-
     recipient = notification.recipient
     if recipient.is_deleted or not recipient.email:
         return "recipient account deleted"

@@ -37,6 +37,7 @@ from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.template.loader import render_to_string
 from django.utils.crypto import salted_hmac
+from PIL import ImageFile
 
 from messaging.models import Letter, PrintBatch
 from penpals.tasks import enqueue_on_commit
@@ -109,10 +110,9 @@ def import_weasyprint():
     (profiles.photos refuses to run at all). Printed letters hold no images,
     so the flag is put back as it was.
     """
-    from PIL import ImageFile
-
     was_loading_truncated = ImageFile.LOAD_TRUNCATED_IMAGES
     try:
+        # Imported here, not at the top, to put the flag back (see above).
         import weasyprint
         import weasyprint.urls
     finally:

@@ -22,6 +22,7 @@ from messaging.services import enqueue_screening
 from penpals.models import User
 from penpals.scans import ScanKind, check_scan
 from profiles.models import FacilityLiaison, LiaisonAction
+from profiles.services import record_action
 
 logger = logging.getLogger(__name__)
 
@@ -110,8 +111,6 @@ def do_upload_reply(
     transcription: str,
     idempotency_key,
 ) -> Letter:
-    from profiles.services import record_action
-
     stored: list[LetterScan] = []
     try:
         with transaction.atomic():

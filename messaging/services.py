@@ -39,6 +39,7 @@ from penpals.emails import normalize_email, normalize_person_name
 from penpals.models import User
 from penpals.tasks import enqueue_on_commit, task_named
 from profiles.models import Facility, InmateProfile, LiaisonAction
+from profiles.services import record_action
 
 logger = logging.getLogger(__name__)
 
@@ -588,8 +589,6 @@ def check_create_print_batch(
     Letters are locked and re-checked: one that a moderator has not approved,
     or that another batch took first, is never printed.
     """
-    from profiles.services import record_action
-
     with transaction.atomic():
         # One liaison's batches are made one at a time: a double submit waits
         # for the first, then finds its batch (not an emptied queue).
@@ -634,8 +633,6 @@ def check_create_print_batch(
 def do_mark_delivered(liaison, batch: PrintBatch, letter_ids: list[int] | None = None) -> int:
     """Mark printed letters of `batch` (all, or the chosen ones) delivered and
     tell each pen pal. Delivering twice changes nothing and emails nobody twice."""
-    from profiles.services import record_action
-
     with transaction.atomic():
         letters = Letter.objects.filter(print_batch=batch, status=Status.PRINTED)
         if letter_ids is not None:

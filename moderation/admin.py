@@ -21,6 +21,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
@@ -49,8 +50,6 @@ BULK_LIMIT = 500
 
 
 def method_decorator_require_post(view):
-    from django.utils.decorators import method_decorator
-
     return method_decorator(require_POST)(view)
 
 

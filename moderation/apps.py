@@ -23,6 +23,7 @@ class ModerationConfig(AppConfig):
     def on_account_deleted(self, user) -> None:
         """Reports stay for moderation, but are no longer linked to the person
         (as the privacy page promises)."""
+        # apps.py loads before the models: import them when called.
         from moderation.models import Report
 
         Report.objects.filter(reporter=user).update(reporter=None)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
@@ -555,8 +556,6 @@ class WritingSuspension(models.Model):
 def account_identifiers(user) -> list[str]:
     """The normalised addresses an account is known by: its login email and
     every verified address on it."""
-    from allauth.account.models import EmailAddress
-
     addresses = [user.email or ""]
     addresses += EmailAddress.objects.filter(user=user, verified=True).values_list(
         "email", flat=True

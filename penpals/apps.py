@@ -15,6 +15,7 @@ class PenpalsConfig(AppConfig):
 
     def export_user_data(self, user) -> dict:
         """This app's part of "download my data" (see penpals.services)."""
+        # apps.py loads before the models: import them when called.
         from penpals.services import export_account
 
         return export_account(user)

@@ -26,6 +26,8 @@ from django.db import connection
 from django.http import HttpRequest
 from django.utils import timezone
 
+from penpals.models import WorkerHeartbeat
+
 logger = logging.getLogger(__name__)
 
 HEARTBEAT_STALE_AFTER = timedelta(minutes=3)
@@ -151,8 +153,6 @@ def run_checks(*, deep: bool = False) -> tuple[dict[str, str], list[str]]:
 
 def worker_state() -> str:
     """Informational only: a stale heartbeat does not make the web unhealthy."""
-    from penpals.models import WorkerHeartbeat
-
     try:
         latest = (
             WorkerHeartbeat.objects.order_by("-seen_at").values_list("seen_at", flat=True).first()

@@ -216,6 +216,7 @@ def inspect_pdf(content: bytes) -> dict:
 
 
 def _inspect(content: bytes) -> int:
+    # pypdf loads in the child process only (see above).
     from pypdf import PdfReader
 
     readers = []
@@ -263,6 +264,7 @@ def _object_references(reader) -> list[tuple[int, int]]:
 
 def _check_objects(reader, nodes: int) -> int:
     """Walk the trailer and every object the reader knows of; the running node count."""
+    # pypdf loads in the child process only (see above).
     from pypdf.generic import IndirectObject
 
     roots = [reader.trailer]
@@ -285,6 +287,7 @@ def _walk(reader, root, nodes: int) -> int:
 
     Indirect references are not followed: every object is walked on its own.
     """
+    # pypdf loads in the child process only (see above).
     from pypdf.generic import ArrayObject, DictionaryObject
 
     stack = [root]
@@ -303,6 +306,7 @@ def _walk(reader, root, nodes: int) -> int:
 
 def _name(reader, value) -> str | None:
     """A name value (followed through one indirect reference), else None."""
+    # pypdf loads in the child process only (see above).
     from pypdf.generic import IndirectObject, NameObject
 
     if isinstance(value, IndirectObject):
@@ -314,6 +318,7 @@ def _name(reader, value) -> str | None:
 
 
 def _check_dictionary(reader, dictionary) -> None:
+    # pypdf loads in the child process only (see above).
     from pypdf.generic import DictionaryObject, IndirectObject
 
     for key in dict.keys(dictionary):
@@ -341,6 +346,7 @@ def _check_dictionary(reader, dictionary) -> None:
 
 
 def _limit_resources() -> None:
+    # Unix only, and needed in the child alone.
     import resource
 
     resource.setrlimit(resource.RLIMIT_AS, (PDF_CHECK_MEMORY_BYTES, PDF_CHECK_MEMORY_BYTES))

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from penpals import health
+from penpals.models import WorkerHeartbeat
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +48,6 @@ def enqueue_on_commit(task: Task | str, *args, **kwargs) -> None:
 @shared_task
 def record_worker_heartbeat() -> str:
     """Record that a worker is alive (scheduled by beat every minute)."""
-    from penpals.models import WorkerHeartbeat
-
     worker = socket.gethostname()
     WorkerHeartbeat.objects.update_or_create(worker=worker, defaults={"seen_at": timezone.now()})
     return worker

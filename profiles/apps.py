@@ -42,12 +42,14 @@ class ProfilesConfig(AppConfig):
 
     def on_account_deleted(self, user) -> None:
         """Whom a deleted account saved is personal data: it goes with the account."""
+        # apps.py loads before the models: import them when called.
         from profiles.models import Favorite
 
         Favorite.objects.filter(user=user).delete()
 
     def export_user_data(self, user) -> dict:
         """A pen pal's saved profiles (display names only)."""
+        # apps.py loads before the models: import them when called.
         from profiles.models import Favorite
 
         return {

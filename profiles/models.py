@@ -5,6 +5,7 @@ import uuid
 from pathlib import Path
 
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.contrib.postgres.search import SearchVector, SearchVectorField
@@ -16,6 +17,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext
 
+from penpals.models import LIAISONS_GROUP
 from profiles import search_words
 from profiles.public_cache import PublicDataQuerySet
 
@@ -119,10 +121,6 @@ class FacilityLiaison(models.Model):
         return f"{self.user} at {self.facility}"
 
     def save(self, *args, **kwargs) -> None:
-        from django.contrib.auth.models import Group
-
-        from penpals.models import LIAISONS_GROUP
-
         super().save(*args, **kwargs)
         # The group carries the liaisons' permissions (created by a data migration).
         self.user.groups.add(Group.objects.get_or_create(name=LIAISONS_GROUP)[0])

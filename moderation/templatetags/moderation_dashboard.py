@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 from django import template
 from django.urls import reverse
 
+from moderation.admin import ModerationItemAdmin
 from moderation.dashboard import QueueDashboard, queue_dashboard
 
 register = template.Library()
@@ -26,8 +27,6 @@ def queue_url(*, sort: str = "", **filters) -> str:
     """The moderation queue with `filters` (the list's own query parameters,
     e.g. kind__exact="letter_out"), sorted ascending by the column `sort`
     names (a list_display entry), as a click on its header would."""
-    from moderation.admin import ModerationItemAdmin
-
     params = dict(filters)
     if sort:
         # The list's columns start with the action checkbox (index 0).
