@@ -27,6 +27,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from devtools.benchmarks.pages import percentile
 from moderation.models import ModerationItem, Report
 
 Figure = tuple[str, float | int, str]
@@ -277,11 +278,5 @@ def bench_admin_queue() -> Iterator[Figure]:
         with CaptureQueriesContext(connection) as queries:
             _get(client, paths[0], marker)
         yield f"admin.{case}.p50_ms", statistics.median(timings), "ms"
-        yield f"admin.{case}.p95_ms", _percentile(timings, 0.95), "ms"
+        yield f"admin.{case}.p95_ms", percentile(timings, 0.95), "ms"
         yield f"admin.{case}.queries", len(queries), "queries"
-
-
-def _percentile(values: list[float], fraction: float) -> float:
-    from devtools.benchmarks.pages import percentile
-
-    return percentile(values, fraction)

@@ -10,10 +10,6 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-# The load run (gunicorn and wrk) lives in its own module; imported here so
-# `manage.py bench` finds it.
-from devtools.benchmarks.load import bench_load as bench_load
-
 Figure = tuple[str, float | int, str]
 
 

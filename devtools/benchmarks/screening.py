@@ -271,8 +271,3 @@ def bench_screening_corpus() -> Iterator[Figure]:
         "screening.corpus.cv.tuning"
     )
     yield from evaluate(default_ruleset(), held_out).figures("screening.corpus.shipped.held_out")
-
-
-# The admin queue's benchmark lives beside its seeding code; `manage.py bench`
-# discovers benchmarks in this module.
-from devtools.benchmarks.moderation_queue import bench_admin_queue  # noqa: E402, F401
