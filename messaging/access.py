@@ -8,8 +8,10 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
 
-from messaging.models import Correspondence, Letter, LetterScan
-from profiles.access import is_staff_with, liaison_facilities
+from messaging import selectors
+from messaging.models import Correspondence, Letter, LetterScan, PrintBatch
+from penpals.models import User
+from profiles.access import get_facility_for_liaison, is_staff_with, liaison_facilities
 from profiles.models import InmateProfile
 
 Direction = Letter.Direction
@@ -62,3 +64,9 @@ def get_scan_for_user(user, pk: int) -> LetterScan:
             | Q(letter__correspondence__profile__facility__in=liaison_facilities(user))
         )
     return get_object_or_404(scans, pk=pk)
+
+
+def get_batch_for_liaison(user: User, facility_slug: str, batch_id: int) -> PrintBatch:
+    """A print batch of one of the liaison's facilities, or 404."""
+    facility = get_facility_for_liaison(user, facility_slug)
+    return get_object_or_404(selectors.print_batches(facility), pk=batch_id)

@@ -16,29 +16,22 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import FileResponse, HttpResponse, HttpResponseBase, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from messaging import printing, selectors
+from messaging.access import get_batch_for_liaison
 from messaging.liaison_forms import DeliveredForm, PrintBatchForm, ReplyUploadForm
-from messaging.models import Letter, PrintBatch
+from messaging.models import Letter
 from messaging.replies import check_upload_reply
 from messaging.services import PRINT_BATCH_MAX_LETTERS, check_create_print_batch, do_mark_delivered
-from messaging.views import AuthenticatedHttpRequest
-from penpals.http import private_page
-from penpals.models import User
+from penpals.http import AuthenticatedHttpRequest, private_page
 from profiles.access import get_facility_for_liaison
 from profiles.models import Facility
 
 PAGE_SIZE = 50
 # The seconds between checks while a batch's PDF is being rendered.
 PDF_PENDING_REFRESH_SECONDS = 5
-
-
-def get_batch_for_liaison(user: User, facility_slug: str, batch_id: int) -> PrintBatch:
-    """A print batch of one of the liaison's facilities, or 404."""
-    facility = get_facility_for_liaison(user, facility_slug)
-    return get_object_or_404(selectors.print_batches(facility), pk=batch_id)
 
 
 # --- Print queue ---------------------------------------------------------------------

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -27,17 +27,9 @@ from messaging.access import (
 )
 from messaging.forms import LetterForm
 from moderation.reports import ReportForm, existing_report, file_report
-from penpals.http import private_page
-from penpals.models import User
+from penpals.http import AuthenticatedHttpRequest, private_page
 from profiles.models import LiaisonAction
 from profiles.services import record_action
-
-
-class AuthenticatedHttpRequest(HttpRequest):
-    """What @login_required guarantees: `user` is a real account."""
-
-    user: User
-
 
 INBOX_PAGE_SIZE = 20
 # What a scan may be served as; anything else is sent as a download.

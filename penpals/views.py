@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import cast
 
 from allauth.account.decorators import reauthentication_required
 from django.conf import settings
@@ -23,8 +22,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 from penpals import health
 from penpals.adapters import home_url_for
 from penpals.forms import AccountSettingsForm, DeleteAccountForm, ResendVerificationForm
+from penpals.http import AuthenticatedHttpRequest
 from penpals.middleware import MFA_SETUP_NEXT_SESSION_KEY
-from penpals.models import User
 from penpals.services import do_delete_account, do_resend_verification, export_user_data
 
 
@@ -86,9 +85,8 @@ def continue_after_setup(request: HttpRequest) -> HttpResponse:
 @login_required
 @reauthentication_required
 @require_GET
-def export_data(request: HttpRequest) -> HttpResponse:
-    user = cast(User, request.user)  # an account: @login_required
-    payload = json.dumps(export_user_data(user), indent=2, ensure_ascii=False)
+def export_data(request: AuthenticatedHttpRequest) -> HttpResponse:
+    payload = json.dumps(export_user_data(request.user), indent=2, ensure_ascii=False)
     response = HttpResponse(payload, content_type="application/json; charset=utf-8")
     response["Content-Disposition"] = 'attachment; filename="penpals-my-data.json"'
     response["Cache-Control"] = "no-store"
@@ -98,10 +96,10 @@ def export_data(request: HttpRequest) -> HttpResponse:
 @login_required
 @reauthentication_required
 @require_http_methods(["GET", "POST"])
-def delete_account(request: HttpRequest) -> HttpResponse:
+def delete_account(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = DeleteAccountForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        do_delete_account(cast(User, request.user))  # an account: @login_required
+        do_delete_account(request.user)
         logout(request)
         messages.success(request, "Your account was deleted. We are sorry to see you go.")
         return redirect("home")
