@@ -22,11 +22,16 @@ from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from messaging.limits import letter_too_long
-from messaging.models import Correspondence, Letter, Notification, PrintBatch
+from messaging.models import (
+    Correspondence,
+    CorrespondenceQuerySet,
+    Letter,
+    Notification,
+    PrintBatch,
+)
 from moderation.active_rules import screen_text
 from moderation.models import (
     ModerationItem,
@@ -549,7 +554,7 @@ def on_profile_left(sender, profile, **kwargs) -> None:
     close_correspondences(profile.correspondences.all(), profile.status)
 
 
-def close_correspondences(correspondences: QuerySet[Correspondence], reason: str) -> int:
+def close_correspondences(correspondences: CorrespondenceQuerySet, reason: str) -> int:
     """Close the open ones among `correspondences` for `reason`; return how
     many were open. Every path that closes a correspondence comes here (a
     release or transfer, a moderator's decision, a no-contact order).
@@ -634,11 +639,11 @@ def do_mark_delivered(liaison, batch: PrintBatch, letter_ids: list[int] | None =
     """Mark printed letters of `batch` (all, or the chosen ones) delivered and
     tell each pen pal. Delivering twice changes nothing and emails nobody twice."""
     with transaction.atomic():
-        letters = Letter.objects.filter(print_batch=batch, status=Status.PRINTED)
+        chosen = Letter.objects.filter(print_batch=batch, status=Status.PRINTED)
         if letter_ids is not None:
-            letters = letters.filter(pk__in=letter_ids)
+            chosen = chosen.filter(pk__in=letter_ids)
         letters = list(
-            letters.select_for_update(of=("self",)).select_related("correspondence__pen_pal")
+            chosen.select_for_update(of=("self",)).select_related("correspondence__pen_pal")
         )
         now = timezone.now()
         for letter in letters:
@@ -679,7 +684,9 @@ def notify(recipient: User, kind: str, letter: Letter) -> Notification | None:
     context holds ids only: the email is rendered when it is sent, from
     templates that never include the letter's text.
     """
-    if recipient.is_deleted or not getattr(recipient, NOTIFICATION_PREFERENCE[kind]):
+    if recipient.is_deleted or not getattr(
+        recipient, NOTIFICATION_PREFERENCE[Notification.Kind(kind)]
+    ):
         return None
     notification, created = Notification.objects.get_or_create(
         key=f"{kind}:{letter.pk}",

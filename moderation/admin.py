@@ -23,6 +23,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
@@ -84,7 +85,7 @@ def _title_format(kind: str) -> str:
         Kind.PROFILE_CHANGE: gettext("Profile change of %(name)s"),
         Kind.PHOTO: gettext("Photo of %(name)s"),
         Kind.REPORT: gettext("Report about %(name)s"),
-    }[kind]
+    }[Kind(kind)]
 
 
 def item_title(item: ModerationItem, target=None) -> str:
@@ -278,7 +279,7 @@ def preview_segments(summary: str, hits: list[dict]) -> list:
     hits' offsets in the letter do not apply: their matched text is found again.
     """
     folded = summary.casefold()
-    found = []
+    found: list[Hit] = []
     for hit in hits:
         needle = " ".join(hit.get("match", "").split()).casefold()
         start = folded.find(needle) if needle else -1
@@ -316,7 +317,8 @@ class ModerationItemAdmin(PrivateFieldsMixin, admin.ModelAdmin):
     # The item page is the workspace template (change_form.html), which shows
     # the item in words and decides through decide_view: no editable field,
     # no raw content type, object id or flag codes, no inline.
-    fields = readonly_fields = ["summary"]
+    readonly_fields = ("summary",)
+    fields = readonly_fields
     actions = ["approve_selected", "reject_selected"]
 
     def has_add_permission(self, request) -> bool:
@@ -341,7 +343,7 @@ class ModerationItemAdmin(PrivateFieldsMixin, admin.ModelAdmin):
 
     # --- Columns ---
 
-    def action_checkbox(self, item: ModerationItem) -> str:
+    def action_checkbox(self, item: ModerationItem) -> SafeString:
         # The same markup as ModelAdmin.action_checkbox (the header's
         # select-all box is keyed on this name), without rendering a form
         # widget through the template engine per row: a fifth of the page's time.
@@ -506,7 +508,7 @@ class ModerationItemAdmin(PrivateFieldsMixin, admin.ModelAdmin):
         if not form.is_valid():
             for errors in form.errors.values():
                 for error in errors:
-                    self.message_user(request, error, messages.ERROR)
+                    self.message_user(request, str(error), messages.ERROR)
             return redirect(change_url)
         decision = form.cleaned_data["decision"]
         reason_code = form.cleaned_data["reason_code"]

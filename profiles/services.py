@@ -273,7 +273,7 @@ def check_change_lifecycle(
         return do_change_lifecycle(liaison, profile, action, by_staff=True)
     if action == Action.RESUMED and profile.is_paused_by_staff and not by_staff:
         raise ValidationError(STAFF_PAUSE_MESSAGE)
-    if profile.status not in LIFECYCLE_FROM[action]:
+    if profile.status not in LIFECYCLE_FROM[Action(action)]:
         raise ValidationError(
             f"A {profile.get_status_display().lower()} profile cannot be {Action(action).label.lower()}."
         )
@@ -303,7 +303,7 @@ def do_change_lifecycle(
     staff_takes_over_pause = (
         by_staff and action == Action.PAUSED and profile.status == Status.PAUSED
     )
-    if profile.status not in LIFECYCLE_FROM[action] and not staff_takes_over_pause:
+    if profile.status not in LIFECYCLE_FROM[Action(action)] and not staff_takes_over_pause:
         # Someone changed it between the check and the lock.
         raise ValidationError(f"This profile is now {profile.get_status_display().lower()}.")
     if action == Action.RESUMED and profile.is_paused_by_staff and not by_staff:
@@ -487,7 +487,7 @@ def photo_review_version(item: ModerationItem, *, for_update: bool = False) -> s
     """The version of a photo under review: the uploaded file (checksum) and
     its processed variants (names and when they were made). With `for_update`,
     locks the profile and then the photo, the order of do_delete_photo."""
-    photos = ProfilePhoto.objects
+    photos = ProfilePhoto.objects.all()
     if for_update:
         profile_id = (
             ProfilePhoto.objects.filter(pk=item.object_id)
