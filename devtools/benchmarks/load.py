@@ -64,6 +64,13 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from django.conf import settings
+from django.core.management import call_command
+
+from devtools.benchmarks.directory import PROFILES
+from devtools.demo.accounts import DEMO_PASSWORD
+from devtools.demo.profiles import FIRST_NAMES, INTERESTS, seed_scale
+from profiles import search_words
+from profiles.models import InmateProfile
 
 Figure = tuple[str, float | int, str]
 
@@ -215,7 +222,6 @@ def _spread_directory_path(rng: random.Random) -> str:
 
 
 def _spread_search_path(rng: random.Random) -> str:
-    from devtools.demo.profiles import FIRST_NAMES, INTERESTS
 
     shape = rng.random()
     if shape < 0.4:
@@ -527,12 +533,6 @@ def _expected_marker(kind: str, path: str) -> bytes:
 
 def ensure_data() -> Iterator[Figure]:
     """The demo accounts and letters, and 100,000 published profiles (reused when present)."""
-    from django.core.management import call_command
-
-    from devtools.benchmarks.directory import PROFILES
-    from devtools.demo.profiles import seed_scale
-    from profiles import search_words
-    from profiles.models import InmateProfile
 
     call_command("seed_demo", stdout=io.StringIO())  # idempotent
     listed = InmateProfile.objects.published().count()
@@ -543,7 +543,6 @@ def ensure_data() -> Iterator[Figure]:
 
 
 def _profile_slugs(count: int = PROFILE_SAMPLE) -> list[str]:
-    from profiles.models import InmateProfile
 
     return list(
         InmateProfile.objects.published().order_by("?").values_list("slug", flat=True)[:count]
@@ -561,7 +560,6 @@ def bench_load() -> Iterator[Figure]:
     if shutil.which("wrk") is None:
         _say("SKIPPED: wrk is not installed (scripts/lib.sh ensure_wrk, or apt-get install wrk)")
         return
-    from devtools.management.commands.seed_demo import DEMO_PASSWORD
 
     yield from ensure_data()
     yield "load.machine_loadavg_1m", os.getloadavg()[0], "load"

@@ -19,6 +19,8 @@ import uuid
 from collections.abc import Iterator
 from datetime import date, timedelta
 
+from allauth.mfa.models import Authenticator
+from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
@@ -28,7 +30,11 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from devtools.benchmarks.pages import percentile
+from devtools.demo.profiles import seed_scale_facilities
+from messaging.models import Correspondence, Letter
 from moderation.models import ModerationItem, Report
+from penpals.models import MODERATORS_GROUP
+from profiles.models import InmateProfile, ProfilePhoto
 
 Figure = tuple[str, float | int, str]
 
@@ -71,9 +77,6 @@ def seed_queue_scale(pending: int = PENDING, decided: int = DECIDED, *, log=None
     so nothing crosses the wire row by row. Most items point at object ids
     that do not exist: the list never loads the objects. Returns the seconds taken.
     """
-    from devtools.demo.profiles import seed_scale_facilities
-    from messaging.models import Letter
-    from profiles.models import InmateProfile, ProfilePhoto
 
     started = time.monotonic()
     facilities = seed_scale_facilities()
@@ -161,7 +164,6 @@ def seed_queue_scale(pending: int = PENDING, decided: int = DECIDED, *, log=None
 
 
 def _moderators():
-    from penpals.models import MODERATORS_GROUP
 
     group = Group.objects.get(name=MODERATORS_GROUP)
     users = []
@@ -178,8 +180,6 @@ def _moderators():
 
 def _seed_letter_items(facility, pen_pal) -> None:
     """LETTERS flagged outbound letters in one correspondence, queued above the rest."""
-    from messaging.models import Correspondence, Letter
-    from profiles.models import InmateProfile
 
     profile = InmateProfile.objects.create(
         facility=facility,
@@ -242,10 +242,6 @@ def _get(client: Client, path: str, marker: bytes) -> float:
 
 
 def bench_admin_queue() -> Iterator[Figure]:
-    from allauth.mfa.models import Authenticator
-    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
-
-    from messaging.models import Letter
 
     pending = ModerationItem.objects.pending().count()
     if pending < PENDING:

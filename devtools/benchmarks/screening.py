@@ -256,6 +256,7 @@ def bench_screening_corpus() -> Iterator[Figure]:
     - `screening.corpus.shipped.held_out`: the rules with the shipped signal
       on the held-out letters, which neither ever saw.
     """
+    # scikit-learn loads only for this benchmark: the others run without it.
     from devtools.screening.training import THRESHOLD, cross_validated_scores
 
     letters = load_corpus()

@@ -275,6 +275,8 @@ def seed_letters() -> None:
         for step, (direction, outcome, text) in enumerate(conversation.letters):
             body = text.format(**words)
             if direction == IN:
+                # A conversation's first letter is the pen pal's: it opens the correspondence.
+                assert correspondence is not None
                 letter = _reply(correspondence, liaison, body)
             else:
                 letter = do_write_letter(pen_pal, profile, body, uuid.uuid4(), correspondence)

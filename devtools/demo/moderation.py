@@ -21,6 +21,8 @@ from moderation.reports import AlreadyReported, check_report
 from moderation.services import claim, submit_for_review
 from penpals.models import User
 from profiles.models import Facility, InmateProfile
+from profiles.photos import run_photo_processing
+from profiles.services import check_upload_photo, do_update_profile
 
 NEW_PROFILE_NUMBER = "DEMO-REVIEW-1"
 CHANGED_BIO = (
@@ -31,8 +33,6 @@ CHANGED_BIO = (
 
 def seed_moderation_queue() -> None:
     """Idempotent: each part is skipped once its object exists."""
-    from profiles.photos import run_photo_processing
-    from profiles.services import check_upload_photo, do_update_profile
 
     liaison = User.objects.get(email="liaison@example.org")
     facility = Facility.objects.get(slug="riverbend-state")

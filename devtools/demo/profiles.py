@@ -20,8 +20,10 @@ import io
 import random
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import TypeVar
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
@@ -30,8 +32,10 @@ from django.utils import timezone
 from django.utils.text import slugify
 from PIL import Image, ImageDraw, ImageFont
 
+from devtools.demo.accounts import DEMO_FACILITIES
 from penpals.dates import years_before
-from profiles.models import SEARCH_VECTOR, Facility, InmateProfile, ProfilePhoto
+from penpals.models import User
+from profiles.models import SEARCH_VECTOR, Facility, Favorite, InmateProfile, ProfilePhoto
 
 Gender = InmateProfile.Gender
 ReleaseKind = InmateProfile.ReleaseKind
@@ -193,7 +197,10 @@ class Person:
     colour: str = field(default="#0e5c6a")
 
 
-def _weighted(rng: random.Random, choices: list[tuple[object, float]]):
+T = TypeVar("T")
+
+
+def _weighted(rng: random.Random, choices: Sequence[tuple[T, float]]) -> T:
     values, weights = zip(*choices, strict=True)
     return rng.choices(values, weights=weights, k=1)[0]
 
@@ -233,7 +240,7 @@ def invent_person(rng: random.Random, *, today: date, now: datetime) -> Person:
         release_kind, release_date = ReleaseKind.UNKNOWN, None
 
     interests = rng.sample(INTERESTS, rng.randint(2, 6))
-    seeking = [Seeking.FRIENDSHIP] if rng.random() < 0.75 else []
+    seeking: list[str] = [Seeking.FRIENDSHIP] if rng.random() < 0.75 else []
     for value, share in [
         (Seeking.ROMANCE, 0.3),
         (Seeking.MENTORSHIP, 0.2),
@@ -244,8 +251,8 @@ def invent_person(rng: random.Random, *, today: date, now: datetime) -> Person:
         if rng.random() < share:
             seeking.append(value)
     seeking = seeking or [Seeking.FRIENDSHIP]
-    languages = [Language.ENGLISH] if rng.random() < 0.93 else []
-    for value, share in [
+    languages: list[str] = [Language.ENGLISH] if rng.random() < 0.93 else []
+    for language, share in [
         (Language.SPANISH, 0.18),
         (Language.FRENCH, 0.02),
         (Language.PORTUGUESE, 0.01),
@@ -255,7 +262,7 @@ def invent_person(rng: random.Random, *, today: date, now: datetime) -> Person:
         (Language.ASL, 0.01),
     ]:
         if rng.random() < share:
-            languages.append(value)
+            languages.append(language)
     languages = languages or [Language.SPANISH]
 
     display_name = f"{first_name} {surname[0]}." if rng.random() < 0.8 else first_name
@@ -369,8 +376,6 @@ DEMO_CONSENT_FORM = (
 def seed_profiles() -> None:
     """Published demo profiles across the demo facilities, with photos. Idempotent:
     people are keyed by inmate number, and only missing ones are created."""
-    from devtools.management.commands.seed_demo import DEMO_FACILITIES
-    from penpals.models import User
 
     facilities = list(Facility.objects.filter(slug__in=[f["slug"] for f in DEMO_FACILITIES]))
     existing = set(
@@ -463,8 +468,6 @@ def _photo_row(
 
 def _seed_demo_favorites() -> None:
     """The demo pen pal Alex has saved a few profiles."""
-    from penpals.models import User
-    from profiles.models import Favorite
 
     alex = User.objects.filter(email="alex@example.org").first()
     if alex is None:
