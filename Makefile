@@ -24,5 +24,6 @@ format:
 	.venv/bin/ruff format .
 	.venv/bin/ruff check --fix .
 
+# Every model change has its migration (no database needed).
 migrations-check:
-	DJANGO_DEBUG=true .venv/bin/python manage.py makemigrations --check --dry-run
+	bash scripts/migrations_check.sh
