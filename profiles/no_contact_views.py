@@ -13,11 +13,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from moderation.models import NoContactOrder
 from moderation.safety_forms import LiaisonNoContactOrderForm
 from penpals.http import private_page
 from profiles.access import get_profile_for_liaison
 from profiles.protection import do_record_liaison_no_contact_order
+from profiles.selectors import active_no_contact_orders
 
 
 @login_required
@@ -34,7 +34,7 @@ def no_contact_orders(request: HttpRequest, profile_id: int) -> HttpResponse:
             f"{profile.display_name} will be refused.",
         )
         return redirect("liaison_safety:no_contact_orders", profile_id=profile.pk)
-    orders = NoContactOrder.objects.active().filter(profile=profile).order_by("-created_at")
+    orders = active_no_contact_orders(profile)
     return render(
         request,
         "moderation/liaison/no_contact_orders.html",

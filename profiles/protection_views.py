@@ -8,7 +8,6 @@ nothing about the person listed beyond what their public profile shows.
 from __future__ import annotations
 
 from allauth.account.adapter import get_adapter
-from django.core.validators import slug_re
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
@@ -20,16 +19,7 @@ from moderation.protection import (
 )
 from moderation.safety_forms import ProtectionRequestForm
 from penpals.http import private_page
-from profiles.models import InmateProfile
-
-
-def find_listed_profile(slug: str) -> InmateProfile | None:
-    """The profile a request comes from, if the slug names one the public can
-    see (or could until it was paused); otherwise the form asks who it is about."""
-    if not slug_re.match(slug):
-        # Not a slug (a NUL byte would even crash the query): ask who it is about.
-        return None
-    return InmateProfile.objects.listed().filter(slug=slug).select_related("facility").first()
+from profiles.selectors import find_listed_profile
 
 
 @require_http_methods(["GET", "POST"])

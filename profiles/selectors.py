@@ -1,4 +1,5 @@
-"""Read-only queries behind the liaison portal's pages.
+"""Read-only queries behind the liaison portal's pages (and the public
+protection page's look-up of a listed profile).
 
 Nothing here checks access: the caller has already resolved the facility or
 profile through profiles.access and passes it in (`facilities_with_counts`
@@ -12,10 +13,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Count, Q
+from django.core.validators import slug_re
+from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from moderation.models import ModerationItem
+from moderation.models import ModerationItem, NoContactOrder
 from profiles.access import liaison_facilities
 from profiles.models import Facility, FacilityLiaison, InmateProfile, LiaisonAction, ProfilePhoto
 from profiles.services import EDITABLE_STATUSES
@@ -134,3 +136,17 @@ def profile_reviews(profile: InmateProfile) -> list[ModerationItem]:
     return list(
         ModerationItem.objects.for_object(profile).order_by("-created_at")[:PROFILE_REVIEWS_SIZE]
     )
+
+
+def find_listed_profile(slug: str) -> InmateProfile | None:
+    """The profile a request comes from, if the slug names one the public can
+    see (or could until it was paused); otherwise the form asks who it is about."""
+    if not slug_re.match(slug):
+        # Not a slug (a NUL byte would even crash the query): ask who it is about.
+        return None
+    return InmateProfile.objects.listed().filter(slug=slug).select_related("facility").first()
+
+
+def active_no_contact_orders(profile: InmateProfile) -> QuerySet[NoContactOrder]:
+    """The profile's orders in force, newest first (the liaison's list)."""
+    return NoContactOrder.objects.active().filter(profile=profile).order_by("-created_at")
