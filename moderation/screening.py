@@ -50,7 +50,7 @@ How a text is screened:
    distinct categories hit, capped at 100. Hitting one category many times
    does not add up: the moderator reads the letter anyway.
 
-`moderation/benchmarks.py` (`make bench`) measures it against a naive `re`
+`devtools/benchmarks/screening.py` (`make bench`) measures it against a naive `re`
 alternation of the same keywords; tests/moderation/test_screening.py checks it
 against a straightforward reference (every rule's regex over the text).
 

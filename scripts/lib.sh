@@ -81,7 +81,7 @@ ensure_chromium() {
   apt_install chromium || die "Chromium is needed for the browser tests: apt-get install chromium"
 }
 
-# wrk drives the load run of `make bench` (penpals/load_benchmarks.py). Returns
+# wrk drives the load run of `make bench` (devtools/benchmarks/load.py). Returns
 # non-zero if it cannot be had; the load run is then skipped with a warning.
 ensure_wrk() {
   command -v wrk >/dev/null 2>&1 && return 0

@@ -16,7 +16,7 @@ Indexes
     profiles.models (the sort orders match their column directions); search
     uses the GIN indexes on `search_vector` and `display_name`. Searches run
     in a transaction with SET LOCAL enable_seqscan = off (`_plan_for_search`).
-    Measured by profiles.benchmarks at 100,000 published profiles.
+    Measured by devtools.benchmarks.directory at 100,000 published profiles.
 """
 
 from profiles.directory.favorites import FavoriteForm, is_saved, saved_page

@@ -1,6 +1,6 @@
 """What the default rules catch on the labelled corpus in corpus/screening/.
 
-The corpus (moderation.screening_corpus) holds English and Spanish letters,
+The corpus (devtools.screening.corpus) holds English and Spanish letters,
 harmful and clean, plain, paraphrased and disguised, written by the team. The
 rules' paraphrase patterns were written after reading the "tuning" files, so
 the floors here pin today's quality on them: a rule change that loses a family

@@ -1,7 +1,7 @@
 """The pieces of `make bench`'s load run that could break without anyone noticing:
 the request mix, the wrk script and the reading of its output, the choice of
 level, and the process memory readings. The 60-second load itself runs only
-in `make bench` (penpals/load_benchmarks.py)."""
+in `make bench` (devtools/benchmarks/load.py)."""
 
 from __future__ import annotations
 

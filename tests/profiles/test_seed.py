@@ -35,7 +35,7 @@ def test_it_seeds_published_demo_profiles_with_photos_once(client):
     profiles = demo_profiles()
     assert profiles.count() >= 200
     # One demo person has been released, to show a closed correspondence, and
-    # one new profile waits in the moderation queue (moderation.demo).
+    # one new profile waits in the moderation queue (devtools.demo.moderation).
     assert set(profiles.values_list("status", flat=True)) == {
         "published",
         "released",
