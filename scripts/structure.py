@@ -3,7 +3,8 @@ which, import cycles between modules, and imports inside functions.
 
     .venv/bin/python scripts/structure.py
 
-Only production code counts: tests, migrations and scripts are left out.
+Only production code counts: tests, migrations, scripts and devtools are
+left out (devtools is counted apart).
 An import inside a function counts like one at the top (a cycle dodged by a
 late import is still a cycle).
 """
@@ -119,6 +120,13 @@ def main() -> None:
     for component in components:
         print("  " + ", ".join(component))
     print(f"imports.inside_functions {local_total}")
+    production = sum(len(path.read_text(encoding="utf-8").splitlines()) for path in found.values())
+    print(f"lines.production_apps {production} (Python, migrations excepted)")
+    devtools = sum(
+        len(path.read_text(encoding="utf-8").splitlines())
+        for path in (ROOT / "devtools").rglob("*.py")
+    )
+    print(f"lines.devtools {devtools} (not in the production image)")
 
 
 if __name__ == "__main__":
