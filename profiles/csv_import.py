@@ -609,9 +609,9 @@ class CsvImportForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["csv_file"].help_text = (
-            f"UTF-8 CSV with a header row, at most {MAX_ROWS:,} rows and {megabytes(MAX_BYTES)}."
-        )
+        size = megabytes(MAX_BYTES)
+        field = self.fields["csv_file"]
+        field.help_text = f"UTF-8 CSV with a header row, at most {MAX_ROWS:,} rows and {size}."
 
     def clean(self) -> dict[str, Any]:
         super().clean()
