@@ -50,3 +50,15 @@ class SizeCappedUploadHandler(TemporaryFileUploadHandler):
 def megabytes(size: int) -> str:
     """A file size as a limit is written in messages: "15 MB", "800 kB"."""
     return f"{size / 1_000_000:.0f} MB" if size >= 1_000_000 else f"{size / 1000:.0f} kB"
+
+
+def too_big(name: str, size: int, limit: int) -> str:
+    """ "photo.jpg is 100 MB; the limit is 15 MB." when `size` is over `limit`,
+    else "". A file just over the limit shows a decimal, never "15 MB; the
+    limit is 15 MB"."""
+    if size <= limit:
+        return ""
+    shown = megabytes(size)
+    if shown == megabytes(limit):
+        shown = f"{size / 1_000_000:.1f} MB"
+    return f"{name} is {shown}; the limit is {megabytes(limit)}."

@@ -21,7 +21,8 @@ from penpals.dates import years_before
 from penpals.filetypes import HEAD_BYTES, JPEG, PDF, PNG, sniff
 from penpals.scans import scan_kind
 from penpals.text import NameField, clean_name, refuse_nul_characters
-from penpals.uploads import megabytes
+from penpals.uploads import megabytes, too_big
+from profiles.limits import photo_refusal
 from profiles.models import Facility, InmateProfile
 from profiles.services import LIFECYCLE_FROM, Action
 
@@ -274,11 +275,8 @@ class ConsentForm(forms.Form):
 
     def clean_consent_form(self):
         uploaded = self.cleaned_data["consent_form"]
-        limit = settings.CONSENT_FORM_MAX_UPLOAD_BYTES
-        if uploaded.size > limit:
-            raise forms.ValidationError(
-                f"This file is {megabytes(uploaded.size)}; the limit is {megabytes(limit)}."
-            )
+        if refusal := too_big("This file", uploaded.size, settings.CONSENT_FORM_MAX_UPLOAD_BYTES):
+            raise forms.ValidationError(refusal)
         if sniff_consent_type(uploaded) is None:
             raise forms.ValidationError(
                 "This file is not a PDF, JPEG or PNG. Scan the signed form to one of those."
@@ -341,16 +339,11 @@ class PhotoUploadForm(forms.Form):
             raise forms.ValidationError(
                 f"Upload at most {PHOTOS_PER_UPLOAD} photos at once ({len(photos)} chosen)."
             )
-        limit = settings.PHOTO_MAX_UPLOAD_BYTES
-        errors = []
-        for photo in photos:
-            name = Path(photo.name).name
-            if photo.size == 0:
-                errors.append(f"{name} is empty.")
-            elif photo.size > limit:
-                errors.append(
-                    f"{name} is {megabytes(photo.size)}; the limit is {megabytes(limit)}."
-                )
+        errors = [
+            refusal
+            for photo in photos
+            if (refusal := photo_refusal(photo.size, Path(photo.name).name))
+        ]
         if errors:
             raise forms.ValidationError(errors)
         return photos

@@ -12,7 +12,6 @@ import hashlib
 import json
 from datetime import timedelta
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -22,6 +21,7 @@ from moderation.models import ModerationItem
 from moderation.screening import ScreeningResult
 from moderation.services import submit_for_review, withdraw_pending
 from penpals.tasks import enqueue_on_commit
+from profiles.limits import photo_refusal
 from profiles.models import Facility, Favorite, InmateProfile, LiaisonAction, ProfilePhoto
 from profiles.signals import profile_left
 
@@ -375,13 +375,8 @@ def check_upload_photo(liaison, profile: InmateProfile, uploaded_file) -> tuple[
     the existing photo. Content checks happen in the task (by content, not name).
     """
     ensure_editable(profile)
-    if uploaded_file.size > settings.PHOTO_MAX_UPLOAD_BYTES:
-        raise PhotoUploadError(
-            f"This file is {uploaded_file.size / 1_000_000:.1f} MB; photos may be at most "
-            f"{settings.PHOTO_MAX_UPLOAD_BYTES // 1_000_000} MB."
-        )
-    if uploaded_file.size == 0:
-        raise PhotoUploadError("This file is empty.")
+    if refusal := photo_refusal(uploaded_file.size):
+        raise PhotoUploadError(refusal)
     checksum, size = checksum_of(uploaded_file)
     existing = ProfilePhoto.objects.filter(profile=profile, checksum=checksum).first()
     if existing is not None:

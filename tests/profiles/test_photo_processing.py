@@ -558,7 +558,7 @@ def test_it_stores_the_same_file_twice_as_one_photo(liaison, django_capture_on_c
 @pytest.mark.parametrize(
     ("size", "message"),
     [
-        (settings.PHOTO_MAX_UPLOAD_BYTES + 1, "This file is 15.0 MB; photos may be at most 15 MB."),
+        (settings.PHOTO_MAX_UPLOAD_BYTES + 1, "This file is 15.0 MB; the limit is 15 MB."),
         (0, "This file is empty."),
     ],
     ids=["too-big", "empty"],
