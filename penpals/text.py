@@ -22,6 +22,7 @@ import unicodedata
 
 from django import forms
 from django.core.validators import ProhibitNullCharactersValidator
+from django.utils import formats
 
 refuse_nul_characters = ProhibitNullCharactersValidator()
 
@@ -51,3 +52,9 @@ def end_sentence(text: str) -> str:
     already. For every sentence that ends on a name or other typed words:
     "for Tasha R." rather than "for Tasha R..". Works on escaped HTML too."""
     return text if text.rstrip().endswith(SENTENCE_ENDINGS) else f"{text}."
+
+
+def grouped(number: int) -> str:
+    """`number` with the active language's thousands separator: "10,000" in
+    English, "10.000" in Spanish. For counts and limits inside messages."""
+    return formats.number_format(number, force_grouping=True)
