@@ -21,6 +21,8 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from messaging.liaison_forms import ReplyUploadForm
 from messaging.models import (
@@ -79,15 +81,15 @@ class CorrespondenceAdmin(ReadOnlyAdmin):
         "last_letter_at",
     )
 
-    @admin.display(description="Pen pal", ordering="pen_pal__display_name")
+    @admin.display(description=_("Pen pal"), ordering="pen_pal__display_name")
     def pen_pal_name(self, correspondence: Correspondence) -> str:
         return correspondence.pen_pal.display_name
 
-    @admin.display(description="Facility", ordering="profile__facility__name")
+    @admin.display(description=_("Facility"), ordering="profile__facility__name")
     def facility(self, correspondence: Correspondence) -> str:
         return correspondence.profile.facility.name
 
-    @admin.display(description="State")
+    @admin.display(description=_("State"))
     def state_label(self, correspondence: Correspondence) -> str:
         return correspondence.state_label
 
@@ -110,14 +112,19 @@ class LetterScanInline(PrivateFieldsMixin, admin.TabularInline):
     def has_change_permission(self, request, obj=None) -> bool:
         return False
 
-    @admin.display(description="Scan")
+    @admin.display(description=_("Scan"))
     def open_link(self, scan: LetterScan) -> str:
         if not scan.file:
-            return f"Deleted after {settings.LETTER_SCAN_RETENTION_DAYS} days (retention schedule)"
+            return ngettext(
+                "Deleted after %(days)s day (retention schedule)",
+                "Deleted after %(days)s days (retention schedule)",
+                settings.LETTER_SCAN_RETENTION_DAYS,
+            ) % {"days": settings.LETTER_SCAN_RETENTION_DAYS}
         # Served by the access-checked scan view; private files have no URL of their own.
         return format_html(
-            '<a href="{}" target="_blank" rel="noopener">Open</a>',
+            '<a href="{}" target="_blank" rel="noopener">{}</a>',
             reverse("letters:scan", args=[scan.pk]),
+            gettext("Open"),
         )
 
 
@@ -149,11 +156,11 @@ class LetterAdmin(ReadOnlyAdmin):
     inlines = [LetterScanInline]
     change_list_template = "messaging/admin/letter_change_list.html"
 
-    @admin.display(description="Reply reference", ordering="correspondence__code")
+    @admin.display(description=_("Reply reference"), ordering="correspondence__code")
     def code(self, letter: Letter) -> str:
         return letter.correspondence.code
 
-    @admin.display(description="Facility", ordering="correspondence__profile__facility__name")
+    @admin.display(description=_("Facility"), ordering="correspondence__profile__facility__name")
     def facility(self, letter: Letter) -> str:
         return letter.correspondence.profile.facility.name
 
@@ -206,15 +213,17 @@ class LetterAdmin(ReadOnlyAdmin):
             else:
                 self.message_user(
                     request,
-                    f"Reply for {correspondence.code} uploaded; it is in the moderation queue "
-                    "once screened.",
+                    gettext(
+                        "Reply for %(code)s uploaded; it is in the moderation queue once screened."
+                    )
+                    % {"code": correspondence.code},
                     messages.SUCCESS,
                 )
                 return redirect("admin:messaging_letter_change", letter.pk)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
-            "title": "Upload a reply that came by post",
+            "title": gettext("Upload a reply that came by post"),
             "form": form,
         }
         return TemplateResponse(request, "messaging/admin/upload_postal_reply.html", context)
@@ -243,7 +252,7 @@ class PrintBatchAdmin(ReadOnlyAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(letter_count=Count("letters"))
 
-    @admin.display(description="Letters", ordering="letter_count")
+    @admin.display(description=_("Letters"), ordering="letter_count")
     def letter_count(self, batch: PrintBatch) -> int:
         return batch.letter_count  # type: ignore[attr-defined]  # annotated in get_queryset
 
@@ -267,6 +276,6 @@ class NotificationAdmin(ReadOnlyAdmin):
         "sent_at",
     )
 
-    @admin.display(description="Last error")
+    @admin.display(description=_("Last error"))
     def error(self, notification: Notification) -> str:
         return notification.last_error[:120]

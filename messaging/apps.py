@@ -1,10 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class MessagingConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "messaging"
-    verbose_name = "Letters"
+    verbose_name = _("Letters")
 
     def ready(self) -> None:
         # Importing the tasks registers them: services enqueue them by name.

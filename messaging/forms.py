@@ -6,8 +6,11 @@ import uuid
 
 from django import forms
 from django.conf import settings
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from messaging.limits import letter_too_long
+from penpals.text import grouped
 
 
 class LetterForm(forms.Form):
@@ -18,8 +21,8 @@ class LetterForm(forms.Form):
     """
 
     body = forms.CharField(
-        label="Your letter",
-        error_messages={"required": "Write something before you send the letter."},
+        label=_("Your letter"),
+        error_messages={"required": _("Write something before you send the letter.")},
         widget=forms.Textarea(attrs={"rows": 18, "data-letter-count": ""}),
     )
     idempotency_key = forms.UUIDField(widget=forms.HiddenInput)
@@ -30,10 +33,10 @@ class LetterForm(forms.Form):
         body = self.fields["body"]
         # The browser stops typing at the limit; the server checks again (clean_body).
         body.widget.attrs["maxlength"] = str(limit)
-        body.help_text = (
-            f"Up to {limit:,} characters. Write in plain words: our team reads every "
+        body.help_text = gettext(
+            "Up to %(limit)s characters. Write in plain words: our team reads every "
             "letter before the facility prints it."
-        )
+        ) % {"limit": grouped(limit)}
         if not self.is_bound:
             self.initial.setdefault("idempotency_key", uuid.uuid4())
 

@@ -12,6 +12,8 @@ import uuid
 
 from django import forms
 from django.conf import settings
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from messaging.limits import too_many_scans, transcription_too_long
 from messaging.models import Correspondence, normalise_code
@@ -25,7 +27,7 @@ class IdListField(forms.Field):
     """Letter ids from ticked checkboxes (or hidden inputs): a list of ints."""
 
     widget = forms.MultipleHiddenInput
-    default_error_messages = {"invalid": "Choose letters from the list."}
+    default_error_messages = {"invalid": _("Choose letters from the list.")}
 
     def to_python(self, value) -> list[int]:
         if not value:
@@ -41,13 +43,13 @@ class IdListField(forms.Field):
 
 
 class PrintBatchForm(forms.Form):
-    """ "Print selected" (the ticked letters) or "Print all" (the whole queue)."""
+    """_("Print selected") (the ticked letters) or _("Print all") (the whole queue)."""
 
     SELECTED = "selected"
     ALL = "all"
 
     idempotency_key = forms.UUIDField(widget=forms.HiddenInput)
-    scope = forms.ChoiceField(choices=[(SELECTED, "Print selected"), (ALL, "Print all")])
+    scope = forms.ChoiceField(choices=[(SELECTED, _("Print selected")), (ALL, _("Print all"))])
     letters = IdListField(required=False)
 
     def __init__(self, *args, **kwargs):
@@ -62,7 +64,9 @@ class PrintBatchForm(forms.Form):
             and "letters" not in self.errors
             and not cleaned.get("letters")
         ):
-            raise forms.ValidationError("Tick the letters to print, or choose “Print all”.")
+            raise forms.ValidationError(
+                gettext("Tick the letters to print, or choose “Print all”.")
+            )
         return cleaned
 
     def letter_ids(self) -> list[int] | None:
@@ -101,28 +105,28 @@ class ReplyUploadForm(forms.Form):
     """
 
     code = forms.CharField(
-        label="Reply reference",
+        label=_("Reply reference"),
         required=False,
         max_length=30,
-        help_text="As written on the reply, e.g. PP-7K3M-9QX2 (any case, dashes optional).",
+        help_text=_("As written on the reply, e.g. PP-7K3M-9QX2 (any case, dashes optional)."),
         widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
     )
     correspondence = CorrespondenceChoiceField(
-        label="Or choose the correspondence",
+        label=_("Or choose the correspondence"),
         queryset=Correspondence.objects.none(),
         required=False,
         empty_label="—",
     )
     scans = MultipleFileField(
-        label="Scanned pages",
+        label=_("Scanned pages"),
         required=False,
         widget=MultipleFileInput(attrs={"accept": SCAN_ACCEPT}),
     )
     transcription = forms.CharField(
-        label="Transcription (optional)",
+        label=_("Transcription (optional)"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 8}),
-        help_text="Type out the reply if you can: it helps the moderator and the reader.",
+        help_text=_("Type out the reply if you can: it helps the moderator and the reader."),
     )
     idempotency_key = forms.UUIDField(widget=forms.HiddenInput)
 
@@ -133,13 +137,16 @@ class ReplyUploadForm(forms.Form):
         if choices is None:
             del self.fields["correspondence"]
             self.fields["code"].required = True
-            self.fields["code"].error_messages["required"] = "Enter the reply reference."
+            self.fields["code"].error_messages["required"] = gettext("Enter the reply reference.")
         else:
             self.fields["correspondence"].queryset = choices
-        self.fields["scans"].help_text = (
-            f"JPEG, PNG or PDF; up to {settings.SCAN_MAX_PAGES} files, each at most "
-            f"{megabytes(settings.SCAN_MAX_UPLOAD_BYTES)}. Choose them in page order."
-        )
+        self.fields["scans"].help_text = ngettext(
+            "JPEG, PNG or PDF; up to %(count)s file, each at most %(size)s. "
+            "Choose them in page order.",
+            "JPEG, PNG or PDF; up to %(count)s files, each at most %(size)s. "
+            "Choose them in page order.",
+            settings.SCAN_MAX_PAGES,
+        ) % {"count": settings.SCAN_MAX_PAGES, "size": megabytes(settings.SCAN_MAX_UPLOAD_BYTES)}
 
     def clean_code(self) -> str:
         typed = self.cleaned_data["code"].strip()
@@ -148,7 +155,9 @@ class ReplyUploadForm(forms.Form):
         code = normalise_code(typed)
         if not code:
             raise forms.ValidationError(
-                "This is not a reply reference: it looks like PP-7K3M-9QX2 (eight letters and digits)."
+                gettext(
+                    "This is not a reply reference: it looks like PP-7K3M-9QX2 (eight letters and digits)."
+                )
             )
         return code
 
@@ -161,7 +170,7 @@ class ReplyUploadForm(forms.Form):
     def clean_scans(self) -> list:
         scans = self.cleaned_data["scans"]
         if not scans:
-            raise forms.ValidationError("Choose the scanned pages of the reply.")
+            raise forms.ValidationError(gettext("Choose the scanned pages of the reply."))
         if too_many := too_many_scans(len(scans)):
             raise forms.ValidationError(too_many)
         return scans
@@ -174,22 +183,28 @@ class ReplyUploadForm(forms.Form):
             self.data = self.data.copy()
             self.data["idempotency_key"] = str(uuid.uuid4())
             raise forms.ValidationError(
-                "This form was damaged or has expired; please send it again."
+                gettext("This form was damaged or has expired; please send it again.")
             )
         code = cleaned.get("code")
         chosen = cleaned.get("correspondence")
         if "code" in self.errors or "correspondence" in self.errors:
             return cleaned
         if not code and chosen is None:
-            raise forms.ValidationError("Enter the reply reference or choose the correspondence.")
+            raise forms.ValidationError(
+                gettext("Enter the reply reference or choose the correspondence.")
+            )
         if code:
             found = self.correspondences.filter(code=code).first()
             if found is None:
-                self.add_error("code", f"No correspondence you can reach has the reference {code}.")
+                self.add_error(
+                    "code",
+                    gettext("No correspondence you can reach has the reference %(code)s.")
+                    % {"code": code},
+                )
                 return cleaned
             if chosen is not None and chosen.pk != found.pk:
                 raise forms.ValidationError(
-                    "The reference and the chosen correspondence differ; use one of them."
+                    gettext("The reference and the chosen correspondence differ; use one of them.")
                 )
             cleaned["correspondence"] = found
         return cleaned

@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import FileResponse, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from messaging import printing, selectors
@@ -63,7 +64,9 @@ def print_queue(request: AuthenticatedHttpRequest, facility_slug: str) -> HttpRe
 def create_batch(request: AuthenticatedHttpRequest, facility: Facility) -> HttpResponse:
     form = PrintBatchForm(request.POST)
     if not form.is_valid():
-        for error in form.non_field_errors() or ["The form was incomplete; please try again."]:
+        for error in form.non_field_errors() or [
+            gettext("The form was incomplete; please try again.")
+        ]:
             messages.error(request, str(error))
         return redirect("liaison_letters:queue", facility_slug=facility.slug)
     try:
@@ -77,8 +80,14 @@ def create_batch(request: AuthenticatedHttpRequest, facility: Facility) -> HttpR
     count = batch.letters.count()
     messages.success(
         request,
-        f"Print batch {batch.pk}: {count} letter{'s' if count != 1 else ''}. Print them from the "
-        "print view or the PDF, hand them out, then mark them delivered.",
+        ngettext(
+            "Print batch %(batch)s: %(count)s letter. Print them from the "
+            "print view or the PDF, hand them out, then mark them delivered.",
+            "Print batch %(batch)s: %(count)s letters. Print them from the "
+            "print view or the PDF, hand them out, then mark them delivered.",
+            count,
+        )
+        % {"batch": batch.pk, "count": count},
     )
     return redirect("liaison_letters:batch_detail", facility_slug=facility.slug, batch_id=batch.pk)
 
@@ -185,7 +194,7 @@ def batch_delivered(
     batch = get_batch_for_liaison(request.user, facility_slug, batch_id)
     form = DeliveredForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose a letter of this batch.")
+        messages.error(request, gettext("Choose a letter of this batch."))
     else:
         letter_id = form.cleaned_data["letter"]
         delivered = do_mark_delivered(
@@ -198,11 +207,15 @@ def batch_delivered(
         if delivered:
             messages.success(
                 request,
-                f"Marked {delivered} letter{'s' if delivered != 1 else ''} delivered. "
-                "Each pen pal is told by email.",
+                ngettext(
+                    "Marked %(count)s letter delivered. Each pen pal is told by email.",
+                    "Marked %(count)s letters delivered. Each pen pal is told by email.",
+                    delivered,
+                )
+                % {"count": delivered},
             )
         else:
-            messages.info(request, "Nothing to change: already marked delivered.")
+            messages.info(request, gettext("Nothing to change: already marked delivered."))
     return redirect(
         "liaison_letters:batch_detail", facility_slug=batch.facility.slug, batch_id=batch.pk
     )
@@ -252,9 +265,14 @@ def reply_upload(request: AuthenticatedHttpRequest, facility_slug: str) -> HttpR
             pages = letter.scans.count()
             messages.success(
                 request,
-                f"Reply for {correspondence.code} uploaded ({pages} "
-                f"file{'s' if pages != 1 else ''}). A moderator reviews it before the pen pal "
-                "can read it.",
+                ngettext(
+                    "Reply for %(code)s uploaded (%(count)s file). A moderator reviews it "
+                    "before the pen pal can read it.",
+                    "Reply for %(code)s uploaded (%(count)s files). A moderator reviews it "
+                    "before the pen pal can read it.",
+                    pages,
+                )
+                % {"code": correspondence.code, "count": pages},
             )
             return redirect("liaison_letters:reply_list", facility_slug=facility.slug)
     return render(

@@ -4,6 +4,9 @@ and the admin all ask here, so a limit and its message mean one thing."""
 from __future__ import annotations
 
 from django.conf import settings
+from django.utils.translation import gettext, ngettext
+
+from penpals.text import grouped
 
 
 def letter_too_long(body: str) -> str:
@@ -11,10 +14,10 @@ def letter_too_long(body: str) -> str:
     limit = settings.LETTER_MAX_LENGTH
     if len(body) <= limit:
         return ""
-    return (
-        f"Letters can be at most {limit:,} characters; this one has {len(body):,}. "
+    return gettext(
+        "Letters can be at most %(limit)s characters; this one has %(length)s. "
         "Shorten it, or send the rest in another letter."
-    )
+    ) % {"limit": grouped(limit), "length": grouped(len(body))}
 
 
 def transcription_too_long(text: str) -> str:
@@ -22,7 +25,9 @@ def transcription_too_long(text: str) -> str:
     limit = settings.LETTER_MAX_LENGTH
     if len(text) <= limit:
         return ""
-    return f"The transcription can be at most {limit:,} characters; this one has {len(text):,}."
+    return gettext(
+        "The transcription can be at most %(limit)s characters; this one has %(length)s."
+    ) % {"limit": grouped(limit), "length": grouped(len(text))}
 
 
 def too_many_scans(count: int) -> str:
@@ -30,7 +35,10 @@ def too_many_scans(count: int) -> str:
     limit = settings.SCAN_MAX_PAGES
     if count <= limit:
         return ""
-    return (
-        f"Upload at most {limit} files for one reply ({count} chosen). "
-        "Put several pages in one PDF if needed."
-    )
+    return ngettext(
+        "Upload at most %(limit)s file for one reply (%(count)s chosen). "
+        "Put several pages in one PDF if needed.",
+        "Upload at most %(limit)s files for one reply (%(count)s chosen). "
+        "Put several pages in one PDF if needed.",
+        limit,
+    ) % {"limit": limit, "count": count}

@@ -16,6 +16,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from profiles.models import private_storage
 
@@ -49,9 +51,9 @@ class Correspondence(models.Model):
     """One pen pal writing with one person in prison."""
 
     class CloseReason(models.TextChoices):
-        RELEASED = "released", "The person has been released"
-        TRANSFERRED = "transferred", "The person has moved to another facility"
-        MODERATOR = "moderator", "Closed by the Penpals team"
+        RELEASED = "released", _("The person has been released")
+        TRANSFERRED = "transferred", _("The person has moved to another facility")
+        MODERATOR = "moderator", _("Closed by the Penpals team")
 
     pen_pal = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="correspondences"
@@ -101,12 +103,12 @@ class Correspondence(models.Model):
     @property
     def state_label(self) -> str:
         if self.is_closed:
-            return "Closed"
+            return gettext("Closed")
         if self.blocked_by_pen_pal_at:
-            return "Blocked by you"
+            return gettext("Blocked by you")
         if self.blocked_by_inmate_at:
-            return "Blocked"
-        return "Active"
+            return gettext("Blocked")
+        return gettext("Active")
 
 
 class LetterQuerySet(models.QuerySet):
@@ -138,17 +140,17 @@ class LetterQuerySet(models.QuerySet):
 
 class Letter(models.Model):
     class Direction(models.TextChoices):
-        OUTBOUND = "out", "To the person in prison"
-        INBOUND = "in", "Reply from the person in prison"
+        OUTBOUND = "out", _("To the person in prison")
+        INBOUND = "in", _("Reply from the person in prison")
 
     class Status(models.TextChoices):
-        SUBMITTED = "submitted", "Submitted"
-        IN_REVIEW = "in_review", "In review"
-        APPROVED = "approved", "Approved"
-        REJECTED = "rejected", "Not delivered"
-        PRINTED = "printed", "Printed"
-        DELIVERED = "delivered", "Delivered"
-        READ = "read", "Read"
+        SUBMITTED = "submitted", _("Submitted")
+        IN_REVIEW = "in_review", _("In review")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Not delivered")
+        PRINTED = "printed", _("Printed")
+        DELIVERED = "delivered", _("Delivered")
+        READ = "read", _("Read")
 
     correspondence = models.ForeignKey(
         Correspondence, on_delete=models.PROTECT, related_name="letters"
@@ -167,7 +169,7 @@ class Letter(models.Model):
     # Screening: {"risk": int, "categories": [codes], "hits": [{category, rule, start, end, match}]}
     screening = models.JSONField(default=dict, blank=True)
     rejection_reason = models.CharField(max_length=16, blank=True)
-    rejection_note = models.TextField(blank=True, help_text="Shown to the sender.")
+    rejection_note = models.TextField(blank=True, help_text=_("Shown to the sender."))
     print_batch = models.ForeignKey(
         "PrintBatch", null=True, blank=True, on_delete=models.SET_NULL, related_name="letters"
     )
@@ -285,17 +287,17 @@ class Notification(models.Model):
     """
 
     class Kind(models.TextChoices):
-        LETTER_APPROVED = "letter_approved", "Letter approved"
-        LETTER_REJECTED = "letter_rejected", "Letter not delivered"
-        LETTER_DELIVERED = "letter_delivered", "Letter delivered"
-        REPLY_RECEIVED = "reply_received", "Reply received"
+        LETTER_APPROVED = "letter_approved", _("Letter approved")
+        LETTER_REJECTED = "letter_rejected", _("Letter not delivered")
+        LETTER_DELIVERED = "letter_delivered", _("Letter delivered")
+        REPLY_RECEIVED = "reply_received", _("Reply received")
 
     class State(models.TextChoices):
-        PENDING = "pending", "Waiting to be sent"
-        SENDING = "sending", "Being sent"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Gave up"
-        CANCELLED = "cancelled", "Cancelled"
+        PENDING = "pending", _("Waiting to be sent")
+        SENDING = "sending", _("Being sent")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Gave up")
+        CANCELLED = "cancelled", _("Cancelled")
 
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"

@@ -15,6 +15,7 @@ import logging
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.utils.translation import gettext
 
 from messaging.limits import too_many_scans, transcription_too_long
 from messaging.models import Correspondence, Letter, LetterScan
@@ -34,23 +35,24 @@ class ReplyRefused(ValidationError):
 def upload_refusal(correspondence: Correspondence) -> str:
     """Why no reply can be passed on in `correspondence` now ("" when it can)."""
     if correspondence.is_closed:
-        reason = correspondence.get_close_reason_display().lower() or "closed"
-        return (
-            f"Correspondence {correspondence.code} is closed ({reason}); "
+        reason = correspondence.get_close_reason_display().lower() or gettext("closed")
+        return gettext(
+            "Correspondence %(code)s is closed (%(reason)s); "
             "replies in it can no longer be passed on."
-        )
+        ) % {"code": correspondence.code, "reason": reason}
     if correspondence.blocked_by_pen_pal_at:
-        return (
-            f"The pen pal has blocked correspondence {correspondence.code}; "
-            "replies in it are not passed on."
-        )
+        return gettext(
+            "The pen pal has blocked correspondence %(code)s; replies in it are not passed on."
+        ) % {"code": correspondence.code}
     if correspondence.blocked_by_inmate_at:
-        return (
-            f"Correspondence {correspondence.code} was blocked on the writer's behalf. "
+        return gettext(
+            "Correspondence %(code)s was blocked on the writer's behalf. "
             "Ask the Penpals team to lift the block before uploading a reply."
-        )
+        ) % {"code": correspondence.code}
     if correspondence.pen_pal.is_deleted:
-        return f"The pen pal of correspondence {correspondence.code} has closed their account."
+        return gettext("The pen pal of correspondence %(code)s has closed their account.") % {
+            "code": correspondence.code
+        }
     return ""
 
 
@@ -80,7 +82,7 @@ def check_upload_reply(
         raise ReplyRefused(refusal)
     files = list(files)
     if not files:
-        raise ReplyRefused("Choose the scanned pages of the reply (JPEG, PNG or PDF).")
+        raise ReplyRefused(gettext("Choose the scanned pages of the reply (JPEG, PNG or PDF)."))
     if too_many := too_many_scans(len(files)):
         raise ReplyRefused(too_many)
     transcription = (transcription or "").replace("\x00", "").strip()

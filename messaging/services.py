@@ -23,6 +23,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop, ngettext
 
 from messaging.limits import letter_too_long
 from messaging.models import (
@@ -63,9 +64,9 @@ class LetterRefused(ValidationError):
 
 # Shown when a no-contact order matches: neutral on purpose, so the writer
 # learns nothing about the order or the person who asked for it.
-NOT_ACCEPTING_MESSAGE = "This person cannot receive letters from you through Penpals."
+NOT_ACCEPTING_MESSAGE = gettext_noop("This person cannot receive letters from you through Penpals.")
 # Shown to a pen pal whose account staff suspended from writing.
-SUSPENDED_MESSAGE = (
+SUSPENDED_MESSAGE = gettext_noop(
     "Your account has been suspended from writing letters. "
     "If you think this is a mistake, contact the Penpals team."
 )
@@ -82,28 +83,30 @@ def writing_refusal(user: User, profile: InmateProfile, correspondence=None) -> 
     check_write_letter; these are the reasons the form page can show at once.
     """
     if not user.is_authenticated or user.is_deleted:
-        return "Sign in to write a letter."
+        return gettext("Sign in to write a letter.")
     if user.is_staff or user.facility_memberships.exists():
-        return "Staff and facility accounts cannot write letters as a pen pal."
+        return gettext("Staff and facility accounts cannot write letters as a pen pal.")
     if WritingSuspension.objects.active().filter(user=user).exists():
-        return SUSPENDED_MESSAGE
+        return gettext(SUSPENDED_MESSAGE)
     if not has_verified_email(user):
-        return "Confirm your email address before you write a letter."
+        return gettext("Confirm your email address before you write a letter.")
     if profile.status == InmateProfile.Status.PAUSED:
-        return "This profile is paused; letters cannot be sent to it for now."
+        return gettext("This profile is paused; letters cannot be sent to it for now.")
     if profile.status != InmateProfile.Status.PUBLISHED or not profile.facility.is_active:
-        return "This person is no longer listed, so letters cannot be sent."
+        return gettext("This person is no longer listed, so letters cannot be sent.")
     if not profile.is_accepting_letters:
-        return "This person is not accepting new letters at the moment."
+        return gettext("This person is not accepting new letters at the moment.")
     if correspondence is not None:
         if correspondence.is_closed:
-            return f"This correspondence is closed: {correspondence.get_close_reason_display().lower()}."
+            return gettext("This correspondence is closed: %(reason)s.") % {
+                "reason": correspondence.get_close_reason_display().lower()
+            }
         if correspondence.blocked_by_pen_pal_at:
-            return "You have blocked this correspondence. Unblock it to write again."
+            return gettext("You have blocked this correspondence. Unblock it to write again.")
         if correspondence.blocked_by_inmate_at:
-            return NOT_ACCEPTING_MESSAGE
+            return gettext(NOT_ACCEPTING_MESSAGE)
     if is_covered_by_no_contact_order(user, profile):
-        return NOT_ACCEPTING_MESSAGE
+        return gettext(NOT_ACCEPTING_MESSAGE)
     return ""
 
 
@@ -134,7 +137,7 @@ def check_write_letter(user: User, profile: InmateProfile, body: str, idempotenc
             return existing
         body = body.replace("\x00", "").strip()
         if not body:
-            raise LetterRefused("Write something before you send the letter.")
+            raise LetterRefused(gettext("Write something before you send the letter."))
         if too_long := letter_too_long(body):
             raise LetterRefused(too_long)
         correspondence = Correspondence.objects.filter(pen_pal=user, profile=profile).first()
@@ -147,7 +150,14 @@ def check_write_letter(user: User, profile: InmateProfile, body: str, idempotenc
         ).count()
         if written_today >= settings.LETTERS_PER_DAY:
             raise LetterRefused(
-                f"You can send {settings.LETTERS_PER_DAY} letters a day. Please try again tomorrow."
+                ngettext(
+                    # The singular reads as the English always has ("1 letters"): tests
+                    # pin it; a translation gives each form its own words.
+                    "You can send %(count)s letters a day. Please try again tomorrow.",
+                    "You can send %(count)s letters a day. Please try again tomorrow.",
+                    settings.LETTERS_PER_DAY,
+                )
+                % {"count": settings.LETTERS_PER_DAY}
             )
         if correspondence is None:
             started_today = Correspondence.objects.filter(
@@ -155,8 +165,14 @@ def check_write_letter(user: User, profile: InmateProfile, body: str, idempotenc
             ).count()
             if started_today >= settings.NEW_CORRESPONDENCES_PER_DAY:
                 raise LetterRefused(
-                    f"You can start writing to {settings.NEW_CORRESPONDENCES_PER_DAY} new people "
-                    "a day. Please try again tomorrow."
+                    ngettext(
+                        "You can start writing to %(count)s new people a day. "
+                        "Please try again tomorrow.",
+                        "You can start writing to %(count)s new people a day. "
+                        "Please try again tomorrow.",
+                        settings.NEW_CORRESPONDENCES_PER_DAY,
+                    )
+                    % {"count": settings.NEW_CORRESPONDENCES_PER_DAY}
                 )
         return do_write_letter(user, profile, body, idempotency_key, correspondence)
 
@@ -631,7 +647,7 @@ def check_create_print_batch(
                 letters=len(letters),
             )
     if batch is None:
-        raise ValidationError("None of the selected letters are waiting to be printed.")
+        raise ValidationError(gettext("None of the selected letters are waiting to be printed."))
     return batch
 
 

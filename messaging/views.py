@@ -16,6 +16,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from messaging import selectors, services
@@ -68,7 +69,9 @@ def write(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
             form = form.with_fresh_key()
             messages.error(
                 request,
-                "Your letter was not sent: this page had expired. Check it and send it again.",
+                gettext(
+                    "Your letter was not sent: this page had expired. Check it and send it again."
+                ),
             )
         return render(request, "messaging/write.html", {**context, "form": form})
     try:
@@ -83,8 +86,11 @@ def write(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
         return render(request, "messaging/write.html", {**context, "form": form})
     messages.success(
         request,
-        f"Your letter to {profile.display_name} was sent. Our team reads it before the "
-        "facility prints it; you can follow it here.",
+        gettext(
+            "Your letter to %(name)s was sent. Our team reads it before the "
+            "facility prints it; you can follow it here."
+        )
+        % {"name": profile.display_name},
     )
     return redirect("letters:thread", pk=letter.correspondence_id)
 
@@ -134,8 +140,11 @@ def block(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     services.do_block(correspondence)
     messages.success(
         request,
-        f"You blocked this correspondence. No letters will go to or come from "
-        f"{correspondence.profile.display_name} until you unblock it.",
+        gettext(
+            "You blocked this correspondence. No letters will go to or come from "
+            "%(name)s until you unblock it."
+        )
+        % {"name": correspondence.profile.display_name},
     )
     return redirect("letters:thread", pk=correspondence.pk)
 
@@ -145,7 +154,7 @@ def block(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 def unblock(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     correspondence = get_correspondence_for_pen_pal(request.user, pk)
     services.do_unblock(correspondence)
-    messages.success(request, "You unblocked this correspondence.")
+    messages.success(request, gettext("You unblocked this correspondence."))
     return redirect("letters:thread", pk=correspondence.pk)
 
 
@@ -163,14 +172,16 @@ def report(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         return render(request, "messaging/report.html", {**context, "earlier_report": earlier})
     form = ReportForm(
         request.POST if request.method == "POST" else None,
-        question="What is wrong with this letter?",
-        privacy_note="The writer is not told who reported.",
+        question=gettext("What is wrong with this letter?"),
+        privacy_note=gettext("The writer is not told who reported."),
     )
     if request.method == "POST" and file_report(form, request.user, letter):
         messages.success(
             request,
-            "Thank you. The Penpals team will look at this letter; the writer is not told "
-            "who reported it.",
+            gettext(
+                "Thank you. The Penpals team will look at this letter; the writer is not told "
+                "who reported it."
+            ),
         )
         return redirect("letters:thread", pk=letter.correspondence_id)
     return render(request, "messaging/report.html", {**context, "form": form})
