@@ -58,10 +58,11 @@ from django.db import transaction
 from django.db.models import Q
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from messaging.models import Letter, Notification
 from messaging.services import NOTIFICATION_PREFERENCE, rejection_reason_label
+from penpals.models import User
 from penpals.tasks import task_named
 
 logger = logging.getLogger(__name__)
@@ -119,6 +120,14 @@ def build_email(notification: Notification) -> EmailMultiAlternatives:
         .get(pk=notification.context["letter_id"])
     )  # fmt: skip
     recipient = notification.recipient
+    # The recipient's language, not the one active in this worker or request.
+    with translation.override(recipient.language):
+        return _render_email(notification, letter, recipient)
+
+
+def _render_email(
+    notification: Notification, letter: Letter, recipient: User
+) -> EmailMultiAlternatives:
     site_url = settings.SITE_URL
     # The templates get names and links only, never the letter: nothing in an
     # email can show what a letter says or who the inmate is.
@@ -144,6 +153,7 @@ def build_email(notification: Notification) -> EmailMultiAlternatives:
             # RFC 3834: an automatic message; vacation responders stay quiet.
             "Auto-Submitted": "auto-generated",
             "X-Auto-Response-Suppress": "All",
+            "Content-Language": translation.get_language(),
         },
     )
     email.attach_alternative(render_to_string(f"{base}.html", context), "text/html")

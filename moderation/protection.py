@@ -23,7 +23,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from moderation import registry
 from moderation.models import ModerationItem, NoContactOrder, ProtectionRequest, WritingSuspension
@@ -105,16 +105,33 @@ def do_create_protection_request(fields: dict) -> ProtectionRequest:
         risk_score=PROTECTION_RISK,
         flags=["threat"],
     )
-    transaction.on_commit(lambda: send_confirmation(protection_request.pk))
+    # The requester has no account: the confirmation is in the language of
+    # the page they submitted, active now.
+    language = translation.get_language() or settings.LANGUAGE_CODE
+    transaction.on_commit(lambda: send_confirmation(protection_request.pk, language))
     return protection_request
 
 
-def send_confirmation(protection_request_id: int) -> None:
-    """The requester's neutral confirmation. It names no one and says nothing
-    about the person listed or what staff will find."""
+def send_confirmation(protection_request_id: int, language: str | None = None) -> None:
+    """The requester's neutral confirmation, in `language` (default: the
+    site's). It names no one and says nothing about the person listed or
+    what staff will find."""
     protection_request = ProtectionRequest.objects.filter(pk=protection_request_id).first()
     if protection_request is None:
         return
+    with translation.override(language or settings.LANGUAGE_CODE):
+        message = _render_confirmation(protection_request)
+    try:
+        message.send()
+    except Exception:
+        # The request is recorded and in the queue; a lost confirmation must
+        # not turn the requester's submission into an error page.
+        logger.exception(
+            "protection request confirmation not sent", extra={"id": protection_request_id}
+        )
+
+
+def _render_confirmation(protection_request: ProtectionRequest) -> EmailMultiAlternatives:
     # Anyone can type any address into the public form: the email carries
     # nothing they typed and nothing about the request (no name, no profile,
     # no ask, no sequence number), only that a request arrived and a link.
@@ -124,18 +141,12 @@ def send_confirmation(protection_request_id: int) -> None:
         subject=" ".join(subject.split()),
         body=render_to_string("moderation/email/protection_received.txt", context),
         to=[protection_request.requester_email],
+        headers={"Content-Language": translation.get_language()},
     )
     message.attach_alternative(
         render_to_string("moderation/email/protection_received.html", context), "text/html"
     )
-    try:
-        message.send()
-    except Exception:
-        # The request is recorded and in the queue; a lost confirmation must
-        # not turn the requester's submission into an error page.
-        logger.exception(
-            "protection request confirmation not sent", extra={"id": protection_request_id}
-        )
+    return message
 
 
 def _locked_open_request(protection_request: ProtectionRequest) -> ProtectionRequest:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import time
 from types import SimpleNamespace
+from typing import Any
 from urllib.parse import urlsplit
 
 from allauth.account.adapter import DefaultAccountAdapter
@@ -9,7 +10,12 @@ from allauth.account.forms import SignupForm
 from allauth.account.internal.flows.login import get_authentication_records
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
+from django.core.mail import EmailMessage
+from django.db.models import Q
 from django.urls import reverse
+from django.utils import translation
+
+from penpals.models import User
 
 # allauth's name for the MFA app in its reauthentication checks.
 MFA_APP = "allauth.mfa"
@@ -33,6 +39,20 @@ def branded_site() -> SimpleNamespace:
     """What allauth's templates call `current_site`: the service's name and
     public host, instead of the host name of the request ("127.0.0.1:8000")."""
     return SimpleNamespace(name=settings.SITE_NAME, domain=urlsplit(settings.SITE_URL).netloc)
+
+
+def recipient_language(email: str, user: User | None = None) -> str | None:
+    """The saved language of the account `user`, or of the account `email`
+    belongs to; None (keep the active language) when there is none."""
+    if not isinstance(user, User):
+        user = (
+            User.objects.filter(
+                Q(email=email.strip().lower()) | Q(emailaddress__email__iexact=email)
+            )
+            .order_by("pk")
+            .first()
+        )
+    return user.language if user is not None else None
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -59,15 +79,37 @@ class AccountAdapter(DefaultAccountAdapter):
             return True
         return time.time() - logins[-1]["at"] >= settings.ACCOUNT_REAUTHENTICATION_TIMEOUT
 
+    def save_user(self, request, user, form, commit=True):
+        """A new account keeps the language its owner signed up in (the
+        switcher's cookie or the browser's): their emails and pages stay in it."""
+        user.language = translation.get_language() or settings.LANGUAGE_CODE
+        return super().save_user(request, user, form, commit=commit)
+
     def send_mail(self, template_prefix: str, email: str, context: dict) -> None:
-        """Every account email names the service and says where to ask for help."""
+        """Every account email names the service and says where to ask for help,
+        in the language of the account it goes to (the page's language when
+        the address has none: an "unknown account" email)."""
         branded = {
             "current_site": branded_site(),
             "site_name": settings.SITE_NAME,
             "site_url": settings.SITE_URL,
             "contact_email": settings.CONTACT_EMAIL,
         }
-        super().send_mail(template_prefix, email, {**context, **branded})
+        language = recipient_language(email, context.get("user")) or translation.get_language()
+        with translation.override(language):
+            super().send_mail(template_prefix, email, {**context, **branded})
+
+    def render_mail(
+        self,
+        template_prefix: str,
+        email: str | list[str],
+        context: dict[str, Any],
+        headers: dict[str, str] | None = None,
+    ) -> EmailMessage:
+        message = super().render_mail(template_prefix, email, context, headers=headers)
+        # Rendered under send_mail's override: the language the email is in.
+        message.extra_headers.setdefault("Content-Language", translation.get_language())
+        return message
 
 
 class EqualTimeSignupForm(SignupForm):

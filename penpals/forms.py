@@ -25,6 +25,7 @@ class AccountSettingsForm(forms.ModelForm):
         model = User
         fields = [
             "display_name",
+            "language",
             "has_letter_status_emails",
             "has_reply_emails",
             "has_digest_emails",
@@ -32,8 +33,16 @@ class AccountSettingsForm(forms.ModelForm):
         help_texts = {"display_name": "The name other people see. Not your legal name."}
         field_classes = {"display_name": NameField}
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A post without the field leaves the saved language as it is.
+        self.fields["language"].required = False
+
     def clean_display_name(self) -> str:
         return self.cleaned_data["display_name"].strip()
+
+    def clean_language(self) -> str:
+        return self.cleaned_data["language"] or self.instance.language
 
 
 class DeleteAccountForm(forms.Form):

@@ -1,10 +1,17 @@
 from __future__ import annotations
 
+from typing import Literal, cast
+
 from allauth.mfa.utils import is_mfa_enabled
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import BadRequest
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.urls import reverse
+from django.utils import translation
+
+SameSite = Literal["Lax", "Strict", "None"]
 
 ADMIN_PREFIX = "/admin/"
 # Areas a staff member or liaison may reach only with a second factor set up.
@@ -68,3 +75,59 @@ class RefuseNulInAdminQueryMiddleware:
         ):
             raise BadRequest("A NUL character in the query string.")
         return self.get_response(request)
+
+
+class UserLanguageMiddleware:
+    """A signed-in person's saved language wins over the cookie and the browser.
+
+    Django's LocaleMiddleware (before this one) picks the language from the
+    language cookie, then Accept-Language; it cannot see the account, as it
+    runs before authentication. Reading the choice from the account on each
+    request (the user row is loaded anyway, so no query) keeps one source of
+    truth, so a choice made on another device applies here at once.
+
+    Two ways keep the account and the cookie together:
+
+    - the switcher (django.views.i18n.set_language) answers with the cookie;
+      for a signed-in person the same choice is saved on the account;
+    - a signed-in person whose cookie differs is given the cookie of their
+      saved language, so the site stays in it after they log out.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = request.user
+        saved = user.language if user.is_authenticated else ""
+        if saved and translation.check_for_language(saved):
+            translation.activate(saved)
+            request.LANGUAGE_CODE = translation.get_language()
+        response = self.get_response(request)
+        if not user.is_authenticated:
+            return response
+        chosen = response.cookies.get(settings.LANGUAGE_COOKIE_NAME)
+        if chosen is not None and request.path_info == reverse("set_language"):
+            # set_language sets the cookie only for a supported language.
+            if chosen.value != user.language:
+                user.language = chosen.value
+                user.save(update_fields=["language"])
+        elif request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME) != user.language:
+            # user.language as it is now: the settings page may just have changed it.
+            set_language_cookie(response, user.language)
+        return response
+
+
+def set_language_cookie(response: HttpResponse, language: str) -> None:
+    """The language cookie as django.views.i18n.set_language sets it."""
+    response.set_cookie(
+        settings.LANGUAGE_COOKIE_NAME,
+        language,
+        max_age=settings.LANGUAGE_COOKIE_AGE,
+        path=settings.LANGUAGE_COOKIE_PATH,
+        domain=settings.LANGUAGE_COOKIE_DOMAIN,
+        secure=settings.LANGUAGE_COOKIE_SECURE,
+        httponly=settings.LANGUAGE_COOKIE_HTTPONLY,
+        # A str in django-stubs' settings; one of the literals set_cookie takes.
+        samesite=cast(SameSite, settings.LANGUAGE_COOKIE_SAMESITE),
+    )

@@ -3,13 +3,20 @@ from __future__ import annotations
 import uuid
 from typing import ClassVar
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 
 MODERATORS_GROUP = "Moderators"
 LIAISONS_GROUP = "Liaisons"
+
+
+def language_choices() -> list[tuple[str, str]]:
+    """settings.LANGUAGES, read when the field is used: a callable keeps the
+    list out of the migrations, so adding a language needs none."""
+    return list(settings.LANGUAGES)
 
 
 class UserManager(BaseUserManager["User"]):
@@ -64,6 +71,16 @@ class User(AbstractBaseUser, PermissionsMixin):
     )
     has_reply_emails = models.BooleanField("email me when a reply arrives", default=True)
     has_digest_emails = models.BooleanField("send me a weekly digest", default=False)
+    # Pages, while signed in, and every email to this person, including those a
+    # worker sends later (penpals.middleware.UserLanguageMiddleware, the mail
+    # renderers). A new account starts in the language it signed up in.
+    language = models.CharField(
+        gettext_lazy("language"),
+        max_length=10,
+        choices=language_choices,
+        default="en",
+        help_text=gettext_lazy("The language of the pages and of every email we send you."),
+    )
 
     objects = UserManager()
 

@@ -133,10 +133,16 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # After the session, before CommonMiddleware (which may redirect to a URL
+    # it resolves in the active language): the language cookie, then
+    # Accept-Language; penpals.middleware.UserLanguageMiddleware puts a
+    # signed-in person's saved choice first.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "penpals.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "penpals.middleware.RequireMFAMiddleware",
     "penpals.middleware.RefuseNulInAdminQueryMiddleware",
@@ -156,6 +162,7 @@ TEMPLATES = [
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
+                "django.template.context_processors.i18n",
                 "django.contrib.messages.context_processors.messages",
                 "penpals.context_processors.site",
             ],
@@ -320,6 +327,12 @@ SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
+# The language switcher's cookie: kept a year (Django's default ends with the
+# browser session), read by no script.
+LANGUAGE_COOKIE_AGE = 60 * 60 * 24 * 365
+LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
+LANGUAGE_COOKIE_HTTPONLY = True
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 
 # --- Media storage -----------------------------------------------------------------
@@ -474,7 +487,16 @@ else:
 
 # --- Internationalisation -------------------------------------------------------------
 
-LANGUAGE_CODE = "en-us"
+# The same URLs in every language (no /es/ prefix): a profile's address is
+# one address, whoever shares it, and the page cache keys on the language
+# instead (profiles.public_cache). The language is a signed-in person's saved
+# choice (User.language), else the language cookie set by the switcher
+# (django.views.i18n.set_language), else the browser's Accept-Language, else
+# LANGUAGE_CODE. A third language is one line here and a catalogue in locale/.
+# Each name is written in its own language: it is how a reader finds theirs.
+LANGUAGES = [("en", "English"), ("es", "Español")]
+LANGUAGE_CODE = "en"
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True

@@ -23,6 +23,9 @@ urlpatterns = [
     path("privacy/", views.page("pages/privacy.html"), name="privacy"),
     path("terms/", views.page("pages/terms.html"), name="terms"),
     path("healthz", views.healthz, name="healthz"),
+    # Django's set_language (POST, from the switcher in base.html): sets the
+    # language cookie; penpals.middleware saves a signed-in person's choice.
+    path("i18n/", include("django.conf.urls.i18n")),
     path("account/settings/", views.account_settings, name="account_settings"),
     path("account/export/", views.export_data, name="account_export"),
     path("account/export/prepare/", views.prepare_export, name="account_export_prepare"),

@@ -26,11 +26,22 @@ parameters as parsed and sorted, not as spelled, so a stray "&", a
 percent-escape or another order is the same key. A visitor cannot fill the
 cache with keys of their own making faster than they could with real
 searches and real profiles.
+
+Languages: the key holds the language the page is rendered in (chosen by
+LocaleMiddleware from the language cookie or Accept-Language), so a visitor
+never gets a page in the other language, and every answer says
+`Vary: Accept-Language, Cookie` for caches outside Django.
+
+The one thing in these pages that belongs to a visitor is the CSRF token of
+the language switcher's form (base.html). It is kept as a placeholder and
+each visitor's own token is put in when the page is served, so a cached page
+never hands out someone else's token and its form always posts.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 import zlib
 from collections.abc import Callable
@@ -40,6 +51,9 @@ from django.contrib.messages import get_messages
 from django.core.cache import cache
 from django.db import models, transaction
 from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
+from django.utils import translation
+from django.utils.cache import patch_vary_headers
 
 PAGE_SECONDS = 60
 GENERATION_KEY = "public-pages:generation"
@@ -115,7 +129,30 @@ def _page_key(request: HttpRequest, generation: str) -> str:
     parameters = sorted((name, value) for name, values in request.GET.lists() for value in values)
     canonical = f"{request.path}?{urlencode(parameters)}"
     digest = hashlib.sha256(canonical.encode("utf-8", "backslashreplace")).hexdigest()
-    return f"public-pages:{generation}:{digest}"
+    language = translation.get_language() or ""
+    return f"public-pages:{generation}:{language}:{digest}"
+
+
+# The value of every hidden CSRF field, as {% csrf_token %} writes it.
+CSRF_FIELD = re.compile(rb'(name="csrfmiddlewaretoken" value=")[^"]*(")')
+CSRF_PLACEHOLDER = b"%CSRF-TOKEN%"
+
+
+def _without_csrf_token(content: bytes) -> bytes:
+    return CSRF_FIELD.sub(rb"\g<1>" + CSRF_PLACEHOLDER + rb"\g<2>", content)
+
+
+def _with_csrf_token(request: HttpRequest, content: bytes) -> bytes:
+    if CSRF_PLACEHOLDER not in content:
+        return content
+    # get_token also has CsrfViewMiddleware send the visitor's cookie if needed.
+    return content.replace(CSRF_PLACEHOLDER, get_token(request).encode("ascii"))
+
+
+def _varies_by_language(response: HttpResponse) -> HttpResponse:
+    # The language comes from Accept-Language or the language cookie.
+    patch_vary_headers(response, ("Accept-Language", "Cookie"))
+    return response
 
 
 def cached_for_visitors(
@@ -137,8 +174,10 @@ def cached_for_visitors(
     body = cache.get(key)
     if body is not None:
         before_cached()
-        return HttpResponse(zlib.decompress(body))
+        content = _with_csrf_token(request, zlib.decompress(body))
+        return _varies_by_language(HttpResponse(content))
     response, may_keep = render()
     if may_keep and response.status_code == 200 and not response.streaming:
-        cache.set(key, zlib.compress(response.content, 1), PAGE_SECONDS)
-    return response
+        kept = _without_csrf_token(response.content)
+        cache.set(key, zlib.compress(kept, 1), PAGE_SECONDS)
+    return _varies_by_language(response)

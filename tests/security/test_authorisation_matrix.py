@@ -104,6 +104,7 @@ TABLE: dict[str, dict[str, int | str]] = {
     "privacy": EVERYONE,
     "terms": EVERYONE,
     "healthz": EVERYONE,
+    "set_language":                row(*[ELSEWHERE] * 8),  # POST-only in effect: a GET goes back
     "protection:request": EVERYONE,
     "protection:sent": EVERYONE,
     "directory:list": EVERYONE,
