@@ -53,6 +53,7 @@ ensure_venv() {
   export PATH="$ROOT/.venv/bin:$PATH"
   export VIRTUAL_ENV="$ROOT/.venv"
   ensure_weasyprint_libs
+  ensure_gettext
 }
 
 # WeasyPrint (print-batch PDFs) loads Pango and HarfBuzz at import and needs a
@@ -68,6 +69,14 @@ ensure_weasyprint_libs() {
   [ "${#missing[@]}" -eq 0 ] && return 0
   apt_install "${missing[@]}" \
     || shout "Print-batch PDFs need ${missing[*]}: apt-get install ${missing[*]}"
+}
+
+# GNU gettext: makemessages (xgettext, msgmerge) and compilemessages (msgfmt)
+# for the catalogues in locale/; the Dockerfile installs it too.
+ensure_gettext() {
+  command -v msgfmt >/dev/null 2>&1 && return 0
+  apt_install gettext \
+    || shout "Translations need GNU gettext (msgfmt, xgettext): apt-get install gettext"
 }
 
 ensure_redis_server() {
