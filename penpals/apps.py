@@ -1,10 +1,11 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class PenpalsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "penpals"
-    verbose_name = "Accounts"
+    verbose_name = _("Accounts")
 
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in

@@ -17,6 +17,7 @@ import zlib
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.utils.translation import gettext, gettext_noop
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 from PIL.JpegImagePlugin import JpegImageFile
 
@@ -34,9 +35,12 @@ THUMBNAIL_QUALITY = 80
 OUTPUT_FORMAT = "WEBP"
 OUTPUT_EXTENSION = ".webp"
 
-NOT_AN_IMAGE = "This file is not a JPEG, PNG or WebP image."
-DAMAGED = "This image file is damaged or incomplete."
-EMPTY = "This file is empty."
+# Reasons are English where they are kept (a photo's status_reason is a
+# record); marked with gettext_noop so PhotoRejected.translated() can show
+# them in the reader's language.
+NOT_AN_IMAGE = gettext_noop("This file is not a JPEG, PNG or WebP image.")
+DAMAGED = gettext_noop("This image file is damaged or incomplete.")
+EMPTY = gettext_noop("This file is empty.")
 # What Pillow and the libraries under it raise for malformed input.
 _DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error, zlib.error)
 # The EXIF block is parsed again for orientation; a mangled one is ignored.
@@ -45,7 +49,19 @@ _METADATA_CHUNKS = (b"EXIF", b"ICCP", b"XMP ")
 
 
 class PhotoRejected(Exception):
-    """The upload is not a photo we can publish; str() is the reason shown to the liaison."""
+    """The upload is not a photo we can publish. str() is the reason in English
+    (what a photo's record keeps); translated() is the same reason in the
+    active language, for a page. `message` is a gettext_noop() constant with
+    named placeholders filled from `params`."""
+
+    def __init__(self, message: str, params: dict[str, object] | None = None) -> None:
+        self.message = message
+        self.params = params or {}
+        super().__init__(message % self.params if self.params else message)
+
+    def translated(self) -> str:
+        text = gettext(self.message)
+        return text % self.params if self.params else text
 
 
 @dataclass(frozen=True)
@@ -92,7 +108,8 @@ def read_at_most(original, max_bytes: int) -> bytes:
         raise PhotoRejected(EMPTY)
     if len(content) > max_bytes:
         raise PhotoRejected(
-            f"This file is larger than {max_bytes / 1_000_000:g} MB, the most we accept for a photo."
+            gettext_noop("This file is larger than %(size)s MB, the most we accept for a photo."),
+            {"size": f"{max_bytes / 1_000_000:g}"},
         )
     return content
 
@@ -103,9 +120,12 @@ def decode(content: bytes, max_pixels: int) -> Image.Image:
         # Someone switched it on for the whole process; half an image would be
         # published as if whole, so refuse to work rather than comply.
         raise RuntimeError("PIL.ImageFile.LOAD_TRUNCATED_IMAGES must stay False.")
-    too_many_pixels = (
-        f"This image has more pixels than we can safely process; "
-        f"the most we accept is {max_pixels / 1_000_000:g} megapixels."
+    too_many_pixels = PhotoRejected(
+        gettext_noop(
+            "This image has more pixels than we can safely process; "
+            "the most we accept is %(megapixels)s megapixels."
+        ),
+        {"megapixels": f"{max_pixels / 1_000_000:g}"},
     )
     # Pillow's own bomb check warns before it errors; make the warning an
     # error too, for this block only (catch_warnings restores the filters; it
@@ -121,7 +141,7 @@ def decode(content: bytes, max_pixels: int) -> Image.Image:
             reason = DAMAGED if has_accepted_signature(content) else NOT_AN_IMAGE
             raise PhotoRejected(reason) from None
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-            raise PhotoRejected(too_many_pixels) from None
+            raise too_many_pixels from None
         except _DECODE_ERRORS:
             raise PhotoRejected(DAMAGED) from None
     return image
@@ -137,8 +157,11 @@ def check_size_limits(image: Image.Image, max_pixels: int) -> None:
     width, height = image.size
     if width * height > max_pixels:
         raise PhotoRejected(
-            f"This image is {width} × {height} pixels; "
-            f"the most we accept is {max_pixels / 1_000_000:g} megapixels."
+            gettext_noop(
+                "This image is %(width)s × %(height)s pixels; "
+                "the most we accept is %(megapixels)s megapixels."
+            ),
+            {"width": width, "height": height, "megapixels": f"{max_pixels / 1_000_000:g}"},
         )
     if estimated_decode_bytes(image) > DECODE_MEMORY_BUDGET:
         kind = (
@@ -147,8 +170,12 @@ def check_size_limits(image: Image.Image, max_pixels: int) -> None:
             else {"PNG": "PNG", "WEBP": "WebP"}[str(image.format)]
         )
         raise PhotoRejected(
-            f"This {kind} image is {width} × {height} pixels, too large to process safely in "
-            f"that format; save it as a standard JPEG, or at a smaller size, and upload it again."
+            gettext_noop(
+                "This %(kind)s image is %(width)s × %(height)s pixels, too large to process "
+                "safely in that format; save it as a standard JPEG, or at a smaller size, and "
+                "upload it again."
+            ),
+            {"kind": kind, "width": width, "height": height},
         )
 
 

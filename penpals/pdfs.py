@@ -39,6 +39,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from django.utils.translation import gettext_lazy as _
+
 # The child check runs this file as a script, importing nothing of ours: the
 # signature is penpals.filetypes.PDF's, repeated (tests/penpals/test_filetypes.py).
 PDF_MAGIC = b"%PDF-"
@@ -54,42 +56,61 @@ PDF_MAX_NODES = 5_000_000
 
 logger = logging.getLogger(__name__)
 
-_PRINT_AND_SCAN = "Print it and scan the paper, or upload the pages as images."
-_CONTAINS = "this PDF contains {what}, which we do not accept. " + _PRINT_AND_SCAN
+# Shown to the uploader in the active language (str() of a PdfRefused). Django's
+# translation is the one import of the child check beyond the standard library.
 REFUSALS = {
-    "incomplete": "this PDF looks incomplete; upload it again.",
-    "damaged": (
-        "this PDF is damaged and cannot be read. Save or export it again, "
+    "incomplete": _("this PDF looks incomplete; upload it again."),
+    "damaged": _(
+        "this PDF is damaged and cannot be read. Save or export it again, or upload the pages as images."
+    ),
+    "no_pages": _(
+        "this PDF has no pages we can read. Save or export it again, or upload the pages as images."
+    ),
+    "encrypted": _(
+        "this PDF is encrypted or password-protected, so it cannot be checked. Save it without a password, or upload the pages as images."
+    ),
+    "javascript": _(
+        "this PDF contains JavaScript, which we do not accept. Print it and scan the paper, or upload the pages as images."
+    ),
+    "launch": _(
+        "this PDF contains a launch action, which we do not accept. Print it and scan the paper, or upload the pages as images."
+    ),
+    "embedded": _(
+        "this PDF contains embedded files, which we do not accept. Print it and scan the paper, or upload the pages as images."
+    ),
+    "additional_actions": _(
+        "this PDF contains actions that run when it is opened or used (/AA), which we do not accept. Print it and scan the paper, or upload the pages as images."
+    ),
+    "open_action": _(
+        "this PDF contains an action that runs when it is opened, which we do not accept. Print it and scan the paper, or upload the pages as images."
+    ),
+    "submit_form": _(
+        "this PDF contains a form that sends data elsewhere, which we do not accept. Print it and scan the paper, or upload the pages as images."
+    ),
+    "import_data": _(
+        "this PDF contains a form that imports data, which we do not accept. Print it and scan the paper, or upload the pages as images."
+    ),
+    "remote_goto": _(
+        "this PDF contains links that open other files, which we do not accept. Print it and scan the paper, or upload the pages as images."
+    ),
+    "xfa": _(
+        "this PDF contains an XFA form, which we do not accept. Print it and scan the paper, or upload the pages as images."
+    ),
+    "media": _(
+        "this PDF contains embedded media, which we do not accept. Print it and scan the paper, or upload the pages as images."
+    ),
+    # %(pages)s is filled in by PdfRefused.
+    "too_many_pages": _(
+        "this PDF has more than %(pages)s pages. Split it into smaller files, "
         "or upload the pages as images."
     ),
-    "no_pages": "this PDF has no pages we can read. Save or export it again, or upload the pages as images.",
-    "encrypted": (
-        "this PDF is encrypted or password-protected, so it cannot be checked. "
-        "Save it without a password, or upload the pages as images."
+    "too_complex": _(
+        "this PDF is built in a way too large or complex for us to check. Save or export it again, or upload the pages as images."
     ),
-    "javascript": _CONTAINS.format(what="JavaScript"),
-    "launch": _CONTAINS.format(what="a launch action"),
-    "embedded": _CONTAINS.format(what="embedded files"),
-    "additional_actions": _CONTAINS.format(what="actions that run when it is opened or used (/AA)"),
-    "open_action": _CONTAINS.format(what="an action that runs when it is opened"),
-    "submit_form": _CONTAINS.format(what="a form that sends data elsewhere"),
-    "import_data": _CONTAINS.format(what="a form that imports data"),
-    "remote_goto": _CONTAINS.format(what="links that open other files"),
-    "xfa": _CONTAINS.format(what="an XFA form"),
-    "media": _CONTAINS.format(what="embedded media"),
-    "too_many_pages": (
-        f"this PDF has more than {PDF_MAX_PAGES} pages. Split it into smaller files, "
-        "or upload the pages as images."
+    "timeout": _(
+        "this PDF took too long to check, so it was not accepted. Save or export it again, or upload the pages as images."
     ),
-    "too_complex": (
-        "this PDF is built in a way too large or complex for us to check. "
-        "Save or export it again, or upload the pages as images."
-    ),
-    "timeout": (
-        "this PDF took too long to check, so it was not accepted. "
-        "Save or export it again, or upload the pages as images."
-    ),
-    "not_checked": (
+    "not_checked": _(
         "this PDF could not be checked. Save or export it again, or upload the pages as images."
     ),
 }
@@ -99,7 +120,7 @@ class PdfRefused(Exception):
     """The PDF is not accepted; `reason` is a key of REFUSALS, str() its message."""
 
     def __init__(self, reason: str):
-        super().__init__(REFUSALS[reason])
+        super().__init__(str(REFUSALS[reason]) % {"pages": PDF_MAX_PAGES})
         self.reason = reason
 
 

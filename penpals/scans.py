@@ -25,6 +25,7 @@ from pathlib import PurePosixPath
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext
 
 from penpals import filetypes
 from penpals.images import PhotoRejected, decode
@@ -53,13 +54,14 @@ def check_scan(uploaded_file) -> ScanKind:
     Reads the whole file (at most settings.SCAN_MAX_UPLOAD_BYTES) and leaves it
     rewound for storing.
     """
-    name = PurePosixPath(uploaded_file.name or "file").name
+    name = PurePosixPath(uploaded_file.name or gettext("file")).name
     limit = settings.SCAN_MAX_UPLOAD_BYTES
     if uploaded_file.size == 0:
-        raise ValidationError(f"{name} is empty.")
+        raise ValidationError(gettext("%(name)s is empty.") % {"name": name})
     if uploaded_file.size > limit:
         raise ValidationError(
-            f"{name} is {megabytes(uploaded_file.size)}; each page may be at most {megabytes(limit)}."
+            gettext("%(name)s is %(size)s; each page may be at most %(limit)s.")
+            % {"name": name, "size": megabytes(uploaded_file.size), "limit": megabytes(limit)}
         )
     uploaded_file.seek(0)
     content = uploaded_file.read(limit + 1)
@@ -67,7 +69,9 @@ def check_scan(uploaded_file) -> ScanKind:
     try:
         return scan_kind(content)
     except ValidationError as error:
-        raise ValidationError(f"{name}: {' '.join(error.messages)}") from None
+        raise ValidationError(
+            gettext("%(name)s: %(reason)s") % {"name": name, "reason": " ".join(error.messages)}
+        ) from None
 
 
 def scan_kind(content: bytes) -> ScanKind:
@@ -86,13 +90,15 @@ def scan_kind(content: bytes) -> ScanKind:
         expected = JPEG if found is filetypes.JPEG else PNG
         check_image(content, expected)
         return expected
-    raise ValidationError("this is not a JPEG, PNG or PDF file. Scan the pages to one of those.")
+    raise ValidationError(
+        gettext("this is not a JPEG, PNG or PDF file. Scan the pages to one of those.")
+    )
 
 
 def check_image(content: bytes, expected: ScanKind) -> None:
     try:
         image = decode(content, settings.PHOTO_MAX_PIXELS)
     except PhotoRejected as rejection:
-        raise ValidationError(str(rejection)) from None
+        raise ValidationError(rejection.translated()) from None
     if image.format not in _PILLOW_FORMATS[expected]:
-        raise ValidationError("this image is damaged or incomplete; scan the page again.")
+        raise ValidationError(gettext("this image is damaged or incomplete; scan the page again."))

@@ -19,10 +19,15 @@ which a direction override cannot reach past.
 from __future__ import annotations
 
 import unicodedata
+from typing import TYPE_CHECKING
 
 from django import forms
 from django.core.validators import ProhibitNullCharactersValidator
 from django.utils import formats
+from django.utils.functional import lazy
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 refuse_nul_characters = ProhibitNullCharactersValidator()
 
@@ -58,3 +63,16 @@ def grouped(number: int) -> str:
     """`number` with the active language's thousands separator: "10,000" in
     English, "10.000" in Spanish. For counts and limits inside messages."""
     return formats.number_format(number, force_grouping=True)
+
+
+def _interpolate(message: StrOrPromise, params: dict[str, object]) -> str:
+    return str(message) % params
+
+
+# `message % params`, translated when shown rather than at import: for help
+# texts and labels of form classes that name a limit. `message` is a
+# gettext_lazy() string with named placeholders.
+interpolate_lazy = lazy(_interpolate, str)
+
+# grouped(), worked out when the message is shown: a parameter of interpolate_lazy.
+grouped_lazy = lazy(grouped, str)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.files.uploadhandler import TemporaryFileUploadHandler
+from django.utils.translation import gettext
 
 
 def largest_accepted_upload() -> int:
@@ -61,4 +62,8 @@ def too_big(name: str, size: int, limit: int) -> str:
     shown = megabytes(size)
     if shown == megabytes(limit):
         shown = f"{size / 1_000_000:.1f} MB"
-    return f"{name} is {shown}; the limit is {megabytes(limit)}."
+    return gettext("%(name)s is %(size)s; the limit is %(limit)s.") % {
+        "name": name,
+        "size": shown,
+        "limit": megabytes(limit),
+    }
