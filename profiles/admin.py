@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from penpals.admin_privacy import PrivateFieldsMixin, declare_private_fields
 from profiles.models import Facility, FacilityLiaison, InmateProfile, LiaisonAction, ProfilePhoto
@@ -74,7 +76,7 @@ class InmateProfileAdmin(PrivateFieldsMixin, admin.ModelAdmin):
         # The staff who pause (acting on reports and protection requests) resume.
         return request.user.has_perm("moderation.change_moderationitem")
 
-    @admin.action(description="Resume the selected paused profiles", permissions=["resume"])
+    @admin.action(description=_("Resume the selected paused profiles"), permissions=["resume"])
     def resume_paused_profiles(self, request, queryset) -> None:
         # Only staff lift a pause staff made (a protection request, a report).
         resumed = 0
@@ -87,7 +89,11 @@ class InmateProfileAdmin(PrivateFieldsMixin, admin.ModelAdmin):
                 )
             else:
                 resumed += 1
-        self.message_user(request, f"Resumed {resumed} profile(s).")
+        self.message_user(
+            request,
+            ngettext("Resumed %(count)s profile.", "Resumed %(count)s profiles.", resumed)
+            % {"count": resumed},
+        )
 
     def get_readonly_fields(self, request, obj=None):
         # The private fields themselves are left out for moderators by PrivateFieldsMixin.

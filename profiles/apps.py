@@ -1,11 +1,12 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_delete, post_save
+from django.utils.translation import gettext_lazy as _
 
 
 class ProfilesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "profiles"
-    verbose_name = "Facilities and profiles"
+    verbose_name = _("Facilities and profiles")
 
     def ready(self) -> None:
         from moderation import registry

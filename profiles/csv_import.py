@@ -63,16 +63,22 @@ import logging
 import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
+from penpals.text import grouped, interpolate_lazy
 from penpals.uploads import megabytes
 from profiles import services
 from profiles.forms import ProfileForm
 from profiles.models import Facility, InmateProfile
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 logger = logging.getLogger(__name__)
 
@@ -91,39 +97,54 @@ Profile = InmateProfile
 class Column:
     name: str
     is_required: bool
-    description: str
+    description: StrOrPromise
 
 
 COLUMNS = (
     Column(
         "inmate_number",
         True,
-        "The facility's number for the person. Matches an existing profile at this "
-        "facility (which is then updated); otherwise a new draft profile is created.",
+        _(
+            "The facility's number for the person. Matches an existing profile at this "
+            "facility (which is then updated); otherwise a new draft profile is created."
+        ),
     ),
-    Column("legal_name", True, "Private: printed on letters only."),
-    Column("display_name", True, "Shown in the directory."),
-    Column("date_of_birth", True, "YYYY-MM-DD. The person must be 18 or older."),
-    Column("gender", True, "One of: " + ", ".join(Profile.Gender.values) + "."),
+    Column("legal_name", True, _("Private: printed on letters only.")),
+    Column("display_name", True, _("Shown in the directory.")),
+    Column("date_of_birth", True, _("YYYY-MM-DD. The person must be 18 or older.")),
+    Column(
+        "gender",
+        True,
+        interpolate_lazy(_("One of: %(codes)s."), {"codes": ", ".join(Profile.Gender.values)}),
+    ),
     Column(
         "release_kind",
         False,
-        "One of: " + ", ".join(Profile.ReleaseKind.values) + ". Empty means unknown.",
+        interpolate_lazy(
+            _("One of: %(codes)s. Empty means unknown."),
+            {"codes": ", ".join(Profile.ReleaseKind.values)},
+        ),
     ),
-    Column("release_date", False, "YYYY-MM-DD. Required when release_kind is date."),
-    Column("bio", False, "At most 4,000 characters."),
-    Column("interests", False, "Separated by semicolons, for example: chess; poetry."),
+    Column("release_date", False, _("YYYY-MM-DD. Required when release_kind is date.")),
+    Column("bio", False, _("At most 4,000 characters.")),
+    Column("interests", False, _("Separated by semicolons, for example: chess; poetry.")),
     Column(
         "seeking",
         False,
-        "Codes separated by semicolons: " + ", ".join(Profile.Seeking.values) + ".",
+        interpolate_lazy(
+            _("Codes separated by semicolons: %(codes)s."),
+            {"codes": ", ".join(Profile.Seeking.values)},
+        ),
     ),
     Column(
         "languages",
         True,
-        "At least one code, separated by semicolons: " + ", ".join(Profile.Language.values) + ".",
+        interpolate_lazy(
+            _("At least one code, separated by semicolons: %(codes)s."),
+            {"codes": ", ".join(Profile.Language.values)},
+        ),
     ),
-    Column("accepting_letters", False, "yes or no. Empty means yes."),
+    Column("accepting_letters", False, _("yes or no. Empty means yes.")),
 )
 COLUMN_NAMES = tuple(column.name for column in COLUMNS)
 # Form field → CSV column, where the names differ.
@@ -166,7 +187,8 @@ def read_rows(uploaded_file) -> list[CsvRow]:
     """
     if uploaded_file.size > MAX_BYTES:
         raise ValidationError(
-            f"This file is larger than {MAX_BYTES / 1_000_000:.0f} MB. Split it into smaller files."
+            gettext("This file is larger than %(size)s. Split it into smaller files.")
+            % {"size": megabytes(MAX_BYTES)}
         )
     text = decode(uploaded_file.read())
     # strict: a quoted cell left open is an error, instead of silently
@@ -192,23 +214,27 @@ def read_rows(uploaded_file) -> list[CsvRow]:
             rows.append(_make_row(number, header, cells))
             if len(rows) > MAX_ROWS:
                 raise ValidationError(
-                    f"This file has more than {MAX_ROWS:,} rows. Split it into smaller files."
+                    gettext("This file has more than %(rows)s rows. Split it into smaller files.")
+                    % {"rows": grouped(MAX_ROWS)}
                 )
     except csv.Error as error:
         # The record after the last one read, counted as the report counts rows.
         raise ValidationError(
-            f"Row {number + 1} could not be read as CSV ({error}). Check for a stray "
-            "quotation mark: a cell that starts with one must end with one."
+            gettext(
+                "Row %(row)s could not be read as CSV (%(error)s). Check for a stray "
+                "quotation mark: a cell that starts with one must end with one."
+            )
+            % {"row": number + 1, "error": error}
         ) from None
     if number == 0 or (not rows and not any(cell.strip() for cell in first_cells)):
-        raise ValidationError("The file is empty.")
+        raise ValidationError(gettext("The file is empty."))
     if header is None:
         read_header(first_cells)  # a wrong header is the first thing to fix
-        raise ValidationError("The file has a header row but no profiles.")
+        raise ValidationError(gettext("The file has a header row but no profiles."))
     return rows
 
 
-SAVE_AS_UTF8 = (
+SAVE_AS_UTF8 = _(
     "In your spreadsheet program choose “Save as” → “CSV UTF-8 (comma delimited)” "
     "and upload that file."
 )
@@ -252,21 +278,28 @@ def decode(raw: bytes) -> str:
         how = (
             ""
             if raw.startswith(tuple(bom for bom, _ in WIDE_BOMS))
-            else (" (its text is full of NUL characters)")
+            else gettext(" (its text is full of NUL characters)")
         )
-        raise ValidationError(f"This file is in {encoding}, not UTF-8{how}. {SAVE_AS_UTF8}")
+        raise ValidationError(
+            gettext("This file is in %(encoding)s, not UTF-8%(how)s. %(save_as)s")
+            % {"encoding": encoding, "how": how, "save_as": SAVE_AS_UTF8}
+        )
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise ValidationError(
-            "This file is not UTF-8 text (the first problem is at byte "
-            f"{error.start + 1:,}). In your spreadsheet program choose “Save as” → "
-            "“CSV UTF-8 (comma delimited)” and upload that file."
+            gettext(
+                "This file is not UTF-8 text (the first problem is at byte %(byte)s). %(save_as)s"
+            )
+            % {"byte": grouped(error.start + 1), "save_as": SAVE_AS_UTF8}
         ) from None
     if "\x00" in text:
         raise ValidationError(
-            "This file is not UTF-8 text (it contains NUL characters; it may be UTF-16 "
-            f"or UTF-32). {SAVE_AS_UTF8}"
+            gettext(
+                "This file is not UTF-8 text (it contains NUL characters; it may be UTF-16 "
+                "or UTF-32). %(save_as)s"
+            )
+            % {"save_as": SAVE_AS_UTF8}
         )
     return text
 
@@ -279,45 +312,56 @@ def read_header(cells: list[str]) -> list[str]:
         # Checked before anything is made of each cell: a one-row file can hold
         # millions of them.
         raise ValidationError(
-            f"The header row has {width:,} cells; it must name the {len(COLUMNS)} documented "
-            "columns. Download the template to start from a correct header."
+            gettext(
+                "The header row has %(cells)s cells; it must name the %(columns)s documented "
+                "columns. Download the template to start from a correct header."
+            )
+            % {"cells": grouped(width), "columns": len(COLUMNS)}
         )
     names = [cell.strip().lower() for cell in cells[:width]]
     if len(names) == 1:
         for separator, separator_name in OTHER_SEPARATORS.items():
             if separator in names[0]:
                 raise ValidationError(
-                    "The header row has only one column. Cells must be separated by commas, "
-                    f"not {separator_name}: save the file as “CSV UTF-8 (comma delimited)”."
+                    gettext(
+                        "The header row has only one column. Cells must be separated by "
+                        "commas, not %(separator)s: save the file as “CSV UTF-8 (comma "
+                        "delimited)”."
+                    )
+                    % {"separator": separator_name}
                 )
     check_invisible_characters(names)
     problems = []
     duplicates = sorted(name for name, count in Counter(names).items() if count > 1)
     if duplicates:
-        problems.append("repeated columns: " + listed(duplicates))
-    unknown = list(dict.fromkeys(name or "(empty)" for name in names if name not in COLUMN_NAMES))
+        problems.append(gettext("repeated columns: %(names)s") % {"names": listed(duplicates)})
+    unknown = list(
+        dict.fromkeys(name or gettext("(empty)") for name in names if name not in COLUMN_NAMES)
+    )
     if unknown:
-        problems.append("unknown columns: " + listed(unknown))
+        problems.append(gettext("unknown columns: %(names)s") % {"names": listed(unknown)})
     missing = [name for name in COLUMN_NAMES if name not in names]
     if missing:
-        problems.append("missing columns: " + ", ".join(missing))
+        problems.append(gettext("missing columns: %(names)s") % {"names": ", ".join(missing)})
     if problems:
         raise ValidationError(
-            "The header row must name the documented columns; "
-            + "; ".join(problems)
-            + ". Download the template to start from a correct header."
+            gettext(
+                "The header row must name the documented columns; %(problems)s. "
+                "Download the template to start from a correct header."
+            )
+            % {"problems": "; ".join(problems)}
         )
     return names
 
 
 # What a file with cells separated by something else shows as its one header cell.
-OTHER_SEPARATORS = {";": "semicolons", "\t": "tabs", "|": "vertical bars (|)"}
+OTHER_SEPARATORS = {";": _("semicolons"), "\t": _("tabs"), "|": _("vertical bars (|)")}
 # Characters that show as nothing in a spreadsheet: a second byte-order mark
 # (a file saved twice with one), zero-width spaces and joiners, direction marks.
 INVISIBLE_NAMES = {
-    "\ufeff": "a byte-order mark",
-    "\u00a0": "a no-break space",
-    "\u00ad": "a soft hyphen",
+    "\ufeff": _("a byte-order mark"),
+    "\u00a0": _("a no-break space"),
+    "\u00ad": _("a soft hyphen"),
 }
 
 
@@ -332,7 +376,7 @@ def invisible_characters(text: str) -> list[str]:
     """Each kind of invisible character in `text`, described once, in order."""
     return list(
         dict.fromkeys(
-            INVISIBLE_NAMES.get(character)
+            (str(INVISIBLE_NAMES[character]) if character in INVISIBLE_NAMES else "")
             or f"U+{ord(character):04X} ({unicodedata.name(character, 'control character').lower()})"
             for character in text
             if is_invisible(character)
@@ -349,26 +393,50 @@ def check_invisible_characters(names: list[str]) -> None:
         if not hidden:
             continue
         visible = "".join(character for character in name if not is_invisible(character))
+        message = (
+            gettext(
+                "Header cell %(position)s (“%(cell)s”) contains %(characters)s, which cannot "
+                "be seen in a spreadsheet (the file has more than one byte-order mark). "
+                "%(save_as)s If that does not help, type the header row again or download "
+                "the template."
+            )
+            if "\ufeff" in name
+            else gettext(
+                "Header cell %(position)s (“%(cell)s”) contains %(characters)s, which cannot "
+                "be seen in a spreadsheet. %(save_as)s If that does not help, type the "
+                "header row again or download the template."
+            )
+        )
         raise ValidationError(
-            f"Header cell {position} (“{visible[:40]}”) contains {listed(hidden)}, which "
-            "cannot be seen in a spreadsheet"
-            + (" (the file has more than one byte-order mark)" if "\ufeff" in name else "")
-            + f". {SAVE_AS_UTF8} If that does not help, type the header row again or "
-            "download the template."
+            message
+            % {
+                "position": position,
+                "cell": visible[:40],
+                "characters": listed(hidden),
+                "save_as": SAVE_AS_UTF8,
+            }
         )
 
 
 def listed(names: list[str], limit: int = 10) -> str:
     # Up to MAX_HEADER_CELLS names, each as long as a cell: keep the message short.
     shown = ", ".join(name[:40] for name in names[:limit])
-    return shown + (f" and {len(names) - limit:,} more" if len(names) > limit else "")
+    if len(names) <= limit:
+        return shown
+    return gettext("%(names)s and %(count)s more") % {
+        "names": shown,
+        "count": grouped(len(names) - limit),
+    }
 
 
 def _make_row(number: int, header: list[str], cells: list[str]) -> CsvRow:
     extra = cells[len(header) :]
     problem = ""
     if len(cells) < len(header) or any(cell.strip() for cell in extra):
-        problem = f"This row has {len(cells)} cells; the header has {len(header)} columns."
+        problem = gettext("This row has %(cells)s cells; the header has %(columns)s columns.") % {
+            "cells": len(cells),
+            "columns": len(header),
+        }
     padded = cells + [""] * (len(header) - len(cells))
     return CsvRow(number, dict(zip(header, padded, strict=False)), problem)
 
@@ -430,7 +498,7 @@ def form_data(cells: dict[str, str]) -> tuple[dict, list[str]]:
         is_accepting = False
     else:
         is_accepting = True
-        problems.append("accepting_letters: use yes or no.")
+        problems.append(gettext("accepting_letters: use yes or no."))
     data = {
         "inmate_number": cells["inmate_number"],
         "legal_name": cells["legal_name"],
@@ -493,8 +561,10 @@ def import_profiles(
     except DatabaseError as error:
         logger.exception("CSV import failed", extra={"facility": facility.pk})
         raise ImportFailed(
-            "The import could not be completed and nothing was written. "
-            "Try again; if it keeps failing, contact the Penpals team."
+            gettext(
+                "The import could not be completed and nothing was written. "
+                "Try again; if it keeps failing, contact the Penpals team."
+            )
         ) from error
     return report
 
@@ -523,8 +593,11 @@ def _validate(facility: Facility, rows: list[CsvRow], report: ImportReport):
         others = [other for other in rows_by_number.get(number, []) if other != row.number]
         if others:
             outcome.reasons.append(
-                f"inmate_number: {number} is also on row {', '.join(map(str, others))}; "
-                "each person may appear only once."
+                gettext(
+                    "inmate_number: %(number)s is also on row %(rows)s; "
+                    "each person may appear only once."
+                )
+                % {"number": number, "rows": ", ".join(map(str, others))}
             )
         profile = existing.get(number)
         if profile is not None:
@@ -599,19 +672,21 @@ class CsvImportForm(forms.Form):
     """The liaison's upload: the file, read and checked here, and whether to write."""
 
     csv_file = forms.FileField(
-        label="CSV file",
+        label=_("CSV file"),
         widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
     )
     is_dry_run = forms.BooleanField(
         required=False,
-        label="Check the file only: report what would happen and write nothing.",
+        label=_("Check the file only: report what would happen and write nothing."),
     )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         size = megabytes(MAX_BYTES)
         field = self.fields["csv_file"]
-        field.help_text = f"UTF-8 CSV with a header row, at most {MAX_ROWS:,} rows and {size}."
+        field.help_text = gettext(
+            "UTF-8 CSV with a header row, at most %(rows)s rows and %(size)s."
+        ) % {"rows": grouped(MAX_ROWS), "size": size}
 
     def clean(self) -> dict[str, Any]:
         super().clean()

@@ -16,11 +16,13 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.utils import timezone
 from django.utils.text import capfirst
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from penpals.dates import years_before
 from penpals.filetypes import HEAD_BYTES, JPEG, PDF, PNG, sniff
 from penpals.scans import scan_kind
-from penpals.text import NameField, clean_name, refuse_nul_characters
+from penpals.text import NameField, clean_name, interpolate_lazy, refuse_nul_characters
 from penpals.uploads import megabytes, too_big
 from profiles.limits import photo_refusal
 from profiles.models import Facility, InmateProfile
@@ -75,13 +77,13 @@ class InterestsField(forms.Field):
         too_long = [tag for tag in value if len(tag) > INTEREST_MAX_LENGTH]
         if too_long:
             raise forms.ValidationError(
-                "Each interest may be at most %(limit)d characters; “%(tag)s” is longer.",
+                _("Each interest may be at most %(limit)d characters; “%(tag)s” is longer."),
                 code="interest_too_long",
                 params={"limit": INTEREST_MAX_LENGTH, "tag": too_long[0]},
             )
         if len(value) > INTERESTS_MAX_COUNT:
             raise forms.ValidationError(
-                "List at most %(limit)d interests (there are %(count)d).",
+                _("List at most %(limit)d interests (there are %(count)d)."),
                 code="too_many_interests",
                 params={"limit": INTERESTS_MAX_COUNT, "count": len(value)},
             )
@@ -100,62 +102,83 @@ class ProfileForm(forms.Form):
     """
 
     display_name = NameField(
+        label=_("Display name"),
         max_length=80,
-        help_text="Shown in the directory: a first name or nickname, not the legal name.",
+        help_text=_("Shown in the directory: a first name or nickname, not the legal name."),
     )
     legal_name = NameField(
-        max_length=200, help_text="Private: printed on letters only, never shown to pen pals."
+        label=_("Legal name"),
+        max_length=200,
+        help_text=_("Private: printed on letters only, never shown to pen pals."),
     )
     inmate_number = forms.CharField(
+        label=_("Inmate number"),
         max_length=40,
         validators=[
             RegexValidator(
                 r"^[A-Za-z0-9][A-Za-z0-9 ./-]*$",
-                "Use letters, digits, spaces, dots, slashes and hyphens only.",
+                _("Use letters, digits, spaces, dots, slashes and hyphens only."),
             )
         ],
-        help_text="The facility's number for this person. Private: printed on letters only.",
+        help_text=_("The facility's number for this person. Private: printed on letters only."),
     )
     date_of_birth = forms.DateField(
+        label=_("Date of birth"),
         input_formats=DATE_FORMATS,
         widget=DateInput(),
-        help_text="Private: only the age is shown. Format YYYY-MM-DD.",
+        help_text=_("Private: only the age is shown. Format YYYY-MM-DD."),
     )
-    gender = forms.ChoiceField(choices=[("", "Choose…"), *Profile.Gender.choices])
+    gender = forms.ChoiceField(
+        label=_("Gender"), choices=[("", _("Choose…")), *Profile.Gender.choices]
+    )
     release_kind = forms.ChoiceField(
-        choices=Profile.ReleaseKind.choices, initial=Profile.ReleaseKind.UNKNOWN
+        label=_("Release kind"),
+        choices=Profile.ReleaseKind.choices,
+        initial=Profile.ReleaseKind.UNKNOWN,
     )
     release_date = forms.DateField(
+        label=_("Release date"),
         required=False,
         input_formats=DATE_FORMATS,
         widget=DateInput(),
-        help_text="Only when the release kind is “Release date”.",
+        help_text=_("Only when the release kind is “Release date”."),
     )
     bio = forms.CharField(
+        label=_("Bio"),
         required=False,
         max_length=BIO_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 8}),
-        help_text=f"In the person's own words, at most {BIO_MAX_LENGTH} characters. "
-        "No addresses, phone numbers or requests for money.",
+        help_text=interpolate_lazy(
+            _(
+                "In the person's own words, at most %(limit)s characters. "
+                "No addresses, phone numbers or requests for money."
+            ),
+            {"limit": BIO_MAX_LENGTH},
+        ),
     )
     interests = InterestsField(
+        label=_("Interests"),
         required=False,
-        help_text=f"Separated by commas, at most {INTERESTS_MAX_COUNT}, "
-        f"each at most {INTEREST_MAX_LENGTH} characters.",
+        help_text=interpolate_lazy(
+            _("Separated by commas, at most %(count)s, each at most %(limit)s characters."),
+            {"count": INTERESTS_MAX_COUNT, "limit": INTEREST_MAX_LENGTH},
+        ),
     )
     seeking = forms.MultipleChoiceField(
+        label=_("Seeking"),
         required=False,
         choices=Profile.Seeking.choices,
         widget=forms.CheckboxSelectMultiple,
     )
     languages = forms.MultipleChoiceField(
+        label=_("Languages"),
         choices=Profile.Language.choices,
         widget=forms.CheckboxSelectMultiple,
-        help_text="The languages this person reads and writes letters in.",
-        error_messages={"required": "Choose at least one language."},
+        help_text=_("The languages this person reads and writes letters in."),
+        error_messages={"required": _("Choose at least one language.")},
     )
     is_accepting_letters = forms.BooleanField(
-        required=False, initial=True, label="Accepting new letters"
+        required=False, initial=True, label=_("Accepting new letters")
     )
 
     def __init__(
@@ -194,7 +217,7 @@ class ProfileForm(forms.Form):
                 clashes = clashes.exclude(pk=self.profile.pk)
             if clashes.exists():
                 raise forms.ValidationError(
-                    "Another profile at %(facility)s already has inmate number %(number)s.",
+                    _("Another profile at %(facility)s already has inmate number %(number)s."),
                     code="duplicate_inmate_number",
                     params={"facility": self.facility.name, "number": number},
                 )
@@ -204,15 +227,17 @@ class ProfileForm(forms.Form):
         born = self.cleaned_data["date_of_birth"]
         today = timezone.localdate()
         if born > today:
-            raise forms.ValidationError("The date of birth cannot be in the future.")
+            raise forms.ValidationError(gettext("The date of birth cannot be in the future."))
         if born > years_before(today, MINIMUM_AGE):
             raise forms.ValidationError(
-                "Only adults can be listed: the person must be at least %(age)d years old.",
+                _("Only adults can be listed: the person must be at least %(age)d years old."),
                 code="too_young",
                 params={"age": MINIMUM_AGE},
             )
         if born < years_before(today, MAXIMUM_AGE):
-            raise forms.ValidationError("Check the year of birth: it is more than 120 years ago.")
+            raise forms.ValidationError(
+                gettext("Check the year of birth: it is more than 120 years ago.")
+            )
         return born
 
     def clean(self) -> dict[str, Any]:
@@ -226,20 +251,24 @@ class ProfileForm(forms.Form):
             today = timezone.localdate()
             if release_date is None:
                 self.add_error(
-                    "release_date", "Enter the release date, or choose another release kind."
+                    "release_date",
+                    gettext("Enter the release date, or choose another release kind."),
                 )
             elif release_date < today - timedelta(days=RELEASE_DATE_GRACE_DAYS):
                 self.add_error(
                     "release_date",
-                    f"This release date is more than {RELEASE_DATE_GRACE_DAYS} days ago. "
-                    "If the person has been released, mark the profile released instead.",
+                    gettext(
+                        "This release date is more than %(days)s days ago. "
+                        "If the person has been released, mark the profile released instead."
+                    )
+                    % {"days": RELEASE_DATE_GRACE_DAYS},
                 )
             elif release_date.year > today.year + RELEASE_DATE_MAX_YEARS:
-                self.add_error("release_date", "Check the year of the release date.")
+                self.add_error("release_date", gettext("Check the year of the release date."))
         elif release_date is not None:
             self.add_error(
                 "release_date",
-                "Leave the release date empty unless the release kind is “Release date”.",
+                gettext("Leave the release date empty unless the release kind is “Release date”."),
             )
         return cleaned
 
@@ -258,28 +287,32 @@ def sniff_consent_type(uploaded_file) -> str | None:
 
 class ConsentForm(forms.Form):
     consent_form = forms.FileField(
-        label="Signed consent form",
+        label=_("Signed consent form"),
         widget=forms.ClearableFileInput(attrs={"accept": "application/pdf,image/jpeg,image/png"}),
     )
     is_confirmed = forms.BooleanField(
-        label="I confirm this form is signed by the person named on this profile.",
-        error_messages={"required": "Confirm that the form is signed by the person named."},
+        label=_("I confirm this form is signed by the person named on this profile."),
+        error_messages={"required": _("Confirm that the form is signed by the person named.")},
     )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["consent_form"].help_text = (
-            "A scan or photo of the signed form: PDF, JPEG or PNG, at most "
-            f"{megabytes(settings.CONSENT_FORM_MAX_UPLOAD_BYTES)}. It is stored privately."
-        )
+        self.fields["consent_form"].help_text = gettext(
+            "A scan or photo of the signed form: PDF, JPEG or PNG, at most %(size)s. "
+            "It is stored privately."
+        ) % {"size": megabytes(settings.CONSENT_FORM_MAX_UPLOAD_BYTES)}
 
     def clean_consent_form(self):
         uploaded = self.cleaned_data["consent_form"]
-        if refusal := too_big("This file", uploaded.size, settings.CONSENT_FORM_MAX_UPLOAD_BYTES):
+        if refusal := too_big(
+            gettext("This file"), uploaded.size, settings.CONSENT_FORM_MAX_UPLOAD_BYTES
+        ):
             raise forms.ValidationError(refusal)
         if sniff_consent_type(uploaded) is None:
             raise forms.ValidationError(
-                "This file is not a PDF, JPEG or PNG. Scan the signed form to one of those."
+                gettext(
+                    "This file is not a PDF, JPEG or PNG. Scan the signed form to one of those."
+                )
             )
         # The checks a scanned reply page passes (penpals.scans, the one home of
         # that rule): images are decoded within the pixel limit, so a JPEG cut
@@ -321,23 +354,23 @@ class MultipleFileField(forms.FileField):
 
 class PhotoUploadForm(forms.Form):
     photos = MultipleFileField(
-        label="Photos",
-        error_messages={"required": "Choose at least one photo."},
+        label=_("Photos"),
+        error_messages={"required": _("Choose at least one photo.")},
     )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["photos"].help_text = (
-            f"Up to {PHOTOS_PER_UPLOAD} photos at once, each at most "
-            f"{megabytes(settings.PHOTO_MAX_UPLOAD_BYTES)}. They are checked, cleaned of "
-            "location data and resized before a moderator reviews them."
-        )
+        self.fields["photos"].help_text = gettext(
+            "Up to %(count)s photos at once, each at most %(size)s. They are checked, "
+            "cleaned of location data and resized before a moderator reviews them."
+        ) % {"count": PHOTOS_PER_UPLOAD, "size": megabytes(settings.PHOTO_MAX_UPLOAD_BYTES)}
 
     def clean_photos(self) -> list:
         photos = self.cleaned_data["photos"]
         if len(photos) > PHOTOS_PER_UPLOAD:
             raise forms.ValidationError(
-                f"Upload at most {PHOTOS_PER_UPLOAD} photos at once ({len(photos)} chosen)."
+                gettext("Upload at most %(limit)s photos at once (%(count)s chosen).")
+                % {"limit": PHOTOS_PER_UPLOAD, "count": len(photos)}
             )
         errors = [
             refusal
@@ -354,11 +387,11 @@ class PhotoUploadForm(forms.Form):
 OUTSIDE_THE_SERVICE = "outside"
 
 LIFECYCLE_LABELS = {
-    Action.PAUSED: "Pause the listing: it leaves the directory until resumed.",
-    Action.RESUMED: "Resume the listing: it returns to the directory.",
-    Action.RENEWED: "Renew the listing for another year.",
-    Action.RELEASED: "Mark released: the profile leaves the directory for good.",
-    Action.TRANSFERRED: "Mark transferred: the profile leaves the directory for good.",
+    Action.PAUSED: _("Pause the listing: it leaves the directory until resumed."),
+    Action.RESUMED: _("Resume the listing: it returns to the directory."),
+    Action.RENEWED: _("Renew the listing for another year."),
+    Action.RELEASED: _("Mark released: the profile leaves the directory for good."),
+    Action.TRANSFERRED: _("Mark transferred: the profile leaves the directory for good."),
 }
 
 
@@ -386,11 +419,11 @@ class LifecycleForm(forms.Form):
     the destination, another active facility on the service or none.
     """
 
-    action = forms.ChoiceField(widget=forms.RadioSelect, label="What happened?")
+    action = forms.ChoiceField(widget=forms.RadioSelect, label=_("What happened?"))
     destination = forms.ChoiceField(
         required=False,
-        label="Transferred to",
-        help_text="Only for a transfer.",
+        label=_("Transferred to"),
+        help_text=_("Only for a transfer."),
     )
 
     def __init__(self, *args, profile: InmateProfile, **kwargs):
@@ -406,8 +439,8 @@ class LifecycleForm(forms.Form):
             .order_by("name")
         }
         choice_field(self, "destination").choices = [
-            ("", "Choose…"),
-            (OUTSIDE_THE_SERVICE, "A facility not on Penpals, or unknown"),
+            ("", gettext("Choose…")),
+            (OUTSIDE_THE_SERVICE, gettext("A facility not on Penpals, or unknown")),
             *[(pk, str(facility)) for pk, facility in self.destinations.items()],
         ]
 
@@ -422,7 +455,9 @@ class LifecycleForm(forms.Form):
         if cleaned.get("action") == Action.TRANSFERRED:
             destination = cleaned.get("destination")
             if not destination:
-                self.add_error("destination", "Choose where the person was transferred to.")
+                self.add_error(
+                    "destination", gettext("Choose where the person was transferred to.")
+                )
             elif destination != OUTSIDE_THE_SERVICE:
                 cleaned["transferred_to"] = self.destinations[destination]
         return cleaned
@@ -434,8 +469,8 @@ class ProfileFilterForm(forms.Form):
     q = forms.CharField(
         required=False,
         max_length=100,
-        label="Name or inmate number",
+        label=_("Name or inmate number"),
     )
     status = forms.ChoiceField(
-        required=False, choices=[("", "Any status"), *Profile.Status.choices]
+        label=_("Status"), required=False, choices=[("", _("Any status")), *Profile.Status.choices]
     )

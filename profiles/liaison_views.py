@@ -19,7 +19,7 @@ from django.core.paginator import Paginator
 from django.db import IntegrityError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.translation import gettext
+from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from penpals.filetypes import sniff
@@ -96,18 +96,28 @@ def describe_actions(actions, colleague_ids: set[int]):
         parts = []
         if detail.get("fields"):
             parts.append(
-                "Changed: " + ", ".join(labels.get(name, name) for name in detail["fields"])
+                gettext("Changed: %(fields)s")
+                % {"fields": ", ".join(labels.get(name, name) for name in detail["fields"])}
             )
         if "created" in detail:
             parts.append(
-                f"{detail.get('filename') or 'CSV file'}: {detail.get('rows', 0)} rows, "
-                f"{detail['created']} created, {detail.get('updated', 0)} updated, "
-                f"{detail.get('unchanged', 0)} unchanged, {detail.get('rejected', 0)} rejected"
+                gettext(
+                    "%(file)s: %(rows)s rows, %(created)s created, %(updated)s updated, "
+                    "%(unchanged)s unchanged, %(rejected)s rejected"
+                )
+                % {
+                    "file": detail.get("filename") or gettext("CSV file"),
+                    "rows": detail.get("rows", 0),
+                    "created": detail["created"],
+                    "updated": detail.get("updated", 0),
+                    "unchanged": detail.get("unchanged", 0),
+                    "rejected": detail.get("rejected", 0),
+                }
             )
         if "transferred_to" in detail:
-            parts.append(f"To: {detail['transferred_to']}")
+            parts.append(gettext("To: %(facility)s") % {"facility": detail["transferred_to"]})
         if "photo" in detail:
-            parts.append(f"Photo {detail['photo']}")
+            parts.append(gettext("Photo %(photo)s") % {"photo": detail["photo"]})
         if "reason" in detail:
             parts.append(str(detail["reason"]).capitalize())
         action.description = "; ".join(parts)
@@ -216,12 +226,17 @@ def profile_create(request: HttpRequest, facility_slug: str) -> HttpResponse:
             profile = do_create_profile(request.user, facility, form.cleaned_data)
         except IntegrityError:
             # Another liaison saved the same inmate number a moment ago.
-            form.add_error("inmate_number", "A profile with this inmate number was just created.")
+            form.add_error(
+                "inmate_number", gettext("A profile with this inmate number was just created.")
+            )
         else:
             messages.success(
                 request,
-                f"Created a draft profile for {end_sentence(profile.display_name)} Next: upload "
-                "the signed consent form and a photo, then submit it for review.",
+                gettext(
+                    "Created a draft profile for %(name)s Next: upload "
+                    "the signed consent form and a photo, then submit it for review."
+                )
+                % {"name": end_sentence(profile.display_name)},
             )
             return redirect("liaison:profile_detail", profile_id=profile.pk)
     return render(
@@ -272,16 +287,20 @@ def profile_edit(request: HttpRequest, profile_id: int) -> HttpResponse:
         except ValidationError as error:
             form.add_error(None, error)
         except IntegrityError:
-            form.add_error("inmate_number", "A profile with this inmate number was just created.")
+            form.add_error(
+                "inmate_number", gettext("A profile with this inmate number was just created.")
+            )
         else:
             if profile.pending_changes and profile.is_listed:
                 messages.success(
                     request,
-                    "Saved. Changes to the public text wait for a moderator's review; "
-                    "the directory shows the approved version until then.",
+                    gettext(
+                        "Saved. Changes to the public text wait for a moderator's review; "
+                        "the directory shows the approved version until then."
+                    ),
                 )
             else:
-                messages.success(request, "Saved.")
+                messages.success(request, gettext("Saved."))
             return redirect("liaison:profile_detail", profile_id=profile.pk)
     return render(
         request,
@@ -300,7 +319,8 @@ def profile_submit(request: HttpRequest, profile_id: int) -> HttpResponse:
         messages.error(request, " ".join(error.messages))
     else:
         messages.success(
-            request, "Submitted for review. A moderator will check the profile and its photos."
+            request,
+            gettext("Submitted for review. A moderator will check the profile and its photos."),
         )
     return redirect("liaison:profile_detail", profile_id=profile.pk)
 
@@ -322,7 +342,11 @@ def lifecycle(request: HttpRequest, profile_id: int) -> HttpResponse:
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            messages.success(request, f"Done: the profile is now {profile.get_status_display()}.")
+            messages.success(
+                request,
+                gettext("Done: the profile is now %(status)s.")
+                % {"status": profile.get_status_display()},
+            )
             return redirect("liaison:profile_detail", profile_id=profile.pk)
     return render(
         request,
@@ -353,7 +377,7 @@ def consent_upload(request: HttpRequest, profile_id: int) -> HttpResponse:
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            messages.success(request, "The signed consent form was stored and confirmed.")
+            messages.success(request, gettext("The signed consent form was stored and confirmed."))
             return redirect("liaison:profile_detail", profile_id=profile.pk)
     return render(
         request,
@@ -384,11 +408,21 @@ def photo_upload(request: HttpRequest, profile_id: int) -> HttpResponse:
         if uploaded:
             messages.success(
                 request,
-                f"Uploaded {uploaded} photo{'s' if uploaded != 1 else ''}. "
-                "Each is checked and resized, then reviewed by a moderator.",
+                ngettext(
+                    "Uploaded %(count)s photo. "
+                    "Each is checked and resized, then reviewed by a moderator.",
+                    "Uploaded %(count)s photos. "
+                    "Each is checked and resized, then reviewed by a moderator.",
+                    uploaded,
+                )
+                % {"count": uploaded},
             )
         if repeated:
-            messages.info(request, f"Already uploaded for this person: {', '.join(repeated)}.")
+            messages.info(
+                request,
+                gettext("Already uploaded for this person: %(files)s.")
+                % {"files": ", ".join(repeated)},
+            )
         return redirect("liaison:profile_detail", profile_id=profile.pk)
     return render(
         request,
@@ -402,7 +436,7 @@ def photo_upload(request: HttpRequest, profile_id: int) -> HttpResponse:
 def photo_primary(request: HttpRequest, photo_id: int) -> HttpResponse:
     photo = get_photo_for_liaison(request.user, photo_id)
     do_set_primary_photo(request.user, photo)
-    messages.success(request, "The primary photo was changed.")
+    messages.success(request, gettext("The primary photo was changed."))
     return redirect("liaison:profile_detail", profile_id=photo.profile_id)
 
 
@@ -412,7 +446,7 @@ def photo_delete(request: HttpRequest, photo_id: int) -> HttpResponse:
     photo = get_photo_for_liaison(request.user, photo_id)
     profile_id = photo.profile_id
     do_delete_photo(request.user, photo)
-    messages.success(request, "The photo was deleted.")
+    messages.success(request, gettext("The photo was deleted."))
     return redirect("liaison:profile_detail", profile_id=profile_id)
 
 

@@ -13,9 +13,10 @@ from django.core.files.storage import storages
 from django.db import models
 from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from penpals.models import LIAISONS_GROUP
 from profiles import search_words
@@ -56,24 +57,24 @@ class Facility(models.Model):
     """A prison or jail whose residents may be listed, and whose mail rules apply."""
 
     class Kind(models.TextChoices):
-        STATE = "state", "State prison"
-        FEDERAL = "federal", "Federal prison"
-        COUNTY = "county", "County jail"
-        PRIVATE = "private", "Private facility"
+        STATE = "state", _("State prison")
+        FEDERAL = "federal", _("Federal prison")
+        COUNTY = "county", _("County jail")
+        PRIVATE = "private", _("Private facility")
 
     class ScreeningMode(models.TextChoices):
-        EVERY_LETTER = "every_letter", "A person reviews every letter"
-        FLAGGED_ONLY = "flagged_only", "A person reviews flagged letters only"
+        EVERY_LETTER = "every_letter", _("A person reviews every letter")
+        FLAGGED_ONLY = "flagged_only", _("A person reviews flagged letters only")
 
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80, unique=True)
     kind = models.CharField(max_length=10, choices=Kind.choices)
-    state = models.CharField(max_length=2, help_text="Two-letter US state code.")
+    state = models.CharField(max_length=2, help_text=_("Two-letter US state code."))
     mailing_address = models.TextField(
-        help_text="Where letters are posted, as printed on envelopes."
+        help_text=_("Where letters are posted, as printed on envelopes.")
     )
     mail_rules = models.TextField(
-        blank=True, help_text="Shown to every writer: what this facility's mailroom accepts."
+        blank=True, help_text=_("Shown to every writer: what this facility's mailroom accepts.")
     )
     screening_mode = models.CharField(
         max_length=20, choices=ScreeningMode.choices, default=ScreeningMode.EVERY_LETTER
@@ -177,43 +178,43 @@ class InmateProfile(models.Model):
     """
 
     class Gender(models.TextChoices):
-        FEMALE = "female", "Woman"
-        MALE = "male", "Man"
-        NONBINARY = "nonbinary", "Non-binary"
-        OTHER = "other", "Another gender"
+        FEMALE = "female", _("Woman")
+        MALE = "male", _("Man")
+        NONBINARY = "nonbinary", _("Non-binary")
+        OTHER = "other", _("Another gender")
 
     class ReleaseKind(models.TextChoices):
-        DATE = "date", "Release date"
-        LIFE = "life", "Life sentence"
-        UNKNOWN = "unknown", "Not set"
+        DATE = "date", _("Release date")
+        LIFE = "life", _("Life sentence")
+        UNKNOWN = "unknown", _("Not set")
 
     class Seeking(models.TextChoices):
-        FRIENDSHIP = "friendship", "Friendship"
-        ROMANCE = "romance", "Romance"
-        MENTORSHIP = "mentorship", "Mentorship"
-        LEGAL_HELP = "legal_help", "Legal help"
-        FAITH = "faith", "Faith"
-        EDUCATION = "education", "Education"
+        FRIENDSHIP = "friendship", _("Friendship")
+        ROMANCE = "romance", _("Romance")
+        MENTORSHIP = "mentorship", _("Mentorship")
+        LEGAL_HELP = "legal_help", _("Legal help")
+        FAITH = "faith", _("Faith")
+        EDUCATION = "education", _("Education")
 
     class Language(models.TextChoices):
-        ENGLISH = "en", "English"
-        SPANISH = "es", "Spanish"
-        FRENCH = "fr", "French"
-        PORTUGUESE = "pt", "Portuguese"
-        CHINESE = "zh", "Chinese"
-        VIETNAMESE = "vi", "Vietnamese"
-        ARABIC = "ar", "Arabic"
-        ASL = "asl", "American Sign Language"
-        OTHER = "other", "Other"
+        ENGLISH = "en", _("English")
+        SPANISH = "es", _("Spanish")
+        FRENCH = "fr", _("French")
+        PORTUGUESE = "pt", _("Portuguese")
+        CHINESE = "zh", _("Chinese")
+        VIETNAMESE = "vi", _("Vietnamese")
+        ARABIC = "ar", _("Arabic")
+        ASL = "asl", _("American Sign Language")
+        OTHER = "other", _("Other")
 
     class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        PENDING_REVIEW = "pending_review", "Pending review"
-        PUBLISHED = "published", "Published"
-        PAUSED = "paused", "Paused"
-        RELEASED = "released", "Released"
-        TRANSFERRED = "transferred", "Transferred"
-        ARCHIVED = "archived", "Archived"
+        DRAFT = "draft", _("Draft")
+        PENDING_REVIEW = "pending_review", _("Pending review")
+        PUBLISHED = "published", _("Published")
+        PAUSED = "paused", _("Paused")
+        RELEASED = "released", _("Released")
+        TRANSFERRED = "transferred", _("Transferred")
+        ARCHIVED = "archived", _("Archived")
 
     # Listed (published) or paused: the profile has a public page. The one
     # home of this rule: InmateProfile.objects.listed() and is_listed.
@@ -224,10 +225,10 @@ class InmateProfile(models.Model):
 
     facility = models.ForeignKey(Facility, on_delete=models.PROTECT, related_name="profiles")
     inmate_number = models.CharField(max_length=40)
-    legal_name = models.CharField(max_length=200, help_text="Private: printed on mail only.")
+    legal_name = models.CharField(max_length=200, help_text=_("Private: printed on mail only."))
     display_name = models.CharField(max_length=80)
     slug = models.SlugField(max_length=100, unique=True)
-    date_of_birth = models.DateField(help_text="Private: only the age is shown.")
+    date_of_birth = models.DateField(help_text=_("Private: only the age is shown."))
     gender = models.CharField(max_length=12, choices=Gender.choices)
     release_kind = models.CharField(
         max_length=10, choices=ReleaseKind.choices, default=ReleaseKind.UNKNOWN
@@ -360,15 +361,19 @@ class InmateProfile(models.Model):
 
     def release_label(self) -> str:
         if self.release_kind == self.ReleaseKind.DATE and self.release_date:
-            return f"{self.release_date:%B %Y}"
+            return formats.date_format(self.release_date, "YEAR_MONTH_FORMAT")
         return self.get_release_kind_display()
 
     def seeking_labels(self) -> list[str]:
-        return [self.Seeking(value).label for value in self.seeking if value in self.Seeking.values]
+        return [
+            str(self.Seeking(value).label) for value in self.seeking if value in self.Seeking.values
+        ]
 
     def language_labels(self) -> list[str]:
         return [
-            self.Language(value).label for value in self.languages if value in self.Language.values
+            str(self.Language(value).label)
+            for value in self.languages
+            if value in self.Language.values
         ]
 
 
@@ -384,16 +389,16 @@ class ProfilePhoto(models.Model):
     """A photo of a listed person: the private original and public processed variants."""
 
     class Status(models.TextChoices):
-        UPLOADED = "uploaded", "Uploaded"
-        PROCESSING = "processing", "Processing"
-        READY = "ready", "Ready"
-        REJECTED = "rejected", "Rejected"
-        FAILED = "failed", "Failed"
+        UPLOADED = "uploaded", _("Uploaded")
+        PROCESSING = "processing", _("Processing")
+        READY = "ready", _("Ready")
+        REJECTED = "rejected", _("Rejected")
+        FAILED = "failed", _("Failed")
 
     class Review(models.TextChoices):
-        PENDING = "pending", "Awaiting review"
-        APPROVED = "approved", "Approved"
-        REJECTED = "rejected", "Rejected"
+        PENDING = "pending", _("Awaiting review")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
 
     profile = models.ForeignKey(InmateProfile, on_delete=models.CASCADE, related_name="photos")
     original = models.FileField(
@@ -403,12 +408,12 @@ class ProfilePhoto(models.Model):
     thumbnail = models.ImageField(upload_to="photos/thumbs/", blank=True, max_length=200)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.UPLOADED)
     status_reason = models.CharField(
-        max_length=300, blank=True, help_text="Why it was rejected or failed."
+        max_length=300, blank=True, help_text=_("Why it was rejected or failed.")
     )
     review_status = models.CharField(max_length=10, choices=Review.choices, default=Review.PENDING)
     is_primary = models.BooleanField(default=False)
     size_bytes = models.PositiveBigIntegerField(default=0)
-    checksum = models.CharField(max_length=64, help_text="SHA-256 of the uploaded file.")
+    checksum = models.CharField(max_length=64, help_text=_("SHA-256 of the uploaded file."))
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
     uploaded_by = models.ForeignKey(
@@ -470,27 +475,27 @@ class LiaisonAction(models.Model):
     """The audit trail: who did what to which profile, and when."""
 
     class Kind(models.TextChoices):
-        PROFILE_CREATED = "profile_created", "Created a profile"
-        PROFILE_UPDATED = "profile_updated", "Updated a profile"
-        PROFILE_SUBMITTED = "profile_submitted", "Submitted a profile for review"
-        CONSENT_UPLOADED = "consent_uploaded", "Uploaded a consent form"
-        CONSENT_CONFIRMED = "consent_confirmed", "Confirmed a consent form"
-        CONSENT_DOWNLOADED = "consent_downloaded", "Downloaded a consent form"
-        PHOTO_UPLOADED = "photo_uploaded", "Uploaded a photo"
-        PHOTO_PRIMARY = "photo_primary", "Chose the primary photo"
-        PHOTO_DELETED = "photo_deleted", "Deleted a photo"
-        ORIGINAL_DOWNLOADED = "original_downloaded", "Downloaded a photo original"
-        CSV_IMPORTED = "csv_imported", "Imported profiles from CSV"
-        RELEASED = "released", "Marked released"
-        TRANSFERRED = "transferred", "Marked transferred"
-        PAUSED = "paused", "Paused"
-        RENEWED = "renewed", "Renewed"
-        RESUMED = "resumed", "Resumed"
-        LETTERS_PRINTED = "letters_printed", "Printed letters"
-        LETTERS_DELIVERED = "letters_delivered", "Marked letters delivered"
-        REPLY_UPLOADED = "reply_uploaded", "Uploaded a reply"
-        SCAN_DOWNLOADED = "scan_downloaded", "Opened a reply scan"
-        NO_CONTACT_ORDER = "no_contact_order", "Recorded a no-contact order"
+        PROFILE_CREATED = "profile_created", _("Created a profile")
+        PROFILE_UPDATED = "profile_updated", _("Updated a profile")
+        PROFILE_SUBMITTED = "profile_submitted", _("Submitted a profile for review")
+        CONSENT_UPLOADED = "consent_uploaded", _("Uploaded a consent form")
+        CONSENT_CONFIRMED = "consent_confirmed", _("Confirmed a consent form")
+        CONSENT_DOWNLOADED = "consent_downloaded", _("Downloaded a consent form")
+        PHOTO_UPLOADED = "photo_uploaded", _("Uploaded a photo")
+        PHOTO_PRIMARY = "photo_primary", _("Chose the primary photo")
+        PHOTO_DELETED = "photo_deleted", _("Deleted a photo")
+        ORIGINAL_DOWNLOADED = "original_downloaded", _("Downloaded a photo original")
+        CSV_IMPORTED = "csv_imported", _("Imported profiles from CSV")
+        RELEASED = "released", _("Marked released")
+        TRANSFERRED = "transferred", _("Marked transferred")
+        PAUSED = "paused", _("Paused")
+        RENEWED = "renewed", _("Renewed")
+        RESUMED = "resumed", _("Resumed")
+        LETTERS_PRINTED = "letters_printed", _("Printed letters")
+        LETTERS_DELIVERED = "letters_delivered", _("Marked letters delivered")
+        REPLY_UPLOADED = "reply_uploaded", _("Uploaded a reply")
+        SCAN_DOWNLOADED = "scan_downloaded", _("Opened a reply scan")
+        NO_CONTACT_ORDER = "no_contact_order", _("Recorded a no-contact order")
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"

@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods
 
 from moderation.safety_forms import LiaisonNoContactOrderForm
@@ -30,8 +31,10 @@ def no_contact_orders(request: HttpRequest, profile_id: int) -> HttpResponse:
         do_record_liaison_no_contact_order(request.user, profile, form.cleaned_data)
         messages.success(
             request,
-            "No-contact order recorded: letters from this person to "
-            f"{profile.display_name} will be refused.",
+            gettext(
+                "No-contact order recorded: letters from this person to %(name)s will be refused."
+            )
+            % {"name": profile.display_name},
         )
         return redirect("liaison_safety:no_contact_orders", profile_id=profile.pk)
     orders = active_no_contact_orders(profile)

@@ -46,6 +46,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
+from django.utils.translation import gettext_noop
 
 from moderation.models import ModerationItem
 from moderation.services import submit_for_review
@@ -56,8 +57,12 @@ from profiles.models import ProfilePhoto
 
 logger = logging.getLogger(__name__)
 
-PROCESSING_FAILED = "Processing failed; please upload the photo again."
-ORIGINAL_MISSING = "The uploaded file could not be found; please upload the photo again."
+# Stored as the photo's status_reason (English, a record); marked so a page can
+# show it translated.
+PROCESSING_FAILED = gettext_noop("Processing failed; please upload the photo again.")
+ORIGINAL_MISSING = gettext_noop(
+    "The uploaded file could not be found; please upload the photo again."
+)
 
 # Errors worth retrying: the database, broker or storage is away for a while.
 # The task retries these (profiles.tasks); anything else is final.

@@ -10,6 +10,7 @@ from __future__ import annotations
 from allauth.account.adapter import get_adapter
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods
 
 from moderation.protection import (
@@ -32,7 +33,7 @@ def protection_request(request: HttpRequest) -> HttpResponse:
     status = 200
     if request.method == "POST":
         if not consume_rate_limit(get_adapter().get_client_ip(request)):
-            form.add_error(None, RATE_LIMITED_MESSAGE)
+            form.add_error(None, gettext(RATE_LIMITED_MESSAGE))
             status = 429
         elif form.is_valid():
             # A bot that filled the honeypot sees the same page as a person.

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 from django.urls import reverse
+from django.utils.translation import gettext
 
 from moderation import registry
 from moderation.active_rules import screen_text
@@ -102,7 +103,7 @@ def register() -> None:
         InmateProfile,
         registry.Subject(
             name_of=lambda profile: profile.display_name,
-            label_of=lambda profile: f"Profile: {profile.display_name}",
+            label_of=lambda profile: gettext("Profile: %(name)s") % {"name": profile.display_name},
             profile_of=lambda profile: profile,
             review_context=_profile_review,
             matching=profiles_named,

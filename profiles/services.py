@@ -15,6 +15,7 @@ from datetime import timedelta
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 
 from moderation.active_rules import screen_fields
 from moderation.models import ModerationItem
@@ -116,7 +117,8 @@ PRIVATE_FIELDS = frozenset({"legal_name", "inmate_number"})
 def ensure_editable(profile: InmateProfile) -> None:
     if profile.status not in EDITABLE_STATUSES:
         raise ValidationError(
-            f"This profile is {profile.get_status_display().lower()}; it can no longer be changed."
+            gettext("This profile is %(status)s; it can no longer be changed.")
+            % {"status": profile.get_status_display().lower()}
         )
 
 
@@ -217,10 +219,10 @@ def do_upload_consent_form(
 
 def check_submit_profile(liaison, profile: InmateProfile) -> InmateProfile:
     if profile.status not in (Status.DRAFT,):
-        raise ValidationError("Only a draft can be submitted for review.")
+        raise ValidationError(gettext("Only a draft can be submitted for review."))
     if not profile.has_confirmed_consent:
         raise ValidationError(
-            "Upload the signed consent form and confirm it before submitting for review."
+            gettext("Upload the signed consent form and confirm it before submitting for review.")
         )
     return do_submit_profile(liaison, profile)
 
@@ -250,7 +252,9 @@ LIFECYCLE_FROM = {
 
 
 # Shown to the liaison of a profile staff paused; who asked stays with staff.
-STAFF_PAUSE_MESSAGE = "Paused by Penpals staff after a safety review; staff will resume it."
+STAFF_PAUSE_MESSAGE = gettext_noop(
+    "Paused by Penpals staff after a safety review; staff will resume it."
+)
 
 
 def check_change_lifecycle(
@@ -265,20 +269,24 @@ def check_change_lifecycle(
     own tools (moderation.protection): staff pause any listed profile, and
     only staff resume a profile they paused."""
     if action not in LIFECYCLE_FROM:
-        raise ValidationError("Unknown action.")
+        raise ValidationError(gettext("Unknown action."))
     if by_staff and action == Action.PAUSED and profile.status == Status.PAUSED:
         if profile.is_paused_by_staff:
             return profile
         # Paused by its liaison (or expiry) already: staff take the pause over.
         return do_change_lifecycle(liaison, profile, action, by_staff=True)
     if action == Action.RESUMED and profile.is_paused_by_staff and not by_staff:
-        raise ValidationError(STAFF_PAUSE_MESSAGE)
+        raise ValidationError(gettext(STAFF_PAUSE_MESSAGE))
     if profile.status not in LIFECYCLE_FROM[Action(action)]:
         raise ValidationError(
-            f"A {profile.get_status_display().lower()} profile cannot be {Action(action).label.lower()}."
+            gettext("A %(status)s profile cannot be %(action)s.")
+            % {
+                "status": profile.get_status_display().lower(),
+                "action": Action(action).label.lower(),
+            }
         )
     if transferred_to is not None and transferred_to.pk == profile.facility_id:
-        raise ValidationError("A transfer must be to a different facility.")
+        raise ValidationError(gettext("A transfer must be to a different facility."))
     return do_change_lifecycle(
         liaison, profile, action, transferred_to=transferred_to, by_staff=by_staff
     )
@@ -305,9 +313,12 @@ def do_change_lifecycle(
     )
     if profile.status not in LIFECYCLE_FROM[Action(action)] and not staff_takes_over_pause:
         # Someone changed it between the check and the lock.
-        raise ValidationError(f"This profile is now {profile.get_status_display().lower()}.")
+        raise ValidationError(
+            gettext("This profile is now %(status)s.")
+            % {"status": profile.get_status_display().lower()}
+        )
     if action == Action.RESUMED and profile.is_paused_by_staff and not by_staff:
-        raise ValidationError(STAFF_PAUSE_MESSAGE)
+        raise ValidationError(gettext(STAFF_PAUSE_MESSAGE))
     if action == Action.PAUSED:
         profile.status = Status.PAUSED
         profile.is_paused_by_staff = profile.is_paused_by_staff or by_staff

@@ -13,6 +13,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from moderation.reports import ReportForm, existing_report, file_report
@@ -63,14 +64,21 @@ def favorite(request: HttpRequest, slug: str) -> HttpResponse:
     inmate = get_published_profile(slug)
     form = directory.FavoriteForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "That request was not understood; nothing was changed.")
+        messages.error(request, gettext("That request was not understood; nothing was changed."))
         return redirect(profile_url)
     if form.cleaned_data["action"] == "save":
         services.do_save_favorite(request.user, inmate)
-        messages.success(request, f"{inmate.display_name} is in your saved profiles.")
+        messages.success(
+            request,
+            gettext("%(name)s is in your saved profiles.") % {"name": inmate.display_name},
+        )
     else:
         services.do_remove_favorite(request.user, inmate)
-        messages.success(request, f"{inmate.display_name} was removed from your saved profiles.")
+        messages.success(
+            request,
+            gettext("%(name)s was removed from your saved profiles.")
+            % {"name": inmate.display_name},
+        )
     if form.cleaned_data["next"] == "saved":
         return redirect("directory:saved")
     return redirect(profile_url)
@@ -91,14 +99,16 @@ def report(request: HttpRequest, slug: str) -> HttpResponse:
         )
     form = ReportForm(
         request.POST if request.method == "POST" else None,
-        question="What is wrong with this profile?",
-        privacy_note="Nobody is told who reported.",
+        question=gettext("What is wrong with this profile?"),
+        privacy_note=gettext("Nobody is told who reported."),
     )
     if request.method == "POST" and file_report(form, request.user, inmate):
         messages.success(
             request,
-            "Thank you. The Penpals team will look at this profile; nobody is told "
-            "who reported it.",
+            gettext(
+                "Thank you. The Penpals team will look at this profile; nobody is told "
+                "who reported it."
+            ),
         )
         return redirect("directory:profile", slug=inmate.slug)
     return render(request, "profiles/report_profile.html", {**context, "form": form})

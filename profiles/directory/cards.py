@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, TypedDict
 from django.db.models import F, QuerySet
 from django.db.models.functions import Left
 from django.urls import reverse
+from django.utils.translation import gettext
 
 from profiles.models import InmateProfile, ProfilePhoto
 
@@ -80,7 +81,7 @@ def build_cards(
             url=url_pattern.replace("--slug--", profile.slug),
             meta=f"{profile.age} · {profile.facility_state}",
             facility_name=profile.facility_name,
-            release=f"Release: {profile.release_label()}",
+            release=gettext("Release: %(when)s") % {"when": profile.release_label()},
             initial=profile.display_name[:1].upper(),
             thumbnail_url=photo_storage.url(profile.thumbnail_name)
             if profile.thumbnail_name

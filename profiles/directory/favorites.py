@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from django import forms
 from django.core.paginator import Page, Paginator
 from django.db.models import F, QuerySet
+from django.utils.translation import gettext_lazy as _
 
 from profiles.directory.cards import CardColumns, ProfileCard, build_cards, card_fields
 from profiles.directory.results import PER_PAGE
@@ -52,8 +53,8 @@ def saved_page(user, number: str | None) -> Page[ProfileCard]:
 
 
 class FavoriteForm(forms.Form):
-    action = forms.ChoiceField(choices=[("save", "Save"), ("remove", "Remove")])
+    action = forms.ChoiceField(choices=[("save", _("Save")), ("remove", _("Remove"))])
     # Where to go afterwards: back to the profile, or to the saved list.
     next = forms.ChoiceField(
-        required=False, choices=[("profile", "Profile"), ("saved", "Saved profiles")]
+        required=False, choices=[("profile", _("Profile")), ("saved", _("Saved profiles"))]
     )

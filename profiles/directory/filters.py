@@ -10,7 +10,7 @@ import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 from html import escape
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from django import forms
 from django.db.models import F, OrderBy
@@ -18,8 +18,14 @@ from django.forms.renderers import BaseRenderer
 from django.forms.utils import flatatt
 from django.http import QueryDict
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language, gettext
+from django.utils.translation import gettext_lazy as _
 
+from penpals.text import interpolate_lazy
 from profiles.models import Facility, InmateProfile
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 MAX_PAGE = 250
 NEW_PROFILE_DAYS = 30
@@ -50,11 +56,11 @@ class Sort:
     NAME = "name"
 
     CHOICES = [
-        (RELEVANCE, "Best match"),
-        (NEWEST, "Newest"),
-        (UPDATED, "Recently updated"),
-        (RELEASE, "Release soonest"),
-        (NAME, "Name"),
+        (RELEVANCE, _("Best match")),
+        (NEWEST, _("Newest")),
+        (UPDATED, _("Recently updated")),
+        (RELEASE, _("Release soonest")),
+        (NAME, _("Name")),
     ]
     # Each ordering matches one of the partial indexes on published profiles
     # (profiles_pub_newest, _updated, _release, _name), column directions included.
@@ -67,10 +73,10 @@ class Sort:
 
 
 RELEASE_WITHIN_CHOICES = [
-    ("1", "Within 1 year"),
-    ("2", "Within 2 years"),
-    ("5", "Within 5 years"),
-    ("unknown", "Release not set"),
+    ("1", _("Within 1 year")),
+    ("2", _("Within 2 years")),
+    ("5", _("Within 5 years")),
+    ("unknown", _("Release not set")),
 ]
 
 
@@ -99,7 +105,7 @@ def listed_facilities() -> list[FacilityOption]:
 Choices = Iterable[tuple[Any, Any]]
 
 
-def _with_blank(choices: Choices, blank: str) -> list[tuple[Any, Any]]:
+def _with_blank(choices: Choices, blank: StrOrPromise) -> list[tuple[Any, Any]]:
     return [("", blank), *choices]
 
 
@@ -116,9 +122,10 @@ def _as_tuples(choices: Choices) -> tuple[tuple[Any, Any], ...]:
 
 
 @functools.lru_cache(maxsize=512)
-def _options_html(choices: tuple[tuple[Any, Any], ...], selected: str) -> str:
+def _options_html(choices: tuple[tuple[Any, Any], ...], selected: str, language: str) -> str:
     """<option>s (and <optgroup>s) for `choices`, `selected` marked. Cached: the
-    facility list is the same on every page."""
+    facility list is the same on every page. Labels may be lazy translations:
+    `language` (the active one) keeps each language's HTML apart."""
 
     def option(value: object, label: object) -> str:
         text = str(value)
@@ -160,11 +167,11 @@ class QuickSelect(forms.Select):
             choices = _as_tuples(self.choices)
         selected = "" if value is None else str(value)
         final_attrs = flatatt(self.build_attrs(self.attrs, {**(attrs or {}), "name": name}))
-        options = _options_html(choices, selected)
+        options = _options_html(choices, selected, get_language())
         return mark_safe(f"<select{final_attrs}>{options}</select>")  # noqa: S308 - escaped
 
 
-def _choice_field(label: str, choices: Choices, blank: str) -> forms.ChoiceField:
+def _choice_field(label: StrOrPromise, choices: Choices, blank: StrOrPromise) -> forms.ChoiceField:
     with_blank = _with_blank(choices, blank)
     return forms.ChoiceField(
         label=label,
@@ -211,32 +218,34 @@ class DirectoryFilterForm(forms.Form):
     is reported and left out, and the remaining filters still apply."""
 
     q = forms.CharField(
-        label="Search",
+        label=_("Search"),
         required=False,
         max_length=100,
-        help_text="Names, interests or words from the profile.",
+        help_text=_("Names, interests or words from the profile."),
     )
-    gender = _choice_field("Gender", Gender.choices, "Any gender")
+    gender = _choice_field(_("Gender"), Gender.choices, _("Any gender"))
     age_min = forms.IntegerField(
-        label="Age from", required=False, min_value=18, max_value=120, widget=QuickNumberInput
+        label=_("Age from"), required=False, min_value=18, max_value=120, widget=QuickNumberInput
     )
     age_max = forms.IntegerField(
-        label="Age to", required=False, min_value=18, max_value=120, widget=QuickNumberInput
+        label=_("Age to"), required=False, min_value=18, max_value=120, widget=QuickNumberInput
     )
     # Choices come from the facility list; validated in clean_state / clean_facility.
-    state = forms.CharField(label="State", required=False, widget=QuickSelect)
-    facility = forms.CharField(label="Facility", required=False, widget=QuickSelect)
-    release = _choice_field("Release", RELEASE_WITHIN_CHOICES, "Any time")
-    seeking = _choice_field("Looking for", InmateProfile.Seeking.choices, "Anything")
-    language = _choice_field("Writes in", InmateProfile.Language.choices, "Any language")
-    photo = forms.BooleanField(label="Has a photo", required=False, widget=QuickCheckbox)
+    state = forms.CharField(label=_("State"), required=False, widget=QuickSelect)
+    facility = forms.CharField(label=_("Facility"), required=False, widget=QuickSelect)
+    release = _choice_field(_("Release"), RELEASE_WITHIN_CHOICES, _("Any time"))
+    seeking = _choice_field(_("Looking for"), InmateProfile.Seeking.choices, _("Anything"))
+    language = _choice_field(_("Writes in"), InmateProfile.Language.choices, _("Any language"))
+    photo = forms.BooleanField(label=_("Has a photo"), required=False, widget=QuickCheckbox)
     new = forms.BooleanField(
-        label=f"New in the last {NEW_PROFILE_DAYS} days", required=False, widget=QuickCheckbox
+        label=interpolate_lazy(_("New in the last %(days)s days"), {"days": NEW_PROFILE_DAYS}),
+        required=False,
+        widget=QuickCheckbox,
     )
     accepting = forms.BooleanField(
-        label="Accepting letters now", required=False, widget=QuickCheckbox
+        label=_("Accepting letters now"), required=False, widget=QuickCheckbox
     )
-    sort = forms.ChoiceField(label="Sort by", required=False, choices=Sort.CHOICES)
+    sort = forms.ChoiceField(label=_("Sort by"), required=False, choices=Sort.CHOICES)
     page = forms.IntegerField(required=False, min_value=1, max_value=MAX_PAGE)
 
     # Everything but `sort` and `page` narrows the results.
@@ -252,7 +261,9 @@ class DirectoryFilterForm(forms.Form):
         # Plain fields with QuickSelect options, validated in clean_state and
         # clean_facility: a ChoiceField would normalise the nested list each time.
         self.fields["state"].widget.option_tuples = _as_tuples(
-            _with_blank([(code, US_STATES.get(code, code)) for code in self.states], "Any state")
+            _with_blank(
+                [(code, US_STATES.get(code, code)) for code in self.states], gettext("Any state")
+            )
         )
         by_state: dict[str, list[tuple[str, str]]] = {}
         for facility in facilities:
@@ -260,31 +271,31 @@ class DirectoryFilterForm(forms.Form):
         self.fields["facility"].widget.option_tuples = _as_tuples(
             _with_blank(
                 [(US_STATES.get(code, code), options) for code, options in by_state.items()],
-                "Any facility",
+                gettext("Any facility"),
             )
         )
-        self.fields["page"].error_messages["max_value"] = (
-            f"Only the first {MAX_PAGE} pages can be shown. Add a filter or change the sort "
+        self.fields["page"].error_messages["max_value"] = gettext(
+            "Only the first %(pages)s pages can be shown. Add a filter or change the sort "
             "order to see other profiles."
-        )
-        self.fields["page"].error_messages["min_value"] = "Page numbers start at 1."
+        ) % {"pages": MAX_PAGE}
+        self.fields["page"].error_messages["min_value"] = gettext("Page numbers start at 1.")
 
     def clean_state(self) -> str:
         state = self.cleaned_data["state"].upper()
         if state and state not in self.states:
-            raise forms.ValidationError("No facility listed here is in that state.")
+            raise forms.ValidationError(gettext("No facility listed here is in that state."))
         return state
 
     def clean_facility(self) -> str:
         slug = self.cleaned_data["facility"]
         if slug and slug not in self.facilities:
-            raise forms.ValidationError("There is no facility with that name here.")
+            raise forms.ValidationError(gettext("There is no facility with that name here."))
         return slug
 
     def clean_q(self) -> str:
         q = " ".join(self.cleaned_data["q"].split())
         if q and not any(character.isalnum() for character in q):
-            raise forms.ValidationError("Search for letters or numbers.")
+            raise forms.ValidationError(gettext("Search for letters or numbers."))
         return q
 
     def clean(self) -> dict[str, Any]:
@@ -292,7 +303,7 @@ class DirectoryFilterForm(forms.Form):
         cleaned = self.cleaned_data
         age_min, age_max = cleaned.get("age_min"), cleaned.get("age_max")
         if age_min is not None and age_max is not None and age_min > age_max:
-            self.add_error("age_max", "“Age to” must not be lower than “Age from”.")
+            self.add_error("age_max", gettext("“Age to” must not be lower than “Age from”."))
         return cleaned
 
     def facility_ids_in(self, state: str) -> list[int]:
@@ -304,6 +315,6 @@ class DirectoryFilterForm(forms.Form):
         for name, errors in self.errors.items():
             label = self.fields[name].label if name in self.fields else None
             if name == "page":
-                label = "Page"
+                label = gettext("Page")
             lines.extend(f"{label}: {error}" if label else str(error) for error in errors)
         return lines

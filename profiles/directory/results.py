@@ -21,7 +21,9 @@ from django.db import connection, transaction
 from django.db.models import BooleanField, ExpressionWrapper, Q, QuerySet
 from django.http import QueryDict
 from django.utils.choices import flatten_choices
+from django.utils.translation import gettext, ngettext
 
+from penpals.text import grouped
 from profiles import search_words
 from profiles.directory.cards import CardColumns, ProfileCard, build_cards, card_fields
 from profiles.directory.filters import (
@@ -168,7 +170,7 @@ class DirectoryPage:
     def sort_links(self) -> list[tuple[str, str, bool]]:
         """(label, query, is_current) for each order the results can take."""
         return [
-            (label, self.query(sort=value, page=None), value == self.sort)
+            (str(label), self.query(sort=value, page=None), value == self.sort)
             for value, label in Sort.CHOICES
             if value != Sort.RELEVANCE or (self.params.get("q") and not self.is_too_broad_to_rank)
         ]
@@ -176,8 +178,10 @@ class DirectoryPage:
     @property
     def count_label(self) -> str:
         if self.is_count_capped:
-            return f"{COUNT_CAP:,}+ profiles"
-        return f"{self.count:,} profile{'' if self.count == 1 else 's'}"
+            return gettext("%(count)s+ profiles") % {"count": grouped(COUNT_CAP)}
+        return ngettext("%(count)s profile", "%(count)s profiles", self.count) % {
+            "count": grouped(self.count)
+        }
 
 
 def _active_filters(
@@ -190,11 +194,11 @@ def _active_filters(
             continue
         form_field = form.fields[name]
         if name == "q":
-            label = f"Search: {value}"
+            label = gettext("Search: %(words)s") % {"words": value}
         elif name == "age_min":
-            label = f"Age {value} or over"
+            label = gettext("Age %(age)s or over") % {"age": value}
         elif name == "age_max":
-            label = f"Age {value} or under"
+            label = gettext("Age %(age)s or under") % {"age": value}
         elif isinstance(form_field, forms.BooleanField):
             label = str(form_field.label)
         elif name == "facility":
