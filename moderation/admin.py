@@ -25,6 +25,7 @@ from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from moderation import registry
@@ -134,7 +135,7 @@ def flag_labels(flags) -> list[str]:
 class StatusFilter(admin.SimpleListFilter):
     """Pending by default: the queue, not the million decided items."""
 
-    title = "status"
+    title = _("status")
     parameter_name = "status"
     ALL = "all"
 
@@ -167,7 +168,7 @@ class StatusFilter(admin.SimpleListFilter):
 
 
 class FlagFilter(admin.SimpleListFilter):
-    title = "flag category"
+    title = _("flag category")
     parameter_name = "flag"
 
     def lookups(self, request, model_admin):
@@ -181,12 +182,12 @@ class FlagFilter(admin.SimpleListFilter):
 
 
 class AgeFilter(admin.SimpleListFilter):
-    title = "age"
+    title = _("age")
     parameter_name = "age"
     HOURS = {"24h": 24, "72h": 72}
 
     def lookups(self, request, model_admin):
-        return [("24h", "Over 24 hours"), ("72h", "Over 72 hours")]
+        return [("24h", gettext("Over 24 hours")), ("72h", gettext("Over 72 hours"))]
 
     def queryset(self, request, queryset):
         hours = self.HOURS.get(self.value() or "")
@@ -196,11 +197,15 @@ class AgeFilter(admin.SimpleListFilter):
 
 
 class ClaimFilter(admin.SimpleListFilter):
-    title = "claimed"
+    title = _("claimed")
     parameter_name = "claimed"
 
     def lookups(self, request, model_admin):
-        return [("mine", "By me"), ("others", "By others"), ("no", "Unclaimed")]
+        return [
+            ("mine", gettext("By me")),
+            ("others", gettext("By others")),
+            ("no", gettext("Unclaimed")),
+        ]
 
     def queryset(self, request, queryset):
         live = Q(claimed_by__isnull=False, claimed_until__gt=timezone.now())
@@ -309,7 +314,7 @@ class ModerationItemAdmin(PrivateFieldsMixin, admin.ModelAdmin):
     list_per_page = 25
     ordering = ["-risk_score", "created_at", "id"]
     search_fields = ["summary"]  # shows the box; get_search_results does the work
-    search_help_text = (
+    search_help_text = _(
         "Inmate's display name or correspondence code (admins also: inmate number, pen pal email)."
     )
     show_full_result_count = False
@@ -351,19 +356,21 @@ class ModerationItemAdmin(PrivateFieldsMixin, admin.ModelAdmin):
             '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="{}">',
             helpers.ACTION_CHECKBOX_NAME,
             item.pk,
-            f"Select this object for an action - {item}",
+            gettext("Select this object for an action - %(item)s") % {"item": item},
         )
 
-    @admin.display(description="Kind", ordering="kind")
+    @admin.display(description=_("Kind"), ordering="kind")
     def kind_label(self, item: ModerationItem) -> str:
         return item.get_kind_display()
 
-    @admin.display(description="Preview")
+    @admin.display(description=_("Preview"))
     def preview(self, item: ModerationItem) -> str:
         photo = getattr(item, "photo", None)
         thumbnail = (
             format_html(
-                '<img class="queue-thumb" src="{}" alt="Photo under review">', photo.thumbnail.url
+                '<img class="queue-thumb" src="{}" alt="{}">',
+                photo.thumbnail.url,
+                gettext("Photo under review"),
             )
             if photo is not None and photo.thumbnail
             else ""
@@ -384,7 +391,7 @@ class ModerationItemAdmin(PrivateFieldsMixin, admin.ModelAdmin):
         )
         return format_html('{}<span class="queue-preview">{}</span>', thumbnail, text)
 
-    @admin.display(description="Flags")
+    @admin.display(description=_("Flags"))
     def flag_list(self, item: ModerationItem) -> str:
         labels = dict(FlagCategory.choices)
         return format_html_join(
@@ -393,7 +400,7 @@ class ModerationItemAdmin(PrivateFieldsMixin, admin.ModelAdmin):
             ((flag, labels.get(flag, flag)) for flag in item.flags or []),
         )
 
-    @admin.display(description="Age", ordering="created_at")
+    @admin.display(description=_("Age"), ordering="created_at")
     def age(self, item: ModerationItem) -> str:
         # Whole hours and days: what a queue needs, at a fraction of timesince's cost.
         hours = int((timezone.now() - item.created_at).total_seconds() // 3600)
@@ -403,7 +410,7 @@ class ModerationItemAdmin(PrivateFieldsMixin, admin.ModelAdmin):
             return f"{hours} hour{'s' if hours != 1 else ''}"
         return f"{hours // 24} days"
 
-    @admin.display(description="Claimed by")
+    @admin.display(description=_("Claimed by"))
     def claim_label(self, item: ModerationItem) -> str:
         if item.claimed_by_id and item.claimed_until and item.claimed_until > timezone.now():
             return f"{item.claimed_by} until {timezone.localtime(item.claimed_until):%H:%M}"
@@ -539,11 +546,11 @@ class ModerationItemAdmin(PrivateFieldsMixin, admin.ModelAdmin):
 
     # --- Bulk decisions ---
 
-    @admin.action(description="Approve selected items…", permissions=["change"])
+    @admin.action(description=_("Approve selected items…"), permissions=["change"])
     def approve_selected(self, request, queryset):
         return self._bulk_decide(request, queryset, approve=True)
 
-    @admin.action(description="Reject selected items…", permissions=["change"])
+    @admin.action(description=_("Reject selected items…"), permissions=["change"])
     def reject_selected(self, request, queryset):
         return self._bulk_decide(request, queryset, approve=False)
 
@@ -555,7 +562,8 @@ class ModerationItemAdmin(PrivateFieldsMixin, admin.ModelAdmin):
         if len(items) > BULK_LIMIT:
             self.message_user(
                 request,
-                f"Select at most {BULK_LIMIT} items for a bulk decision.",
+                gettext("Select at most %(limit)s items for a bulk decision.")
+                % {"limit": BULK_LIMIT},
                 messages.ERROR,
             )
             return None
@@ -568,8 +576,11 @@ class ModerationItemAdmin(PrivateFieldsMixin, admin.ModelAdmin):
             if request.POST.get("select_across") != "1" and len(selected) > len(items):
                 self.message_user(
                     request,
-                    f"{len(selected) - len(items)} selected item(s) were already decided "
-                    "and were left as they were.",
+                    gettext(
+                        "%(count)s selected item(s) were already decided "
+                        "and were left as they were."
+                    )
+                    % {"count": len(selected) - len(items)},
                     messages.WARNING,
                 )
             self._decide_all(request, items, approve=approve, form=form)
@@ -581,7 +592,7 @@ class ModerationItemAdmin(PrivateFieldsMixin, admin.ModelAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
-            "title": "Approve these items?" if approve else "Reject these items?",
+            "title": gettext("Approve these items?") if approve else gettext("Reject these items?"),
             "items": items,
             "form": form,
             "approve": approve,
@@ -611,12 +622,17 @@ class ModerationItemAdmin(PrivateFieldsMixin, admin.ModelAdmin):
                 # Not str(item): this copy still says "Pending".
                 label = item_title(item)
                 refused.append(f"{label}: {' '.join(getattr(exc, 'messages', [str(exc)]))}")
-        verb = "Approved" if approve else "Rejected"
-        self.message_user(request, f"{verb} {decided} item(s).", messages.SUCCESS)
+        done = (
+            gettext("Approved %(count)s item(s).")
+            if approve
+            else gettext("Rejected %(count)s item(s).")
+        )
+        self.message_user(request, done % {"count": decided}, messages.SUCCESS)
         if refused:
             self.message_user(
                 request,
-                f"Left {len(refused)} item(s) as they were: " + "; ".join(refused),
+                gettext("Left %(count)s item(s) as they were: %(reasons)s")
+                % {"count": len(refused), "reasons": "; ".join(refused)},
                 messages.WARNING,
             )
 
@@ -693,7 +709,7 @@ class ScreeningRuleAdmin(PrivateFieldsMixin, admin.ModelAdmin):
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
-            "title": "Try the screening rules",
+            "title": gettext("Try the screening rules"),
             "form": form,
             "result": result,
             "segments": segments,

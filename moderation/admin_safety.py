@@ -20,6 +20,8 @@ from django.db.models import OuterRef, Subquery
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from moderation import protection, registry
 from moderation.links import admin_link
@@ -73,7 +75,7 @@ class ReviewOfReport(TypedDict):
 
 
 class ItemStatusFilter(admin.SimpleListFilter):
-    title = "review status"
+    title = _("review status")
     parameter_name = "item_status"
 
     def lookups(self, request, model_admin):
@@ -124,27 +126,27 @@ class ReportAdmin(PrivateFieldsMixin, admin.ModelAdmin):
     def has_act_permission(self, request) -> bool:
         return has_act_permission(request)
 
-    @admin.display(description="target kind", ordering="content_type__model")
+    @admin.display(description=_("target kind"), ordering="content_type__model")
     def target_kind(self, report: Report) -> str:
         return report.content_type.name
 
-    @admin.display(description="target")
+    @admin.display(description=_("target"))
     def target_link(self, report: Report) -> str:
         return (
             admin_link(report.target, target_label(report.target)) if report.target else "(deleted)"
         )
 
-    @admin.display(description="reporter", ordering="reporter__display_name")
+    @admin.display(description=_("reporter"), ordering="reporter__display_name")
     def reporter_name(self, report: Report) -> str:
         return report.reporter.public_name if report.reporter else "(deleted account)"
 
-    @admin.display(description="review")
+    @admin.display(description=_("review"))
     def review_status(self, report: WithAnnotations[Report, ReviewOfReport]) -> str:
         if not report.item_status:
             return "—"
-        return ModerationItem.Status(report.item_status).label
+        return str(ModerationItem.Status(report.item_status).label)
 
-    @admin.display(description="review")
+    @admin.display(description=_("review"))
     def review_link(self, report: WithAnnotations[Report, ReviewOfReport]) -> str:
         if not report.item_id:
             return "—"
@@ -155,7 +157,9 @@ class ReportAdmin(PrivateFieldsMixin, admin.ModelAdmin):
         reports = list(queryset[: ACTION_LIMIT + 1])
         if len(reports) > ACTION_LIMIT:
             self.message_user(
-                request, f"Select at most {ACTION_LIMIT} reports at a time.", messages.ERROR
+                request,
+                gettext("Select at most %(limit)s reports at a time.") % {"limit": ACTION_LIMIT},
+                messages.ERROR,
             )
             return []
         return reports
@@ -163,14 +167,16 @@ class ReportAdmin(PrivateFieldsMixin, admin.ModelAdmin):
     def _close_review(self, report: Report, staff, note: str) -> None:
         protection.close_pending_review(report, staff, note)
 
-    @admin.action(description="Pause the reported profile", permissions=["act"])
+    @admin.action(description=_("Pause the reported profile"), permissions=["act"])
     def pause_target_profile(self, request, queryset) -> None:
         paused = 0
         for report in self._targets(request, queryset):
             profile = protection.profile_of(report.target)
             if profile is None:
                 self.message_user(
-                    request, f"{report}: it is not about a profile.", messages.WARNING
+                    request,
+                    gettext("%(report)s: it is not about a profile.") % {"report": report},
+                    messages.WARNING,
                 )
                 continue
             try:
@@ -184,10 +190,12 @@ class ReportAdmin(PrivateFieldsMixin, admin.ModelAdmin):
             paused += 1
         if paused:
             self.message_user(
-                request, f"Paused the profile of {paused} report(s).", messages.SUCCESS
+                request,
+                gettext("Paused the profile of %(count)s report(s).") % {"count": paused},
+                messages.SUCCESS,
             )
 
-    @admin.action(description="Suspend the reported pen pal from writing…", permissions=["act"])
+    @admin.action(description=_("Suspend the reported pen pal from writing…"), permissions=["act"])
     def suspend_target_writer(self, request, queryset):
         reports = self._targets(request, queryset)
         if not reports:
@@ -200,7 +208,10 @@ class ReportAdmin(PrivateFieldsMixin, admin.ModelAdmin):
                 writer = protection.writer_of(report.target)
                 if writer is None:
                     self.message_user(
-                        request, f"{report}: no pen pal wrote what it points to.", messages.WARNING
+                        request,
+                        gettext("%(report)s: no pen pal wrote what it points to.")
+                        % {"report": report},
+                        messages.WARNING,
                     )
                     continue
                 try:
@@ -215,15 +226,18 @@ class ReportAdmin(PrivateFieldsMixin, admin.ModelAdmin):
             if suspended:
                 self.message_user(
                     request,
-                    f"Suspended the writer of {suspended} report(s). What they already sent "
-                    "stays visible to staff.",
+                    gettext(
+                        "Suspended the writer of %(count)s report(s). What they already sent "
+                        "stays visible to staff."
+                    )
+                    % {"count": suspended},
                     messages.SUCCESS,
                 )
             return None
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
-            "title": "Suspend these pen pals from writing?",
+            "title": gettext("Suspend these pen pals from writing?"),
             "reports": reports,
             "form": form,
             "action_name": "suspend_target_writer",
@@ -231,21 +245,27 @@ class ReportAdmin(PrivateFieldsMixin, admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/moderation/report/suspend_writer.html", context)
 
-    @admin.action(description="Close the reported correspondence", permissions=["act"])
+    @admin.action(description=_("Close the reported correspondence"), permissions=["act"])
     def close_target_correspondence(self, request, queryset) -> None:
         closed = 0
         for report in self._targets(request, queryset):
             correspondence = protection.correspondence_of(report.target)
             if correspondence is None:
                 self.message_user(
-                    request, f"{report}: it is not about a correspondence.", messages.WARNING
+                    request,
+                    gettext("%(report)s: it is not about a correspondence.") % {"report": report},
+                    messages.WARNING,
                 )
                 continue
             protection.do_close_correspondence(correspondence)
             self._close_review(report, request.user, f"Closed correspondence {correspondence}.")
             closed += 1
         if closed:
-            self.message_user(request, f"Closed {closed} correspondence(s).", messages.SUCCESS)
+            self.message_user(
+                request,
+                gettext("Closed %(count)s correspondence(s).") % {"count": closed},
+                messages.SUCCESS,
+            )
 
 
 # --- No-contact orders ---------------------------------------------------------------------
@@ -265,11 +285,11 @@ class NoContactOrderAdmin(PrivateFieldsMixin, admin.ModelAdmin):
     readonly_fields = ["created_by", "created_at"]
     show_full_result_count = False
 
-    @admin.display(description="profile", ordering="profile__display_name")
+    @admin.display(description=_("profile"), ordering="profile__display_name")
     def profile_name(self, order: NoContactOrder) -> str:
         return order.profile.display_name
 
-    @admin.display(description="facility", ordering="profile__facility__name")
+    @admin.display(description=_("facility"), ordering="profile__facility__name")
     def facility(self, order: NoContactOrder) -> str:
         return order.profile.facility.name
 
@@ -316,7 +336,7 @@ class ProtectionRequestAdmin(PrivateFieldsMixin, admin.ModelAdmin):
             "moderation.add_nocontactorder"
         )
 
-    @admin.display(description="about")
+    @admin.display(description=_("about"))
     def about(self, protection_request: ProtectionRequest) -> str:
         if protection_request.profile is not None:
             profile = protection_request.profile
@@ -333,21 +353,34 @@ class ProtectionRequestAdmin(PrivateFieldsMixin, admin.ModelAdmin):
                 continue
             count += 1
         if count:
-            self.message_user(request, f"{done}: {count} request(s).", messages.SUCCESS)
+            self.message_user(
+                request,
+                gettext("%(done)s: %(count)s request(s).") % {"done": done, "count": count},
+                messages.SUCCESS,
+            )
 
-    @admin.action(description="Record a no-contact order from the request", permissions=["order"])
+    @admin.action(
+        description=_("Record a no-contact order from the request"), permissions=["order"]
+    )
     def grant_no_contact_order(self, request, queryset) -> None:
         self._each(
-            request, queryset, protection.do_grant_no_contact_order, "No-contact order recorded"
+            request,
+            queryset,
+            protection.do_grant_no_contact_order,
+            gettext("No-contact order recorded"),
         )
 
-    @admin.action(description="Pause the profile named in the request", permissions=["act"])
+    @admin.action(description=_("Pause the profile named in the request"), permissions=["act"])
     def pause_requested_profile(self, request, queryset) -> None:
-        self._each(request, queryset, protection.do_pause_requested_profile, "Profile paused")
+        self._each(
+            request, queryset, protection.do_pause_requested_profile, gettext("Profile paused")
+        )
 
-    @admin.action(description="Dismiss the request", permissions=["act"])
+    @admin.action(description=_("Dismiss the request"), permissions=["act"])
     def dismiss_requests(self, request, queryset) -> None:
-        self._each(request, queryset, protection.do_dismiss_protection_request, "Dismissed")
+        self._each(
+            request, queryset, protection.do_dismiss_protection_request, gettext("Dismissed")
+        )
 
 
 # --- Writing suspensions -------------------------------------------------------------------
@@ -380,7 +413,7 @@ class WritingSuspensionAdmin(PrivateFieldsMixin, admin.ModelAdmin):
         if not change:
             if obj.user.is_staff or obj.user.is_superuser:
                 # Reached only by a hand-made POST: the form below refuses staff.
-                raise ValidationError("Staff accounts cannot be suspended from writing.")
+                raise ValidationError(gettext("Staff accounts cannot be suspended from writing."))
             obj.created_by = request.user
         super().save_model(request, obj, form, change)
 
@@ -392,20 +425,28 @@ class WritingSuspensionAdmin(PrivateFieldsMixin, admin.ModelAdmin):
                 def clean_user(self):
                     user = self.cleaned_data["user"]
                     if user.is_staff or user.is_superuser:
-                        raise ValidationError("Staff accounts cannot be suspended from writing.")
+                        raise ValidationError(
+                            gettext("Staff accounts cannot be suspended from writing.")
+                        )
                     # The form leaves out lifted_at, so Django skips the partial
                     # unique constraint's check: make it here.
                     if WritingSuspension.objects.active().filter(user=user).exists():
-                        raise ValidationError("This person is already suspended from writing.")
+                        raise ValidationError(
+                            gettext("This person is already suspended from writing.")
+                        )
                     return user
 
             return SuspensionForm
         return form
 
-    @admin.action(description="Lift the selected suspensions", permissions=["change"])
+    @admin.action(description=_("Lift the selected suspensions"), permissions=["change"])
     def lift_selected(self, request, queryset) -> None:
         lifted = sum(
             protection.do_lift_suspension(suspension, request.user)
             for suspension in queryset[:ACTION_LIMIT]
         )
-        self.message_user(request, f"Lifted {lifted} suspension(s).", messages.SUCCESS)
+        self.message_user(
+            request,
+            gettext("Lifted %(count)s suspension(s).") % {"count": lifted},
+            messages.SUCCESS,
+        )

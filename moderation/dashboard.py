@@ -45,9 +45,12 @@ def queue_dashboard() -> QueueDashboard:
     )
     escalated = ModerationItem.objects.filter(status=ModerationItem.Status.ESCALATED).count()
     return QueueDashboard(
-        depth_by_kind=[(kind.label, pending.get(kind.value, 0)) for kind in ModerationItem.Kind],
+        depth_by_kind=[
+            (str(kind.label), pending.get(kind.value, 0)) for kind in ModerationItem.Kind
+        ],
         pending_by_kind=[
-            (kind.value, kind.label, pending.get(kind.value, 0)) for kind in ModerationItem.Kind
+            (kind.value, str(kind.label), pending.get(kind.value, 0))
+            for kind in ModerationItem.Kind
         ],
         pending_total=sum(pending.values()),
         oldest_pending_at=oldest,

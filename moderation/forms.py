@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from django import forms
 from django.db.models import Model
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from moderation.models import ModerationItem, ScreeningRule
 from moderation.screening import TEXT_SCOPES
+from penpals.text import grouped_lazy, interpolate_lazy
 
 TRY_TEXT_MAX_LENGTH = 20_000
 
@@ -20,8 +23,9 @@ class TryRulesForm(forms.Form):
         # Screen exactly what was pasted: hit positions count every character.
         strip=False,
         error_messages={
-            "max_length": (
-                f"Paste at most {TRY_TEXT_MAX_LENGTH:,} characters (this text has %(show_value)s)."
+            "max_length": interpolate_lazy(
+                _("Paste at most %(limit)s characters (this text has %%(show_value)s)."),
+                {"limit": grouped_lazy(TRY_TEXT_MAX_LENGTH)},
             )
         },
     )
@@ -32,8 +36,8 @@ class TryRulesForm(forms.Form):
     facility: forms.ModelChoiceField[Model] = forms.ModelChoiceField(
         queryset=None,  # set in __init__
         required=False,
-        empty_label="No facility (global rules only)",
-        help_text="A facility's own rules add to the global ones.",
+        empty_label=_("No facility (global rules only)"),
+        help_text=_("A facility's own rules add to the global ones."),
     )
 
     def __init__(self, *args, **kwargs) -> None:
@@ -55,25 +59,25 @@ class DecisionForm(forms.Form):
 
     decision = forms.ChoiceField(
         choices=[
-            ("approve", "Approve"),
-            ("reject", "Reject"),
-            ("escalate", "Escalate to an admin"),
+            ("approve", _("Approve")),
+            ("reject", _("Reject")),
+            ("escalate", _("Escalate to an admin")),
         ],
-        error_messages={"required": "Choose Approve, Reject or Escalate."},
+        error_messages={"required": _("Choose Approve, Reject or Escalate.")},
     )
     # Numbered on the page: the keyboard picks a reason by its number.
     reason_code = forms.ChoiceField(
         choices=ModerationItem.Reason.choices,
         required=False,
         widget=forms.RadioSelect,
-        label="Reason (for a rejection)",
+        label=_("Reason (for a rejection)"),
     )
     note = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
         required=False,
         max_length=2000,
-        label="Note",
-        help_text=(
+        label=_("Note"),
+        help_text=_(
             "A rejection's note is shown to the person whose content is rejected (optional). "
             "An escalation's note tells the admin why (required)."
         ),
@@ -85,9 +89,9 @@ class DecisionForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         if cleaned.get("decision") == "reject" and not cleaned.get("reason_code"):
-            self.add_error("reason_code", "Choose the reason for the rejection.")
+            self.add_error("reason_code", gettext("Choose the reason for the rejection."))
         if cleaned.get("decision") == "escalate" and not cleaned.get("note", "").strip():
-            self.add_error("note", "Say why you escalate the item.")
+            self.add_error("note", gettext("Say why you escalate the item."))
         return cleaned
 
 
@@ -97,14 +101,14 @@ class BulkDecisionForm(forms.Form):
     reason_code = forms.ChoiceField(
         choices=[("", "—"), *ModerationItem.Reason.choices],
         required=False,
-        label="Reason",
+        label=_("Reason"),
     )
     note = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
         required=False,
         max_length=2000,
-        label="Note to the senders",
-        help_text="Optional. Shown to every person whose content is rejected.",
+        label=_("Note to the senders"),
+        help_text=_("Optional. Shown to every person whose content is rejected."),
     )
 
     def __init__(self, *args, is_rejection: bool, **kwargs) -> None:
@@ -118,5 +122,5 @@ class BulkDecisionForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         if self.is_rejection and not cleaned.get("reason_code"):
-            self.add_error("reason_code", "Choose the reason for the rejection.")
+            self.add_error("reason_code", gettext("Choose the reason for the rejection."))
         return cleaned

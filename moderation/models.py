@@ -8,6 +8,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from moderation.languages import LANGUAGE_CHOICES
 from moderation.screening import RuleError, RuleSpec, compile_rule
@@ -17,14 +18,14 @@ from penpals.emails import normalize_email, normalize_person_name
 class FlagCategory(models.TextChoices):
     """What a screening hit is about: a rule's category, an item's flags."""
 
-    MONEY = "money", "Money request"
-    CONTACT = "contact", "Contact details"
-    EXPLICIT = "explicit", "Explicit content"
-    THREAT = "threat", "Threat or violence"
-    CONTRABAND = "contraband", "Contraband"
-    ESCAPE = "escape", "Escape or code"
-    HATE = "hate", "Hate speech"
-    OTHER = "other", "Other"
+    MONEY = "money", _("Money request")
+    CONTACT = "contact", _("Contact details")
+    EXPLICIT = "explicit", _("Explicit content")
+    THREAT = "threat", _("Threat or violence")
+    CONTRABAND = "contraband", _("Contraband")
+    ESCAPE = "escape", _("Escape or code")
+    HATE = "hate", _("Hate speech")
+    OTHER = "other", _("Other")
 
 
 class ModerationItemQuerySet(models.QuerySet):
@@ -44,28 +45,28 @@ class ModerationItem(models.Model):
     """
 
     class Kind(models.TextChoices):
-        PROFILE = "profile", "New profile"
-        PROFILE_CHANGE = "profile_change", "Profile change"
-        PHOTO = "photo", "Photo"
-        LETTER_OUT = "letter_out", "Letter out"
-        LETTER_IN = "letter_in", "Letter in"
-        REPORT = "report", "Report"
+        PROFILE = "profile", _("New profile")
+        PROFILE_CHANGE = "profile_change", _("Profile change")
+        PHOTO = "photo", _("Photo")
+        LETTER_OUT = "letter_out", _("Letter out")
+        LETTER_IN = "letter_in", _("Letter in")
+        REPORT = "report", _("Report")
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        APPROVED = "approved", "Approved"
-        REJECTED = "rejected", "Rejected"
-        ESCALATED = "escalated", "Escalated"
-        WITHDRAWN = "withdrawn", "Withdrawn"
+        PENDING = "pending", _("Pending")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+        ESCALATED = "escalated", _("Escalated")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
 
     class Reason(models.TextChoices):
-        MONEY = "money", "Money request"
-        CONTACT = "contact", "Contact details"
-        EXPLICIT = "explicit", "Explicit content"
-        THREAT = "threat", "Threat"
-        CONTRABAND = "contraband", "Contraband"
-        FACILITY_RULE = "facility_rule", "Facility rule"
-        OTHER = "other", "Other"
+        MONEY = "money", _("Money request")
+        CONTACT = "contact", _("Contact details")
+        EXPLICIT = "explicit", _("Explicit content")
+        THREAT = "threat", _("Threat")
+        CONTRABAND = "contraband", _("Contraband")
+        FACILITY_RULE = "facility_rule", _("Facility rule")
+        OTHER = "other", _("Other")
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, related_name="+")
@@ -81,10 +82,10 @@ class ModerationItem(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     risk_score = models.PositiveIntegerField(default=0)
     flags = models.JSONField(
-        default=list, blank=True, help_text="Category codes of screening hits."
+        default=list, blank=True, help_text=_("Category codes of screening hits.")
     )
     summary = models.CharField(
-        max_length=300, blank=True, help_text="What the moderator needs to know at a glance."
+        max_length=300, blank=True, help_text=_("What the moderator needs to know at a glance.")
     )
     claimed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -95,7 +96,9 @@ class ModerationItem(models.Model):
     )
     decided_at = models.DateTimeField(null=True, blank=True)
     reason_code = models.CharField(max_length=16, choices=Reason.choices, blank=True)
-    note = models.TextField(blank=True, help_text="Shown to the person whose content was rejected.")
+    note = models.TextField(
+        blank=True, help_text=_("Shown to the person whose content was rejected.")
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = ModerationItemQuerySet.as_manager()
@@ -201,20 +204,20 @@ class ScreeningRule(models.Model):
     Category = FlagCategory
 
     class PatternType(models.TextChoices):
-        KEYWORDS = "keywords", "Keywords (one per line)"
-        REGEX = "regex", "Regular expression (RE2)"
+        KEYWORDS = "keywords", _("Keywords (one per line)")
+        REGEX = "regex", _("Regular expression (RE2)")
 
     class Action(models.TextChoices):
-        FLAG = "flag", "Flag for the moderator"
-        HOLD = "hold", "Hold for review"
-        REJECT = "reject", "Reject"
+        FLAG = "flag", _("Flag for the moderator")
+        HOLD = "hold", _("Hold for review")
+        REJECT = "reject", _("Reject")
 
     class Scope(models.TextChoices):
-        ALL = "all", "Letters both ways and profile text"
-        LETTERS = "letters", "Letters both ways"
-        OUTBOUND = "outbound", "Outbound letters (to inmates)"
-        INBOUND = "inbound", "Inbound letters (from inmates)"
-        PROFILE = "profile", "Profile text"
+        ALL = "all", _("Letters both ways and profile text")
+        LETTERS = "letters", _("Letters both ways")
+        OUTBOUND = "outbound", _("Outbound letters (to inmates)")
+        INBOUND = "inbound", _("Inbound letters (from inmates)")
+        PROFILE = "profile", _("Profile text")
 
     name = models.CharField(max_length=120)
     category = models.CharField(max_length=16, choices=Category.choices)
@@ -222,7 +225,7 @@ class ScreeningRule(models.Model):
         max_length=10, choices=PatternType.choices, default=PatternType.KEYWORDS
     )
     pattern = models.TextField(
-        help_text=(
+        help_text=_(
             "Keywords: one word or phrase per line; case, accents and separators are "
             "ignored, whole words only, a trailing * matches any ending. Regular "
             "expression: RE2 syntax (no look-around or back-references), matched "
@@ -237,13 +240,13 @@ class ScreeningRule(models.Model):
         blank=True,
         on_delete=models.CASCADE,
         related_name="screening_rules",
-        help_text="Leave empty for a rule that applies to every facility.",
+        help_text=_("Leave empty for a rule that applies to every facility."),
     )
     language = models.CharField(
         max_length=8,
         choices=LANGUAGE_CHOICES,
         blank=True,
-        help_text=(
+        help_text=_(
             "The language the rule is written for; leave empty for a rule that reads any "
             "language (phone numbers, addresses). A letter in a language no rule is written "
             "for is marked not machine-screened and always goes to a person."
@@ -299,12 +302,12 @@ class Report(models.Model):
     moderation item (kind "report"); what staff do about it is decided there."""
 
     class Reason(models.TextChoices):
-        MONEY = "money", "Asks for money or gifts"
-        CONTACT = "contact", "Shares or asks for contact details"
-        EXPLICIT = "explicit", "Sexual or explicit content"
-        THREAT = "threat", "Threatening or harassing"
-        SCAM = "scam", "Looks like a scam"
-        OTHER = "other", "Something else"
+        MONEY = "money", _("Asks for money or gifts")
+        CONTACT = "contact", _("Shares or asks for contact details")
+        EXPLICIT = "explicit", _("Sexual or explicit content")
+        THREAT = "threat", _("Threatening or harassing")
+        SCAM = "scam", _("Looks like a scam")
+        OTHER = "other", _("Something else")
 
     reporter = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
@@ -356,7 +359,7 @@ class NoContactOrder(models.Model):
     # What the checks compare, kept by save(): penpals.emails's normalised forms.
     email_normalized = models.CharField(max_length=254, blank=True, editable=False)
     name_normalized = models.CharField(max_length=200, blank=True, editable=False)
-    note = models.TextField(blank=True, help_text="Why, for staff only.")
+    note = models.TextField(blank=True, help_text=_("Why, for staff only."))
     is_active = models.BooleanField(default=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
@@ -421,18 +424,18 @@ class ProtectionRequest(models.Model):
     """
 
     class Relationship(models.TextChoices):
-        SELF = "self", "I was harmed by this person"
-        ADVOCATE = "advocate", "I am asking for someone who was harmed (advocate or family)"
+        SELF = "self", _("I was harmed by this person")
+        ADVOCATE = "advocate", _("I am asking for someone who was harmed (advocate or family)")
 
     class Ask(models.TextChoices):
-        NO_CONTACT = "no_contact", "This person must never be able to contact me (or them)"
-        REVIEW = "review", "Review the profile: it should not be listed"
+        NO_CONTACT = "no_contact", _("This person must never be able to contact me (or them)")
+        REVIEW = "review", _("Review the profile: it should not be listed")
 
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        NO_CONTACT_ORDER = "no_contact_order", "No-contact order recorded"
-        PROFILE_PAUSED = "profile_paused", "Profile paused"
-        DISMISSED = "dismissed", "Dismissed"
+        OPEN = "open", _("Open")
+        NO_CONTACT_ORDER = "no_contact_order", _("No-contact order recorded")
+        PROFILE_PAUSED = "profile_paused", _("Profile paused")
+        DISMISSED = "dismissed", _("Dismissed")
 
     profile = models.ForeignKey(
         "profiles.InmateProfile",
@@ -444,7 +447,9 @@ class ProtectionRequest(models.Model):
     profile_description = models.CharField(
         max_length=300,
         blank=True,
-        help_text="The person's name and facility, when the request did not come from a profile.",
+        help_text=_(
+            "The person's name and facility, when the request did not come from a profile."
+        ),
     )
     relationship = models.CharField(max_length=10, choices=Relationship.choices)
     ask = models.CharField(max_length=12, choices=Ask.choices)
@@ -499,7 +504,7 @@ class WritingSuspension(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="writing_suspensions"
     )
-    reason = models.TextField(help_text="Why, for staff only.")
+    reason = models.TextField(help_text=_("Why, for staff only."))
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -526,7 +531,7 @@ class WritingSuspension(models.Model):
                 fields=["user"],
                 condition=models.Q(lifted_at__isnull=True),
                 name="moderation_one_active_suspension",
-                violation_error_message="This person is already suspended from writing.",
+                violation_error_message=_("This person is already suspended from writing."),
             ),
         ]
         indexes = [

@@ -24,6 +24,7 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.translation import gettext, gettext_noop
 
 from moderation import registry
 from moderation.models import ModerationItem, NoContactOrder, ProtectionRequest, WritingSuspension
@@ -42,7 +43,7 @@ SUMMARY_PREFIX = "Protection request"
 # person asking for protection must never be turned away by an outage.
 RATE_LIMIT_REQUESTS = 5
 RATE_LIMIT_WINDOW_SECONDS = 60 * 60
-RATE_LIMITED_MESSAGE = (
+RATE_LIMITED_MESSAGE = gettext_noop(
     "We have received several requests from your connection in the last hour. "
     "Please try again later, or email the Penpals team directly."
 )
@@ -153,7 +154,8 @@ def _locked_open_request(protection_request: ProtectionRequest) -> ProtectionReq
     locked = ProtectionRequest.objects.select_for_update().get(pk=protection_request.pk)
     if locked.status != ProtectionRequest.Status.OPEN:
         raise ProtectionRefused(
-            f"Request #{locked.pk} was already handled: {locked.get_status_display().lower()}."
+            gettext("Request #%(pk)s was already handled: %(status)s.")
+            % {"pk": locked.pk, "status": locked.get_status_display().lower()}
         )
     return locked
 
@@ -185,12 +187,16 @@ def do_grant_no_contact_order(protection_request: ProtectionRequest, staff) -> N
     protection_request = _locked_open_request(protection_request)
     if protection_request.profile_id is None:
         raise ProtectionRefused(
-            f"Request #{protection_request.pk} names no profile: choose the profile on the "
-            "request first, then record the order."
+            gettext(
+                "Request #%(pk)s names no profile: choose the profile on the "
+                "request first, then record the order."
+            )
+            % {"pk": protection_request.pk}
         )
     if not protection_request.order_name and not protection_request.order_email:
         raise ProtectionRefused(
-            f"Request #{protection_request.pk} gives no name or email of the person to protect."
+            gettext("Request #%(pk)s gives no name or email of the person to protect.")
+            % {"pk": protection_request.pk}
         )
     order = NoContactOrder.objects.create(
         profile_id=protection_request.profile_id,
@@ -230,8 +236,8 @@ def do_pause_requested_profile(protection_request: ProtectionRequest, staff):
     protection_request = _locked_open_request(protection_request)
     if protection_request.profile_id is None:
         raise ProtectionRefused(
-            f"Request #{protection_request.pk} names no profile: choose the profile on the "
-            "request first."
+            gettext("Request #%(pk)s names no profile: choose the profile on the request first.")
+            % {"pk": protection_request.pk}
         )
     profile = pause_profile(protection_request.profile, staff)
     _resolve(
@@ -277,10 +283,12 @@ def check_suspend_writer(user, staff, reason: str) -> WritingSuspension:
     """Stop `user` writing letters. Their letters stay as they are, visible to
     staff. Suspending someone already suspended returns the active suspension."""
     if user.is_staff or user.is_superuser:
-        raise ProtectionRefused("Staff accounts do not write letters; there is nothing to suspend.")
+        raise ProtectionRefused(
+            gettext("Staff accounts do not write letters; there is nothing to suspend.")
+        )
     reason = reason.strip()
     if not reason:
-        raise ProtectionRefused("Say why the account is suspended.")
+        raise ProtectionRefused(gettext("Say why the account is suspended."))
     # The unique constraint allows one active suspension: lock the user so two
     # staff suspending at once make one.
     type(user).objects.select_for_update().filter(pk=user.pk).first()

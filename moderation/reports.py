@@ -14,11 +14,14 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import formats
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from moderation import registry
 from moderation.links import admin_url
 from moderation.models import ModerationItem, Report, ScreeningRule
 from moderation.services import submit_for_review
+from penpals.text import grouped
 
 REPORT_DETAILS_MAX_LENGTH = 4000
 
@@ -56,10 +59,10 @@ def facility_of(target):
 
 def already_reported_message(report: Report) -> str:
     day = formats.date_format(report.created_at, "j F Y")
-    return (
-        f"You already reported this on {day}. The Penpals team will look at it; "
+    return gettext(
+        "You already reported this on %(day)s. The Penpals team will look at it; "
         "reporting it again does not change its place in the queue."
-    )
+    ) % {"day": day}
 
 
 def existing_report(reporter, target) -> Report | None:
@@ -78,11 +81,12 @@ def check_report(reporter, target, reason: str, details: str = "") -> Report:
     access helper): this function trusts it. One report per person and thing.
     """
     if reason not in Report.Reason.values:
-        raise ReportRefused("Choose the reason that fits best.")
+        raise ReportRefused(gettext("Choose the reason that fits best."))
     details = details.replace("\x00", "").strip()
     if len(details) > REPORT_DETAILS_MAX_LENGTH:
         raise ReportRefused(
-            f"Please keep the details under {REPORT_DETAILS_MAX_LENGTH:,} characters."
+            gettext("Please keep the details under %(limit)s characters.")
+            % {"limit": grouped(REPORT_DETAILS_MAX_LENGTH)}
         )
     with transaction.atomic():
         earlier = existing_report(reporter, target)
@@ -107,7 +111,7 @@ class ReportForm(forms.Form):
 
     reason = forms.ChoiceField(choices=Report.Reason.choices, widget=forms.RadioSelect)
     details = forms.CharField(
-        label="Anything else we should know (optional)",
+        label=_("Anything else we should know (optional)"),
         required=False,
         max_length=REPORT_DETAILS_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 5}),
@@ -116,7 +120,9 @@ class ReportForm(forms.Form):
     def __init__(self, *args, question: str, privacy_note: str, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["reason"].label = question
-        self.fields["details"].help_text = f"Only the Penpals team reads this. {privacy_note}"
+        self.fields["details"].help_text = gettext("Only the Penpals team reads this. %(note)s") % {
+            "note": privacy_note
+        }
 
 
 def file_report(form: ReportForm, reporter, target) -> bool:
@@ -207,7 +213,7 @@ def register() -> None:
         get_user_model(),
         registry.Subject(
             name_of=lambda user: user.public_name,
-            label_of=lambda user: f"User: {user.public_name}",
+            label_of=lambda user: gettext("User: %(name)s") % {"name": user.public_name},
             writer_of=lambda user: user,
         ),
     )

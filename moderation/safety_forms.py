@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from moderation.models import NoContactOrder, ProtectionRequest
-from penpals.text import NameField
+from penpals.text import NameField, grouped_lazy, interpolate_lazy
 
 DETAILS_MAX_LENGTH = 4000
 
@@ -19,44 +21,51 @@ class ProtectionRequestForm(forms.Form):
     page's link), never taken from the form."""
 
     profile_description = forms.CharField(
-        label="Who is it about?",
+        label=_("Who is it about?"),
         max_length=300,
         required=False,
-        help_text="Their name as listed and the facility, if you know it.",
+        help_text=_("Their name as listed and the facility, if you know it."),
     )
     relationship = forms.ChoiceField(
-        label="Who is asking?",
+        label=_("Who is asking?"),
         choices=ProtectionRequest.Relationship.choices,
         widget=forms.RadioSelect,
     )
     ask = forms.ChoiceField(
-        label="What do you ask?",
+        label=_("What do you ask?"),
         choices=ProtectionRequest.Ask.choices,
         widget=forms.RadioSelect,
     )
-    requester_name = NameField(label="Your name", max_length=200)
+    requester_name = NameField(label=_("Your name"), max_length=200)
     requester_email = forms.EmailField(
-        label="Your email address",
-        help_text="We send you a confirmation, and write only if we need to ask you something.",
+        label=_("Your email address"),
+        help_text=_("We send you a confirmation, and write only if we need to ask you something."),
     )
     protected_name = NameField(
-        label="Name of the person you are asking for",
+        label=_("Name of the person you are asking for"),
         max_length=200,
         required=False,
-        help_text="Only if you are asking for someone else.",
+        help_text=_("Only if you are asking for someone else."),
     )
     protected_email = forms.EmailField(
-        label="Their email address",
+        label=_("Their email address"),
         required=False,
-        help_text="Only if you are asking for someone else; it lets us block letters from it too.",
+        help_text=_(
+            "Only if you are asking for someone else; it lets us block letters from it too."
+        ),
     )
     details = forms.CharField(
-        label="Anything else we should know (optional)",
+        label=_("Anything else we should know (optional)"),
         max_length=DETAILS_MAX_LENGTH,
         required=False,
         widget=forms.Textarea(attrs={"rows": 5}),
-        help_text="You do not need to explain what happened.",
-        error_messages={"max_length": f"Please keep this under {DETAILS_MAX_LENGTH:,} characters."},
+        help_text=_("You do not need to explain what happened."),
+        error_messages={
+            "max_length": interpolate_lazy(
+                _("Please keep this under %(limit)s characters."),
+                {"limit": grouped_lazy(DETAILS_MAX_LENGTH)},
+            )
+        },
     )
     # A honeypot: a hidden input no person sees or fills, which form-filling bots do.
     website = forms.CharField(required=False, widget=forms.HiddenInput)
@@ -81,7 +90,7 @@ class ProtectionRequestForm(forms.Form):
         if self.profile is None and not cleaned.get("profile_description", "").strip():
             self.add_error(
                 "profile_description",
-                "Tell us the person's name and, if you know it, the facility.",
+                gettext("Tell us the person's name and, if you know it, the facility."),
             )
         if (
             cleaned.get("relationship") == ProtectionRequest.Relationship.ADVOCATE
@@ -91,7 +100,7 @@ class ProtectionRequestForm(forms.Form):
         ):
             self.add_error(
                 "protected_name",
-                "Give the name (or email address) of the person the order should protect.",
+                gettext("Give the name (or email address) of the person the order should protect."),
             )
         return cleaned
 
@@ -121,9 +130,9 @@ class LiaisonNoContactOrderForm(forms.ModelForm):
         # compares it with display names cleaned the same way.
         field_classes = {"name": NameField}
         labels = {
-            "name": "Name of the person who must not write",
-            "email": "Their email address",
-            "note": "Why (seen only by the Penpals team and your facility)",
+            "name": _("Name of the person who must not write"),
+            "email": _("Their email address"),
+            "note": _("Why (seen only by the Penpals team and your facility)"),
         }
         widgets = {"note": forms.Textarea(attrs={"rows": 3})}
 
@@ -131,7 +140,7 @@ class LiaisonNoContactOrderForm(forms.ModelForm):
         super().clean()
         cleaned = self.cleaned_data
         if not cleaned.get("name", "").strip() and not cleaned.get("email"):
-            raise forms.ValidationError("Give a name, an email address, or both.")
+            raise forms.ValidationError(gettext("Give a name, an email address, or both."))
         return cleaned
 
 
@@ -139,7 +148,7 @@ class SuspensionReasonForm(forms.Form):
     """The intermediate page of the "suspend the writer" admin action."""
 
     reason = forms.CharField(
-        label="Why is this account suspended from writing? (staff only)",
+        label=_("Why is this account suspended from writing? (staff only)"),
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
     )

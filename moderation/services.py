@@ -10,6 +10,8 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from moderation import registry
 from moderation.models import ModerationDecision, ModerationItem
@@ -59,17 +61,17 @@ class StaleVersion(Exception):
 
 # What changed, in the moderator's words, per kind of item.
 _STALE_MESSAGES = {
-    ModerationItem.Kind.PROFILE: (
+    ModerationItem.Kind.PROFILE: _(
         "This profile changed while you were reading it. Review the new version."
     ),
-    ModerationItem.Kind.PROFILE_CHANGE: (
+    ModerationItem.Kind.PROFILE_CHANGE: _(
         "This profile changed while you were reading it. Review the new version."
     ),
-    ModerationItem.Kind.PHOTO: (
+    ModerationItem.Kind.PHOTO: _(
         "This photo changed while you were looking at it. Review the new version."
     ),
 }
-_STALE_MESSAGE = "This item changed while you were reading it. Review the new version."
+_STALE_MESSAGE = _("This item changed while you were reading it. Review the new version.")
 
 
 def current_version(item: ModerationItem) -> str:
@@ -119,13 +121,16 @@ def do_decide(
     # An escalated item waits for an admin's decision; anything else is final.
     is_escalated = item.status == ModerationItem.Status.ESCALATED
     if item.status != ModerationItem.Status.PENDING and not is_escalated:
-        raise AlreadyDecided(f"This item was already {item.get_status_display().lower()}.")
+        raise AlreadyDecided(
+            gettext("This item was already %(status)s.")
+            % {"status": item.get_status_display().lower()}
+        )
     if is_escalated and not moderator.is_superuser:
-        raise AlreadyDecided("This item was escalated: an admin decides it.")
+        raise AlreadyDecided(gettext("This item was escalated: an admin decides it."))
     if is_versioned and version != seen_version:
-        raise StaleVersion(_STALE_MESSAGES.get(item.kind, _STALE_MESSAGE))
+        raise StaleVersion(str(_STALE_MESSAGES.get(item.kind, _STALE_MESSAGE)))
     if not approve and not reason_code:
-        raise ValidationError("A rejection needs a reason.")
+        raise ValidationError(gettext("A rejection needs a reason."))
     item.status = ModerationItem.Status.APPROVED if approve else ModerationItem.Status.REJECTED
     item.decided_by = moderator
     item.decided_at = timezone.now()
@@ -148,9 +153,12 @@ def do_escalate(item_id: int, moderator, *, note: str) -> ModerationItem:
     The note is for the admin (kept in the decision), not for the sender."""
     item = ModerationItem.objects.select_for_update().get(pk=item_id)
     if item.status != ModerationItem.Status.PENDING:
-        raise AlreadyDecided(f"This item was already {item.get_status_display().lower()}.")
+        raise AlreadyDecided(
+            gettext("This item was already %(status)s.")
+            % {"status": item.get_status_display().lower()}
+        )
     if not note.strip():
-        raise ValidationError("Say why you escalate the item.")
+        raise ValidationError(gettext("Say why you escalate the item."))
     item.status = ModerationItem.Status.ESCALATED
     item.claimed_by = None
     item.claimed_until = None
