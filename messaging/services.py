@@ -537,7 +537,7 @@ def rejection_reason_label(letter: Letter) -> str:
     if not letter.rejection_reason:
         return ""
     try:
-        return ModerationItem.Reason(letter.rejection_reason).label
+        return str(ModerationItem.Reason(letter.rejection_reason).label)
     except ValueError:
         return letter.rejection_reason
 
