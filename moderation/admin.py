@@ -146,7 +146,7 @@ class StatusFilter(admin.SimpleListFilter):
             # Escalated items wait for an admin: the filter is theirs.
             if status != ModerationItem.Status.ESCALATED or request.user.is_superuser
         ]
-        return [*statuses, (self.ALL, "All")]
+        return [*statuses, (self.ALL, gettext("All"))]
 
     def value(self):
         return super().value() or ModerationItem.Status.PENDING

@@ -138,7 +138,7 @@ class ReportAdmin(PrivateFieldsMixin, admin.ModelAdmin):
 
     @admin.display(description=_("reporter"), ordering="reporter__display_name")
     def reporter_name(self, report: Report) -> str:
-        return report.reporter.public_name if report.reporter else "(deleted account)"
+        return report.reporter.public_name if report.reporter else gettext("(deleted account)")
 
     @admin.display(description=_("review"))
     def review_status(self, report: WithAnnotations[Report, ReviewOfReport]) -> str:

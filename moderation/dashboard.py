@@ -56,7 +56,11 @@ def queue_dashboard() -> QueueDashboard:
         oldest_pending_at=oldest,
         decisions_today=[
             # As User.__str__ names a moderator: never their email.
-            (name or (gettext("Member #%(pk)s") % {"pk": pk} if pk else "(deleted account)"), count)
+            (
+                name
+                or (gettext("Member #%(pk)s") % {"pk": pk} if pk else gettext("(deleted account)")),
+                count,
+            )
             for name, pk, count in decisions
         ],
         reports_open=pending.get(ModerationItem.Kind.REPORT, 0),
