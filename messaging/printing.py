@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import mimetypes
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -68,12 +69,27 @@ def batch_letters(batch: PrintBatch) -> list[Letter]:
     )
 
 
+@dataclass(frozen=True)
+class PrintedSheet:
+    """One letter as printed: the header and the reply instructions around
+    it are in the language of the person it goes to (the letter itself is
+    as written)."""
+
+    letter: Letter
+    language: str
+
+
 def print_context(batch: PrintBatch) -> dict:
+    letters = batch_letters(batch)
     return {
         "batch": batch,
         "facility": batch.facility,
         "address_lines": batch.facility.postal_address_lines(),
-        "letters": batch_letters(batch),
+        "letters": letters,
+        "sheets": [
+            PrintedSheet(letter, letter.correspondence.profile.reading_language)
+            for letter in letters
+        ],
     }
 
 

@@ -350,6 +350,15 @@ class InmateProfile(models.Model):
         return self.status in self.LISTED_STATUSES
 
     @property
+    def reading_language(self) -> str:
+        """The site language of what Penpals prints for this person (letters'
+        headers, reply instructions): their first language when the site
+        speaks it, else the site's default."""
+        first = self.languages[0] if self.languages else ""
+        spoken = {code for code, _name in settings.LANGUAGES}
+        return first if first in spoken else settings.LANGUAGE_CODE
+
+    @property
     def age(self) -> int:
         today = timezone.localdate()
         born = self.date_of_birth

@@ -363,3 +363,29 @@ def test_the_batch_page_updates_the_status_in_place_not_by_reloading(liaison_cli
     assert f'data-pdf-status-url="{print_url("batch_pdf_status", batch)}"' in page
     assert "js/batch_pdf_status.js" in page
     assert 'http-equiv="refresh"' not in page
+
+
+# --- The language of each sheet ---------------------------------------------------------------
+
+
+def test_each_sheet_is_in_the_language_of_the_person_it_goes_to(liaison_client, liaison, facility):
+    pen_pal = PenPalFactory(display_name="Rosa")
+    approved_letter(facility, pen_pal, languages=["es", "en"], inmate_number="R-ES-1")
+    approved_letter(facility, pen_pal, languages=["en", "es"], inmate_number="R-EN-1")
+    # French is not a site language: that sheet falls back to the site's default.
+    approved_letter(facility, pen_pal, languages=["fr"], inmate_number="R-FR-1")
+    batch = check_create_print_batch(liaison, facility, None, uuid.uuid4())
+
+    html = liaison_client.get(print_url("batch_print", batch)).content.decode()
+
+    sheets = re.findall(r'<article class="printed-letter" lang="(\w+)"(.*?)</article>', html, re.S)
+    by_number = {re.search(r"R-(\w\w)-1", body).group(1): lang for lang, body in sheets}
+    assert by_number == {"ES": "es", "EN": "en", "FR": "en"}
+    # Django's own Spanish catalogue already names the month on a Spanish sheet.
+    month_es = timezone.localtime(batch.created_at).strftime("%m")
+    spanish = next(body for lang, body in sheets if lang == "es")
+    english = next(body for lang, body in sheets if lang == "en")
+    months_es = ["enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto",
+                 "septiembre", "octubre", "noviembre", "diciembre"]  # fmt: skip
+    assert months_es[int(month_es) - 1] in spanish
+    assert months_es[int(month_es) - 1] not in english
