@@ -290,6 +290,7 @@ def _return_to_review(letter: Letter, alert: str) -> None:
         summary=f"{EVASION_SUMMARY}. {_review_summary(letter)}",
         risk_score=risk,
         flags=categories,
+        language=screening.get("language", ""),
     )
 
 
@@ -453,6 +454,7 @@ def screen_letter(letter_id: int) -> None:
             summary=summary,
             risk_score=risk,
             flags=categories,
+            language=result.language.code,
         )
         auto_approve = (
             facility.screening_mode == Facility.ScreeningMode.FLAGGED_ONLY

@@ -31,6 +31,7 @@ from django.views.decorators.http import require_POST
 from moderation import registry
 from moderation.active_rules import screen_text
 from moderation.forms import BulkDecisionForm, DecisionForm, TryRulesForm
+from moderation.languages import LANGUAGE_NAMES
 from moderation.links import admin_url
 from moderation.models import FlagCategory, ModerationItem, ScreeningRule
 from moderation.paginator import EstimatedCountPaginator
@@ -45,6 +46,7 @@ from moderation.services import (
     next_item,
 )
 from penpals.admin_privacy import PrivateFieldsMixin
+from penpals.models import READABLE_LANGUAGES
 
 # A confirmation page lists at most this many items; a bigger selection is
 # refused rather than decided blind.
@@ -196,6 +198,24 @@ class AgeFilter(admin.SimpleListFilter):
         return queryset
 
 
+class LanguageFilter(admin.SimpleListFilter):
+    """A letter's language as screening detected it (moderation_pending_language)."""
+
+    title = _("language")
+    parameter_name = "language"
+    MINE = "mine"
+
+    def lookups(self, request, model_admin):
+        return [(self.MINE, gettext("Letters in languages I read")), *READABLE_LANGUAGES]
+
+    def queryset(self, request, queryset):
+        if self.value() == self.MINE:
+            return queryset.filter(language__in=request.user.languages_read)
+        if self.value() in LANGUAGE_NAMES:
+            return queryset.filter(language=self.value())
+        return queryset
+
+
 class ClaimFilter(admin.SimpleListFilter):
     title = _("claimed")
     parameter_name = "claimed"
@@ -307,7 +327,15 @@ class ModerationItemAdmin(PrivateFieldsMixin, admin.ModelAdmin):
         "status",
     ]
     list_display_links = ["kind_label"]
-    list_filter = [StatusFilter, "kind", "facility", FlagFilter, AgeFilter, ClaimFilter]
+    list_filter = [
+        StatusFilter,
+        "kind",
+        "facility",
+        FlagFilter,
+        LanguageFilter,
+        AgeFilter,
+        ClaimFilter,
+    ]
     list_select_related = ["facility", "claimed_by"]
     # A page a moderator works through before "Next item" or the next page;
     # 50 rows cost a third more time to render for no faster decisions.

@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from moderation.languages import LANGUAGE_CHOICES
 from moderation.screening import RuleError, RuleSpec, compile_rule
 from penpals.emails import normalize_email, normalize_person_name
+from penpals.models import DEFAULT_READ_LANGUAGE, User
 
 
 class FlagCategory(models.TextChoices):
@@ -87,6 +88,11 @@ class ModerationItem(models.Model):
     summary = models.CharField(
         max_length=300, blank=True, help_text=_("What the moderator needs to know at a glance.")
     )
+    # ISO 639-1 code screening detected in a letter; "" for other kinds and
+    # for items opened before languages were recorded (unknown).
+    language = models.CharField(
+        _("language"), max_length=8, blank=True, default="", choices=LANGUAGE_CHOICES
+    )
     claimed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -158,6 +164,15 @@ class ModerationItem(models.Model):
                 )
                 for category in FlagCategory.values
             ),
+            # "Letters in languages I read" and the language filter, in queue
+            # order; with the kind included, the dashboard's count of pending
+            # items per kind and language (and the oldest) is index-only.
+            models.Index(
+                fields=["language", "-risk_score", "created_at", "id"],
+                include=["kind"],
+                name="moderation_pending_language",
+                condition=models.Q(status="pending"),
+            ),
             # Any other status (escalated, approved, rejected) in queue order,
             # without walking the million decided rows.
             models.Index(
@@ -168,6 +183,26 @@ class ModerationItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} #{self.object_id} ({self.get_status_display()})"
+
+
+def languages_read_by_moderators() -> set[str]:
+    """The codes some active moderator reads, a moderator who listed none
+    counting as reading English only (User.languages_read). One query."""
+    moderator_ids = (
+        User.objects.filter(is_active=True, is_staff=True)
+        .filter(
+            models.Q(is_superuser=True)
+            | models.Q(groups__permissions__codename="view_moderationitem")
+            | models.Q(user_permissions__codename="view_moderationitem")
+        )
+        .values("pk")
+    )
+    read: set[str] = set()
+    for codes in User.objects.filter(pk__in=moderator_ids).values_list(
+        "reads_languages", flat=True
+    ):
+        read.update(codes or [DEFAULT_READ_LANGUAGE])
+    return read
 
 
 class ModerationDecision(models.Model):

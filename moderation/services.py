@@ -18,9 +18,18 @@ from moderation.models import ModerationDecision, ModerationItem
 
 
 def submit_for_review(
-    obj, kind: str, *, facility=None, summary: str = "", risk_score: int = 0, flags=()
+    obj,
+    kind: str,
+    *,
+    facility=None,
+    summary: str = "",
+    risk_score: int = 0,
+    flags=(),
+    language: str = "",
 ) -> ModerationItem:
-    """Open (or refresh) the pending item for `obj`. Call inside the caller's transaction."""
+    """Open (or refresh) the pending item for `obj`. Call inside the caller's
+    transaction. `language` is the ISO 639-1 code screening detected in a
+    letter ("" when unknown or not a letter)."""
     content_type = ContentType.objects.get_for_model(obj)
     item, created = ModerationItem.objects.get_or_create(
         content_type=content_type,
@@ -32,13 +41,15 @@ def submit_for_review(
             "summary": summary[:300],
             "risk_score": risk_score,
             "flags": list(flags),
+            "language": language,
         },
     )
     if not created:
         item.summary = summary[:300]
         item.risk_score = risk_score
         item.flags = list(flags)
-        item.save(update_fields=["summary", "risk_score", "flags"])
+        item.language = language
+        item.save(update_fields=["summary", "risk_score", "flags", "language"])
     return item
 
 

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext_lazy
 
-from penpals.models import User
+from penpals.models import READABLE_LANGUAGES, User
 from penpals.text import NameField
 
 
@@ -29,14 +30,26 @@ class AccountSettingsForm(forms.ModelForm):
             "has_letter_status_emails",
             "has_reply_emails",
             "has_digest_emails",
+            "reads_languages",
         ]
         help_texts = {"display_name": "The name other people see. Not your legal name."}
         field_classes = {"display_name": NameField}
+
+    reads_languages = forms.MultipleChoiceField(
+        label=gettext_lazy("Languages I read"),
+        choices=READABLE_LANGUAGES,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text=gettext_lazy("For moderation: none ticked counts as English only."),
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # A post without the field leaves the saved language as it is.
         self.fields["language"].required = False
+        # Only moderators and admins read letters.
+        if not self.instance.is_staff:
+            del self.fields["reads_languages"]
 
     def clean_display_name(self) -> str:
         return self.cleaned_data["display_name"].strip()

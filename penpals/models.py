@@ -5,6 +5,7 @@ from typing import ClassVar
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
@@ -17,6 +18,41 @@ def language_choices() -> list[tuple[str, str]]:
     """settings.LANGUAGES, read when the field is used: a callable keeps the
     list out of the migrations, so adding a language needs none."""
     return list(settings.LANGUAGES)
+
+
+# The languages screening detects (moderation/languages.py LANGUAGE_CHOICES,
+# which this core app may not import), for the languages a moderator reads;
+# tests/moderation/test_moderator_languages.py keeps the two lists equal.
+READABLE_LANGUAGES = [
+    ("ar", gettext_lazy("Arabic")),
+    ("zh", gettext_lazy("Chinese")),
+    ("nl", gettext_lazy("Dutch")),
+    ("en", gettext_lazy("English")),
+    ("fr", gettext_lazy("French")),
+    ("de", gettext_lazy("German")),
+    ("el", gettext_lazy("Greek")),
+    ("he", gettext_lazy("Hebrew")),
+    ("hi", gettext_lazy("Hindi")),
+    ("it", gettext_lazy("Italian")),
+    ("ja", gettext_lazy("Japanese")),
+    ("ko", gettext_lazy("Korean")),
+    ("la", gettext_lazy("Latin")),
+    ("fa", gettext_lazy("Persian")),
+    ("pl", gettext_lazy("Polish")),
+    ("pt", gettext_lazy("Portuguese")),
+    ("ru", gettext_lazy("Russian")),
+    ("so", gettext_lazy("Somali")),
+    ("es", gettext_lazy("Spanish")),
+    ("sw", gettext_lazy("Swahili")),
+    ("tl", gettext_lazy("Tagalog")),
+    ("tr", gettext_lazy("Turkish")),
+    ("uk", gettext_lazy("Ukrainian")),
+    ("ur", gettext_lazy("Urdu")),
+    ("vi", gettext_lazy("Vietnamese")),
+    ("yo", gettext_lazy("Yoruba")),
+]
+# What a moderator who listed no languages is taken to read.
+DEFAULT_READ_LANGUAGE = "en"
 
 
 class UserManager(BaseUserManager["User"]):
@@ -81,6 +117,15 @@ class User(AbstractBaseUser, PermissionsMixin):
         default="en",
         help_text=gettext_lazy("The language of the pages and of every email we send you."),
     )
+    # Staff only: the letters a moderator can judge (the queue's "Letters in
+    # languages I read", the dashboard's letters no moderator reads).
+    reads_languages = ArrayField(
+        models.CharField(max_length=8, choices=READABLE_LANGUAGES),
+        default=list,
+        blank=True,
+        verbose_name=gettext_lazy("languages I read"),
+        help_text=gettext_lazy("Moderators: none ticked counts as English only."),
+    )
 
     objects = UserManager()
 
@@ -94,6 +139,11 @@ class User(AbstractBaseUser, PermissionsMixin):
         if self.display_name:
             return self.display_name
         return gettext("Member #%(pk)s") % {"pk": self.pk} if self.pk else gettext("New member")
+
+    @property
+    def languages_read(self) -> list[str]:
+        """The codes this moderator reads: English when they listed none."""
+        return list(self.reads_languages) or [DEFAULT_READ_LANGUAGE]
 
     def save(self, *args, **kwargs) -> None:
         self.email = self.email.strip().lower()
