@@ -46,7 +46,7 @@ from moderation.services import (
     next_item,
 )
 from penpals.admin_privacy import PrivateFieldsMixin
-from penpals.models import READABLE_LANGUAGES
+from penpals.languages import READABLE_LANGUAGES
 
 # A confirmation page lists at most this many items; a bigger selection is
 # refused rather than decided blind.

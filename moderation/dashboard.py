@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from moderation.models import ModerationDecision, ModerationItem, languages_read_by_moderators
-from penpals.models import READABLE_LANGUAGES
+from penpals.languages import READABLE_LANGUAGES
 
 LETTER_KINDS = (ModerationItem.Kind.LETTER_OUT, ModerationItem.Kind.LETTER_IN)
 

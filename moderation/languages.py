@@ -24,7 +24,10 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
+from django.utils.translation import gettext
 from lingua import Language, LanguageDetectorBuilder
+
+from penpals.languages import LANGUAGE_NAMES, READABLE_LANGUAGES
 
 CANDIDATES = (
     Language.ENGLISH,
@@ -55,12 +58,9 @@ CANDIDATES = (
     Language.LATIN,
 )
 
-# (ISO 639-1 code, English name), for the rules' language choices.
-LANGUAGE_CHOICES = sorted(
-    ((language.iso_code_639_1.name.lower(), language.name.title()) for language in CANDIDATES),
-    key=lambda choice: choice[1],
-)
-LANGUAGE_NAMES = dict(LANGUAGE_CHOICES)
+# (ISO 639-1 code, name) of CANDIDATES, for the rules' language choices and
+# what moderators see: the one list in core (tests check it matches CANDIDATES).
+LANGUAGE_CHOICES = READABLE_LANGUAGES
 
 # Below this many letters a text's language is not judged at all.
 MIN_LETTERS = 12
@@ -81,7 +81,7 @@ class Detected:
 
     @property
     def name(self) -> str:
-        return LANGUAGE_NAMES.get(self.code, "an unrecognised language")
+        return str(LANGUAGE_NAMES.get(self.code, gettext("an unrecognised language")))
 
 
 UNDETERMINED = Detected("", 0.0)

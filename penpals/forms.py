@@ -3,7 +3,8 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy
 
-from penpals.models import READABLE_LANGUAGES, User
+from penpals.languages import READABLE_LANGUAGES
+from penpals.models import User
 from penpals.text import NameField
 
 

@@ -10,6 +10,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext, gettext_lazy
 
+from penpals.languages import READABLE_LANGUAGES
+
 MODERATORS_GROUP = "Moderators"
 LIAISONS_GROUP = "Liaisons"
 
@@ -23,34 +25,6 @@ def language_choices() -> list[tuple[str, str]]:
 # The languages screening detects (moderation/languages.py LANGUAGE_CHOICES,
 # which this core app may not import), for the languages a moderator reads;
 # tests/moderation/test_moderator_languages.py keeps the two lists equal.
-READABLE_LANGUAGES = [
-    ("ar", gettext_lazy("Arabic")),
-    ("zh", gettext_lazy("Chinese")),
-    ("nl", gettext_lazy("Dutch")),
-    ("en", gettext_lazy("English")),
-    ("fr", gettext_lazy("French")),
-    ("de", gettext_lazy("German")),
-    ("el", gettext_lazy("Greek")),
-    ("he", gettext_lazy("Hebrew")),
-    ("hi", gettext_lazy("Hindi")),
-    ("it", gettext_lazy("Italian")),
-    ("ja", gettext_lazy("Japanese")),
-    ("ko", gettext_lazy("Korean")),
-    ("la", gettext_lazy("Latin")),
-    ("fa", gettext_lazy("Persian")),
-    ("pl", gettext_lazy("Polish")),
-    ("pt", gettext_lazy("Portuguese")),
-    ("ru", gettext_lazy("Russian")),
-    ("so", gettext_lazy("Somali")),
-    ("es", gettext_lazy("Spanish")),
-    ("sw", gettext_lazy("Swahili")),
-    ("tl", gettext_lazy("Tagalog")),
-    ("tr", gettext_lazy("Turkish")),
-    ("uk", gettext_lazy("Ukrainian")),
-    ("ur", gettext_lazy("Urdu")),
-    ("vi", gettext_lazy("Vietnamese")),
-    ("yo", gettext_lazy("Yoruba")),
-]
 # What a moderator who listed no languages is taken to read.
 DEFAULT_READ_LANGUAGE = "en"
 

@@ -12,7 +12,7 @@ from django.urls import reverse
 from messaging.services import screen_letter
 from moderation.languages import LANGUAGE_CHOICES
 from moderation.models import ModerationItem, languages_read_by_moderators
-from penpals.models import READABLE_LANGUAGES
+from penpals.languages import READABLE_LANGUAGES
 from profiles.models import InmateProfile
 from tests.factories import (
     InmateProfileFactory,
