@@ -18,6 +18,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from moderation.languages import detect
 from penpals.models import LIAISONS_GROUP
 from profiles import search_words
 from profiles.public_cache import PublicDataQuerySet
@@ -32,9 +33,28 @@ PUBLISHED = Q(status="published")
 
 # The fields SEARCH_VECTOR reads: saving any of them refreshes the vector.
 SEARCH_VECTOR_FIELDS = frozenset({"display_name", "bio", "interests"})
-# Names weigh most, then interests, then the bio; 'simple' keeps names unstemmed.
+
+# Text search configurations (migration 0008): Postgres' own with accents
+# taken off before stemming, so "corazon" finds "corazón" and "José" is found
+# by "jose". Names are not stemmed; a bio and its interests are stemmed for
+# the language the bio is written in (`bio_language`, detected on save),
+# English when it is another language or too short to tell.
+NAME_SEARCH_CONFIG = "penpals_simple"
+TEXT_SEARCH_CONFIGS = {"en": "penpals_english", "es": "penpals_spanish"}
+DEFAULT_TEXT_SEARCH_CONFIG = TEXT_SEARCH_CONFIGS["en"]
+_TEXT_CONFIG = models.Case(
+    *(
+        models.When(bio_language=code, then=Value(config))
+        for code, config in TEXT_SEARCH_CONFIGS.items()
+        if config != DEFAULT_TEXT_SEARCH_CONFIG
+    ),
+    default=Value(DEFAULT_TEXT_SEARCH_CONFIG),
+    output_field=models.TextField(),
+)
+
+# Names weigh most, then interests, then the bio.
 SEARCH_VECTOR = (
-    SearchVector("display_name", weight="A", config="simple")
+    SearchVector("display_name", weight="A", config=NAME_SEARCH_CONFIG)
     + SearchVector(
         Coalesce(
             models.Func(
@@ -47,10 +67,17 @@ SEARCH_VECTOR = (
             output_field=models.TextField(),
         ),
         weight="B",
-        config="english",
+        config=_TEXT_CONFIG,
     )
-    + SearchVector("bio", weight="C", config="english")
+    + SearchVector("bio", weight="C", config=_TEXT_CONFIG)
 )
+
+
+def bio_language(bio: str) -> str:
+    """The code of the language `bio` is written in when search stems it
+    (TEXT_SEARCH_CONFIGS), else ""."""
+    code = detect(bio, ruled=frozenset(TEXT_SEARCH_CONFIGS)).code
+    return code if code in TEXT_SEARCH_CONFIGS else ""
 
 
 class Facility(models.Model):
@@ -271,6 +298,8 @@ class InmateProfile(models.Model):
         Facility, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
 
+    # The language the bio is written in, for search (see bio_language).
+    bio_language = models.CharField(max_length=8, blank=True, editable=False)
     search_vector = SearchVectorField(null=True, editable=False)
 
     objects = InmateProfileQuerySet.as_manager()
@@ -339,9 +368,13 @@ class InmateProfile(models.Model):
     def save(self, *args, **kwargs) -> None:
         if not self.slug:
             self.slug = f"{slugify(self.display_name)[:60] or 'profile'}-{secrets.token_hex(3)}"
+        update_fields = kwargs.get("update_fields")
+        if update_fields is None or "bio" in update_fields:
+            self.bio_language = bio_language(self.bio)
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "bio_language"}
         super().save(*args, **kwargs)
         # Keep the stored search vector in step with the public text.
-        update_fields = kwargs.get("update_fields")
         if update_fields is None or SEARCH_VECTOR_FIELDS & set(update_fields):
             InmateProfile.objects.filter(pk=self.pk).update(search_vector=SEARCH_VECTOR)
 

@@ -148,6 +148,72 @@ CLOSERS = [
     "I can't wait to hear from you.",
 ]
 
+# The bios of people whose first language is Spanish are written in Spanish,
+# so directory search is tried on both (each list as long as its English
+# twin: the same random draws pick the same shape of bio).
+OPENERS_ES = [
+    "Hola, soy {name}. Crecí en {hometown} y tengo {age} años.",
+    "¡Saludos de {name}! Tengo {age} años y soy de {hometown}.",
+    "Me llamo {name}, tengo {age} años y vengo de {hometown}.",
+    "¿Qué tal? Aquí {name}, {age} años, criado en {hometown}.",
+    "Gracias por visitar mi perfil. Soy {name}, de {hometown}.",
+]
+MIDDLES_ES = [
+    "Paso casi todo mi tiempo libre con {i1} y {i2}.",
+    "Estoy aprendiendo {i1} por mi cuenta y agradecería consejos de quien sepa.",
+    "Si le gusta {i1} o {i2}, tendremos mucho de qué escribir.",
+    "{I1} me mantiene en calma aquí, y {i2} me despierta la curiosidad.",
+    "Estoy estudiando para terminar la secundaria y leo todo lo que puedo sobre {i1}.",
+    "Este año terminé un curso de {i1} y estoy orgulloso de ello.",
+    "Pregúnteme sobre {i1}: podría escribir páginas enteras.",
+    "Los días buenos me dedico a {i1}; los días lentos, a {i2}.",
+    "Ayudo a organizar el grupo de {i1} en mi unidad.",
+    "Tengo dos hijos que me dan fuerzas, y les escribo cada semana con todo el corazón.",
+    "He cometido errores y estoy trabajando para ser mejor persona de lo que fui.",
+    "La música es lo que me ayuda a pasar la semana, sobre todo las canciones de {i1}.",
+]
+CLOSERS_ES = [
+    "Contesto todas las cartas, normalmente en un par de semanas.",
+    "Busco conversaciones sinceras y, por qué no, alguna risa.",
+    "Me gustaría saber cómo es la vida afuera, aunque sean cosas de todos los días.",
+    "Escríbame sobre lo que quiera: su día, un libro, una receta.",
+    "Sin dramas, solo buena conversación. Cuídese mucho.",
+    "El correo es lento aquí, así que le pido paciencia.",
+    "Espero con ganas su carta.",
+]
+# How a Spanish bio names each interest.
+INTERESTS_ES = {
+    "chess": "el ajedrez", "poetry": "la poesía", "basketball": "el baloncesto",
+    "drawing": "el dibujo", "guitar": "la guitarra", "cooking": "la cocina",
+    "history": "la historia", "science fiction": "la ciencia ficción",
+    "gardening": "la jardinería", "bible study": "el estudio de la Biblia",
+    "meditation": "la meditación", "yoga": "el yoga", "football": "el fútbol americano",
+    "writing": "la escritura", "reading": "la lectura", "mathematics": "las matemáticas",
+    "philosophy": "la filosofía", "crochet": "el ganchillo", "painting": "la pintura",
+    "hip hop": "el hip hop", "jazz": "el jazz", "country music": "la música country",
+    "fishing": "la pesca", "cars": "los coches", "astronomy": "la astronomía",
+    "psychology": "la psicología", "law": "el derecho", "business": "los negocios",
+    "fitness": "el ejercicio", "running": "correr", "dogs": "los perros",
+    "horses": "los caballos", "photography": "la fotografía", "movies": "el cine",
+    "anime": "el anime", "comics": "los cómics", "video games": "los videojuegos",
+    "soccer": "el fútbol", "baseball": "el béisbol", "boxing": "el boxeo",
+    "woodworking": "la carpintería", "electronics": "la electrónica",
+    "coding": "la programación", "learning languages": "los idiomas", "travel": "los viajes",
+    "nature": "la naturaleza", "birdwatching": "la observación de aves",
+    "theology": "la teología", "quran study": "el estudio del Corán",
+    "buddhism": "el budismo", "gospel music": "la música gospel", "rap": "el rap",
+    "rock music": "el rock", "crosswords": "los crucigramas", "sudoku": "el sudoku",
+    "card games": "los juegos de cartas", "tattoo art": "el arte del tatuaje",
+    "fashion": "la moda", "baking": "la repostería", "nutrition": "la nutrición",
+    "parenting": "la crianza", "recovery": "la recuperación",
+    "architecture": "la arquitectura", "ceramics": "la cerámica", "origami": "el origami",
+    "motorcycles": "las motos", "wrestling": "la lucha libre", "tennis": "el tenis",
+    "knitting": "el tejido", "true crime": "los casos reales", "mythology": "la mitología",
+    "economics": "la economía", "politics": "la política", "spoken word": "la poesía oral",
+    "calligraphy": "la caligrafía", "dominoes": "el dominó",
+}  # fmt: skip
+
+
 SCALE_STATES = [  # (state, share): how many facilities each state gets at scale
     ("TX", 6), ("CA", 6), ("FL", 5), ("GA", 4), ("OH", 4), ("NY", 4), ("PA", 3), ("IL", 3),
     ("MI", 3), ("NC", 3), ("AZ", 2), ("LA", 2), ("VA", 2), ("TN", 2), ("AL", 2), ("MO", 2),
@@ -186,6 +252,7 @@ class Person:
     release_kind: str
     release_date: date | None
     bio: str
+    bio_language: str
     interests: list[str]
     seeking: list[str]
     languages: list[str]
@@ -266,13 +333,19 @@ def invent_person(rng: random.Random, *, today: date, now: datetime) -> Person:
     languages = languages or [Language.SPANISH]
 
     display_name = f"{first_name} {surname[0]}." if rng.random() < 0.8 else first_name
+    in_spanish = languages[0] == Language.SPANISH
+    openers, middles, closers = (
+        (OPENERS_ES, MIDDLES_ES, CLOSERS_ES) if in_spanish else (OPENERS, MIDDLES, CLOSERS)
+    )
     sentences = [
-        rng.choice(OPENERS).format(name=first_name, hometown=rng.choice(HOMETOWNS), age=age)
+        rng.choice(openers).format(name=first_name, hometown=rng.choice(HOMETOWNS), age=age)
     ]
-    for template in rng.sample(MIDDLES, rng.randint(1, 3)):
+    for template in rng.sample(middles, rng.randint(1, 3)):
         i1, i2 = rng.sample(interests, 2)
-        sentences.append(template.format(i1=i1, i2=i2, I1=i1.capitalize()))
-    sentences.append(rng.choice(CLOSERS))
+        if in_spanish:
+            i1, i2 = INTERESTS_ES[i1], INTERESTS_ES[i2]
+        sentences.append(template.format(i1=i1, i2=i2, I1=i1[:1].upper() + i1[1:]))
+    sentences.append(rng.choice(closers))
 
     # Listed over the last three years, a few every day.
     published_at = now - timedelta(seconds=rng.randrange(3 * 365 * 86400))
@@ -290,6 +363,7 @@ def invent_person(rng: random.Random, *, today: date, now: datetime) -> Person:
         release_kind=release_kind,
         release_date=release_date,
         bio=" ".join(sentences),
+        bio_language=Language.SPANISH if in_spanish else Language.ENGLISH,
         interests=interests,
         seeking=seeking,
         languages=languages,
@@ -437,6 +511,7 @@ def _profile_fields(person: Person) -> dict:
         "release_kind": person.release_kind,
         "release_date": person.release_date,
         "bio": person.bio,
+        "bio_language": person.bio_language,
         "interests": person.interests,
         "seeking": person.seeking,
         "languages": person.languages,
@@ -507,7 +582,7 @@ PROFILE_COLUMNS = [
     "date_of_birth", "gender", "release_kind", "release_date", "bio", "interests", "seeking",
     "languages", "is_accepting_letters", "status", "pending_changes", "primary_photo_id",
     "consent_form", "created_at", "updated_at", "published_at", "public_updated_at", "expires_at",
-    "is_paused_by_staff",
+    "is_paused_by_staff", "bio_language",
 ]  # fmt: skip
 PHOTO_COLUMNS = [
     "id", "profile_id", "original", "display", "thumbnail", "status", "status_reason",
@@ -630,6 +705,7 @@ def seed_scale(count: int, *, seed: int = 1, log=None) -> float:
                         person.public_updated_at if is_listed_once else None,
                         person.expires_at if is_listed_once else None,
                         False,
+                        person.bio_language,
                     )
                 )
                 if photo_id is not None:

@@ -2,9 +2,12 @@
 
 Search (`q`)
     Full text over the stored `search_vector`. SEARCH_VECTOR indexes names
-    with the 'simple' configuration and interests and bio with 'english', so
-    `q` is parsed with both and either may match:
-    `websearch_to_tsquery('simple', q) || websearch_to_tsquery('english', q)`.
+    unstemmed and interests and bio stemmed for the bio's language (English
+    or Spanish), all without accents, so `q` is parsed each of those ways and
+    any may match: `websearch_to_tsquery('penpals_simple', q) ||
+    websearch_to_tsquery('penpals_english', q) || ... 'penpals_spanish' ...`.
+    "corazon" finds "corazón" and "corazones" in a Spanish bio; "gardens"
+    finds "gardening" in an English one.
     Quotes, `or` and `-word` work as on web search engines. (A query mixing a
     name that English stems differently with other words, "Charles
     gardening", can miss; the name alone always works.) Results are ranked
@@ -38,8 +41,10 @@ Search (`q`)
 
 from __future__ import annotations
 
+import operator
 import re
 from datetime import timedelta
+from functools import reduce
 from typing import Any
 
 from django.contrib.postgres.search import SearchQuery, SearchRank, TrigramSimilarity
@@ -49,7 +54,7 @@ from django.utils import timezone
 from penpals.dates import years_after, years_before
 from profiles import search_words
 from profiles.directory.filters import NEW_PROFILE_DAYS, DirectoryFilterForm, Sort
-from profiles.models import InmateProfile
+from profiles.models import NAME_SEARCH_CONFIG, TEXT_SEARCH_CONFIGS, InmateProfile
 
 # Shorter queries have too few trigrams to compare; they match name prefixes
 # instead, and get no near spellings (one edit away from "Al" is half the alphabet).
@@ -77,11 +82,17 @@ def _like_prefix(text: str) -> str:
     return f"{escaped}%"
 
 
+SEARCH_CONFIGS = (NAME_SEARCH_CONFIG, *TEXT_SEARCH_CONFIGS.values())
+
+
+def _parsed_every_way(text: str, search_type: str) -> SearchQuery:
+    """`text` parsed the way each part of SEARCH_VECTOR was indexed; any may match."""
+    queries = [SearchQuery(text, search_type=search_type, config=c) for c in SEARCH_CONFIGS]
+    return reduce(operator.or_, queries)
+
+
 def text_query(q: str) -> SearchQuery:
-    """`q` parsed the way each part of SEARCH_VECTOR was indexed; either may match."""
-    return SearchQuery(q, search_type="websearch", config="simple") | SearchQuery(
-        q, search_type="websearch", config="english"
-    )
+    return _parsed_every_way(q, "websearch")
 
 
 def is_short_query(q: str) -> bool:
@@ -190,9 +201,7 @@ def spelling_query(
     # word's, corrections are checked by search_words.WORD): no operator can
     # be injected.
     expression = " & ".join("(" + " | ".join(alternatives(word)) + ")" for word in words)
-    return SearchQuery(expression, search_type="raw", config="simple") | SearchQuery(
-        expression, search_type="raw", config="english"
-    )
+    return _parsed_every_way(expression, "raw")
 
 
 def match_near_spelling(
