@@ -21,7 +21,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext, ngettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
 from messaging.liaison_forms import ReplyUploadForm
@@ -124,7 +124,7 @@ class LetterScanInline(PrivateFieldsMixin, admin.TabularInline):
         return format_html(
             '<a href="{}" target="_blank" rel="noopener">{}</a>',
             reverse("letters:scan", args=[scan.pk]),
-            gettext("Open"),
+            pgettext("link to a scanned page", "Open"),
         )
 
 

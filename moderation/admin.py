@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
@@ -428,7 +428,9 @@ class ModerationItemAdmin(PrivateFieldsMixin, admin.ModelAdmin):
             ((flag, labels.get(flag, flag)) for flag in item.flags or []),
         )
 
-    @admin.display(description=_("Age"), ordering="created_at")
+    @admin.display(
+        description=pgettext_lazy("how long an item has waited", "Age"), ordering="created_at"
+    )
     def age(self, item: ModerationItem) -> str:
         # Whole hours and days: what a queue needs, at a fraction of timesince's cost.
         hours = int((timezone.now() - item.created_at).total_seconds() // 3600)

@@ -9,6 +9,7 @@ from django.contrib.postgres.indexes import GinIndex
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from moderation.languages import LANGUAGE_CHOICES
 from moderation.screening import RuleError, RuleSpec, compile_rule
@@ -54,11 +55,12 @@ class ModerationItem(models.Model):
         REPORT = "report", _("Report")
 
     class Status(models.TextChoices):
-        PENDING = "pending", _("Pending")
-        APPROVED = "approved", _("Approved")
-        REJECTED = "rejected", _("Rejected")
-        ESCALATED = "escalated", _("Escalated")
-        WITHDRAWN = "withdrawn", _("Withdrawn")
+        # A context of its own: Spanish agrees the word with "elemento".
+        PENDING = "pending", pgettext_lazy("moderation item", "Pending")
+        APPROVED = "approved", pgettext_lazy("moderation item", "Approved")
+        REJECTED = "rejected", pgettext_lazy("moderation item", "Rejected")
+        ESCALATED = "escalated", pgettext_lazy("moderation item", "Escalated")
+        WITHDRAWN = "withdrawn", pgettext_lazy("moderation item", "Withdrawn")
 
     class Reason(models.TextChoices):
         MONEY = "money", _("Money request")

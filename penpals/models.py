@@ -131,8 +131,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     def public_name(self) -> str:
         """What others see; never the email address."""
         if self.is_deleted:
-            return "Former member"
-        return self.display_name or "Pen pal"
+            return gettext("Former member")
+        return self.display_name or gettext("Pen pal")
 
     def requires_mfa(self) -> bool:
         """Staff and facility liaisons must use a second factor."""
