@@ -40,7 +40,11 @@ ENV PATH="/app/.venv/bin:${PATH}"
 RUN DJANGO_DEBUG=false \
     DJANGO_SECRET_KEY="build-only-collectstatic-Zq7Lw2Vx9Kp4Rt8Yb3Nm6Hs1Jd5Fg0Ce-not-secret" \
     DJANGO_ALLOWED_HOSTS=build \
-    python manage.py collectstatic --noinput
+    python manage.py collectstatic --noinput \
+    && DJANGO_DEBUG=false \
+    DJANGO_SECRET_KEY="build-only-collectstatic-Zq7Lw2Vx9Kp4Rt8Yb3Nm6Hs1Jd5Fg0Ce-not-secret" \
+    DJANGO_ALLOWED_HOSTS=build \
+    python manage.py compilemessages --ignore=.venv
 
 # Run as an unprivileged user. The code and collected static files stay
 # root-owned (read-only to the app); the user owns only its home (gunicorn's

@@ -54,6 +54,7 @@ ensure_venv() {
   export VIRTUAL_ENV="$ROOT/.venv"
   ensure_weasyprint_libs
   ensure_gettext
+  compile_messages
 }
 
 # WeasyPrint (print-batch PDFs) loads Pango and HarfBuzz at import and needs a
@@ -77,6 +78,17 @@ ensure_gettext() {
   command -v msgfmt >/dev/null 2>&1 && return 0
   apt_install gettext \
     || shout "Translations need GNU gettext (msgfmt, xgettext): apt-get install gettext"
+}
+
+# The compiled catalogues (locale/*/LC_MESSAGES/django.mo) are built, not
+# committed: Django's compilemessages, which checks each catalogue's
+# placeholders (msgfmt --check-format) and stops on an invalid one.
+compile_messages() {
+  (cd "$ROOT" && DJANGO_DEBUG=true "$ROOT/.venv/bin/python" -W ignore::RuntimeWarning \
+    manage.py compilemessages --verbosity 0 \
+    --ignore=.venv --ignore=.tools --ignore=.data --ignore=node_modules \
+    --ignore=test-artifacts --ignore=corpus) \
+    || die "The translation catalogues in locale/ do not compile (see above; locale/README.md)."
 }
 
 ensure_redis_server() {
