@@ -132,7 +132,7 @@ def _render_email(
     # The templates get names and links only, never the letter: nothing in an
     # email can show what a letter says or who the inmate is.
     context = {
-        "name": recipient.display_name or "there",
+        "name": recipient.display_name,
         "site_url": site_url,
         "letters_url": site_url + reverse("letters:inbox"),
         "thread_url": site_url + reverse("letters:thread", args=[letter.correspondence_id]),

@@ -29,6 +29,7 @@ from messaging.access import (
 from messaging.forms import LetterForm
 from moderation.reports import ReportForm, existing_report, file_report
 from penpals.http import AuthenticatedHttpRequest, private_page
+from penpals.text import grouped
 from profiles.models import LiaisonAction
 from profiles.services import record_action
 
@@ -49,7 +50,7 @@ def write(request: AuthenticatedHttpRequest, slug: str) -> HttpResponse:
     context = {
         "profile": profile,
         "correspondence": correspondence,
-        "max_length": f"{settings.LETTER_MAX_LENGTH:,}",
+        "max_length": grouped(settings.LETTER_MAX_LENGTH),
         "letters_per_day": settings.LETTERS_PER_DAY,
         "new_people_per_day": settings.NEW_CORRESPONDENCES_PER_DAY,
     }

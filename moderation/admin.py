@@ -20,7 +20,7 @@ from django.http import HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
@@ -106,7 +106,7 @@ def claim_words(item: ModerationItem, user) -> str:
     """Who works on the item now, in words ("" when nobody does)."""
     if not (item.claimed_by_id and item.claimed_until and item.claimed_until > timezone.now()):
         return ""
-    until = timezone.localtime(item.claimed_until).strftime("%H:%M")
+    until = formats.time_format(timezone.localtime(item.claimed_until), "TIME_FORMAT")
     if item.claimed_by_id == user.pk:
         return gettext("Claimed by you until %(time)s") % {"time": until}
     return gettext("Claimed by %(name)s until %(time)s") % {"name": item.claimed_by, "time": until}

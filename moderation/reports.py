@@ -58,7 +58,7 @@ def facility_of(target):
 
 
 def already_reported_message(report: Report) -> str:
-    day = formats.date_format(report.created_at, "j F Y")
+    day = formats.date_format(report.created_at, "DATE_FORMAT")
     return gettext(
         "You already reported this on %(day)s. The Penpals team will look at it; "
         "reporting it again does not change its place in the queue."

@@ -497,6 +497,8 @@ else:
 LANGUAGES = [("en", "English"), ("es", "Español")]
 LANGUAGE_CODE = "en"
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# Dates in English read "7 December 2026" (penpals/formats/en/formats.py).
+FORMAT_MODULE_PATH = ["penpals.formats"]
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True

@@ -24,7 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from penpals.filetypes import sniff
 from penpals.http import private_page
-from penpals.text import end_sentence
+from penpals.text import end_sentence, grouped
 from profiles import csv_import, selectors
 from profiles.access import (
     get_facility_for_liaison,
@@ -539,7 +539,7 @@ def csv_import_page(request: HttpRequest, facility_slug: str) -> HttpResponse:
             "form": form,
             "report": report,
             "columns": csv_import.COLUMNS,
-            "max_rows": f"{csv_import.MAX_ROWS:,}",
+            "max_rows": grouped(csv_import.MAX_ROWS),
         },
     )
 

@@ -54,6 +54,18 @@ def _fresh_cache():
     yield
 
 
+@pytest.fixture(autouse=True)
+def _default_language():
+    """Each test starts in the site's default language: a request in Spanish
+    leaves Spanish active in the thread that served it, as a web worker's
+    next request would find it (LocaleMiddleware sets it again there)."""
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
 # --- People ----------------------------------------------------------------------
 
 PASSWORD = "correct-horse-battery-staple"

@@ -193,7 +193,7 @@ def test_a_pen_pal_without_a_display_name_is_greeted_plainly(alice, profile, cor
     alice.save()
     deliver_notification(notify(alice, Kind.LETTER_APPROVED, letter_in(correspondence)).pk)
     _, text, html = sent_parts(mail.outbox[0])
-    assert "Hello there," in text and "Hello there," in html
+    assert "Hello,\n" in text and "Hello,</p>" in html
     assert "alice@example.org" not in text + html
 
 
