@@ -491,6 +491,12 @@ class ProfilePhoto(models.Model):
     def is_public(self) -> bool:
         return self.status == self.Status.READY and self.review_status == self.Review.APPROVED
 
+    @property
+    def status_reason_text(self) -> str:
+        """The reason in the reader's language: it is stored in English, as
+        written by gettext_noop (penpals/images.py, profiles/photos.py)."""
+        return gettext(self.status_reason) if self.status_reason else ""
+
 
 class Favorite(models.Model):
     """A pen pal saved a profile."""

@@ -103,3 +103,17 @@ def test_an_email_sent_later_is_in_its_recipients_language(alice, approved_lette
     assert message.subject.endswith(subject)
     assert greeting in message.body
     assert "Hello" not in message.body
+
+
+def test_a_photos_stored_reason_reads_in_the_readers_language():
+    """Reasons are kept in English (a record) and shown translated."""
+    from penpals.images import DAMAGED
+    from profiles.models import ProfilePhoto
+
+    photo = ProfilePhoto(status_reason=DAMAGED)
+    with translation.override("es"):
+        spanish = photo.status_reason_text
+    with translation.override("en"):
+        assert photo.status_reason_text == DAMAGED
+    assert spanish not in ("", DAMAGED)
+    assert ProfilePhoto(status_reason="").status_reason_text == ""
