@@ -1,9 +1,15 @@
 """The demo world the privacy crawler walks: `seed_demo`, plus the flows that
 put other people's details in the database and send email.
 
-Seeding takes several seconds, so it happens once per module, inside a
-transaction that is rolled back afterwards; each test runs in a savepoint
-inside it (pytest-django's `db`), as Django's TestCase.setUpTestData does.
+Seeding takes several seconds, so it happens once per module and language,
+inside a transaction that is rolled back afterwards; each test runs in a
+savepoint inside it (pytest-django's `db`), as Django's TestCase.setUpTestData
+does.
+
+The world is built in each language of the site: in the Spanish one every
+account has Spanish saved (a signed-in person's saved language wins over what
+their browser asks for), the flows are sent from Spanish pages, so the emails
+go out in Spanish, and the crawlers' clients ask for Spanish (`speaking`).
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
+from django.conf import settings
 from django.core import mail
 from django.core.management import call_command
 from django.db import transaction
@@ -37,8 +44,18 @@ REQUESTER = {
 }
 
 
+LANGUAGES = [code for code, _name in settings.LANGUAGES]
+
+
+def speaking(client: Client, language: str) -> Client:
+    """`client`, asking for pages in `language` as a browser set to it does."""
+    client.defaults["HTTP_ACCEPT_LANGUAGE"] = language
+    return client
+
+
 @dataclass
 class DemoWorld:
+    language: str  # every account's saved language, and the pages' the flows used
     profiles: list[InmateProfile]
     emails: list[mail.EmailMessage]
     # Private facts, by whose they are.
@@ -125,8 +142,9 @@ def run_demo_flows(anonymous: Client) -> None:
         deliver_notification(notification.pk)
 
 
-@pytest.fixture(scope="module")
-def demo_world(django_db_setup, django_db_blocker):
+@pytest.fixture(scope="module", params=LANGUAGES)
+def demo_world(request, django_db_setup, django_db_blocker):
+    language = request.param
     with django_db_blocker.unblock():
         atomic = transaction.atomic()
         atomic.__enter__()
@@ -135,10 +153,11 @@ def demo_world(django_db_setup, django_db_blocker):
             # seed_demo refuses to run with DEBUG off; the pages are crawled with it off.
             with override_settings(DEBUG=True):
                 call_command("seed_demo", verbosity=0)
+            User.objects.update(language=language)
             mail.outbox = []
-            run_demo_flows(Client())
+            run_demo_flows(speaking(Client(), language))
             profiles = list(InmateProfile.objects.select_related("facility"))
-            world = DemoWorld(profiles=profiles, emails=list(mail.outbox))
+            world = DemoWorld(language=language, profiles=profiles, emails=list(mail.outbox))
             world.inmate_needles = inmate_needles(profiles)
             world.person_needles = person_needles()
             stored_files = [

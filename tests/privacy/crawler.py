@@ -19,22 +19,38 @@ from datetime import date
 from html.parser import HTMLParser
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 
+from django.conf import settings
 from django.urls import Resolver404, resolve
-from django.utils import dateformat
+from django.utils import dateformat, formats, translation
 
 # Every way a template could print a date: Django's defaults (DATE_FORMAT "N j,
 # Y", SHORT_DATE_FORMAT "m/d/Y") and the formats this project's templates use.
+# Each is spelled in every language of the site (month and day names differ).
 DATE_FORMATS = [
     "Y-m-d", "j M Y", "d M Y", "F j, Y", "N j, Y", "M j, Y", "M. j, Y", "j F Y", "jS F Y",
     "F jS, Y", "m/d/Y", "n/j/Y", "d/m/Y", "j/n/Y", "d.m.Y", "Y/m/d", "D, j M Y", "l, F j, Y",
 ]  # fmt: skip
+# The active language's own formats, as `|date` with no argument, `|date:"SHORT_DATE_FORMAT"`
+# and formats.date_format print them ("7 de diciembre de 1980" in Spanish).
+LOCALE_DATE_FORMATS = ["DATE_FORMAT", "SHORT_DATE_FORMAT"]
 
 # Never followed: other areas (checked on their own), files that are not text.
 OUT_OF_SCOPE_PREFIXES = ("/admin/", "/liaison/", "/static/", "/media/")
 
 
 def date_spellings(day: date) -> set[str]:
-    return {dateformat.format(day, fmt) for fmt in DATE_FORMATS}
+    """`day` as any page could print it, in any language of the site: the
+    formats above with each language's month and day names, each language's
+    own date formats, and the value a date field shows in a form
+    (DATE_INPUT_FORMATS[0]: "1980-12-07" in English, "07/12/1980" in Spanish).
+    The same whichever language is active when it is called."""
+    spellings = set()
+    for language, _name in settings.LANGUAGES:
+        with translation.override(language):
+            spellings |= {dateformat.format(day, fmt) for fmt in DATE_FORMATS}
+            spellings |= {formats.date_format(day, name) for name in LOCALE_DATE_FORMATS}
+            spellings.add(day.strftime(formats.get_format("DATE_INPUT_FORMATS")[0]))
+    return spellings
 
 
 @dataclass(frozen=True)
@@ -118,6 +134,9 @@ def route_of(url: str) -> str:
     return match.view_name
 
 
+HTML_LANG = re.compile(r"<html[^>]*\blang=\"([^\"]*)\"")
+
+
 @dataclass
 class Visit:
     url: str
@@ -125,6 +144,27 @@ class Visit:
     status: int
     content_type: str
     text: str  # decoded body of HTML, JSON and plain text; "" otherwise
+    content_language: str = ""  # the Content-Language header: the language Django chose
+
+    @property
+    def html_lang(self) -> str | None:
+        """The page's `<html lang>`, or None for what is not a whole page."""
+        if not self.content_type.startswith("text/html"):
+            return None
+        match = HTML_LANG.search(self.text)
+        return match.group(1) if match else None
+
+
+def visits_not_in(visits: list[Visit], language: str) -> list[str]:
+    """The visits that did not come back in `language`: by their
+    Content-Language header, and for HTML pages by `<html lang>` too."""
+    wrong = []
+    for visit in visits:
+        if visit.content_language != language:
+            wrong.append(f"{visit.url}: Content-Language {visit.content_language!r}")
+        elif visit.html_lang not in (None, language):
+            wrong.append(f"{visit.url}: <html lang={visit.html_lang!r}>")
+    return wrong
 
 
 @dataclass
@@ -191,7 +231,16 @@ def crawl(
         else:
             body = response.content
         text = body.decode(response.charset or "utf-8", errors="replace") if is_text else ""
-        result.visits.append(Visit(url, route, response.status_code, content_type, text))
+        result.visits.append(
+            Visit(
+                url,
+                route,
+                response.status_code,
+                content_type,
+                text,
+                content_language=response.get("Content-Language", ""),
+            )
+        )
         links: list[str] = []
         if response.status_code in (301, 302, 303, 307, 308):
             links.append(response["Location"])

@@ -8,22 +8,40 @@ proves a pen pal cannot reach the liaison portal or the admin. Those two, where
 legal names and inmate numbers are needed for printed mail, are crawled as
 their own roles at the end of this file: the moderator, the admin, and a
 liaison of each of two facilities.
+
+Every test runs in each language of the site, on a world built in it
+(tests/privacy/conftest.py): the pages, the dates on them and the emails are
+then in that language, and each crawl checks that the pages really came back
+in it (Content-Language, `<html lang>`). English crawls everything; Spanish
+renders the same views and templates with other words and date spellings, so
+its crawls follow fewer links of each route (`Coverage`) but reach every route
+and every role the English ones do.
 """
 
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import dataclass, field
 
 import pytest
 from django.urls import reverse
+from django.utils import formats, translation
 
 from devtools.management.commands.seed_demo import DEMO_PASSWORD
 from messaging.models import Correspondence, Letter, Notification
 from penpals.models import User
 from profiles.models import Facility, FacilityLiaison, InmateProfile, ProfilePhoto
 from tests.factories import LiaisonFactory, activate_totp
-from tests.privacy.conftest import PEN_PALS, REQUESTER
-from tests.privacy.crawler import EMAIL_ADDRESS, Needle, crawl, find_needles, json_text
+from tests.privacy.conftest import PEN_PALS, REQUESTER, speaking
+from tests.privacy.crawler import (
+    EMAIL_ADDRESS,
+    Needle,
+    crawl,
+    find_needles,
+    json_text,
+    visits_not_in,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.xdist_group("privacy-crawl")]
 
@@ -31,13 +49,43 @@ MAX_REQUESTS = 1000
 # Links followed per route beyond the seeds: many differ only by the object or
 # a query ("Log in to save" on every profile, "Write a letter" on every one).
 DEFAULT_BUDGET = 20
-# A visitor reaches every listed profile; the directory's filter and page
-# links multiply, and these many reach every filter and every page of the
-# unfiltered list.
-VISITOR_BUDGETS = {"directory:list": 60, "directory:profile": None}
-# A pen pal's view of a profile differs from a visitor's only by its "Save"
-# button: a sample is enough. Their own threads and write pages are seeds.
-PEN_PAL_BUDGETS = {"directory:list": 20, "directory:profile": 30, "letters:write": 30}
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """How far one language's crawls go."""
+
+    # Listed profiles a visitor's crawl starts from (None: every one).
+    visitor_profiles: int | None
+    # A visitor reaches every listed profile (in English); the directory's
+    # filter and page links multiply, and these many reach every filter and
+    # every page of the unfiltered list.
+    visitor_budgets: dict = field(default_factory=dict)
+    # A pen pal's view of a profile differs from a visitor's only by its
+    # "Save" button: a sample is enough. Their own threads and write pages are seeds.
+    pen_pal_budgets: dict = field(default_factory=dict)
+    pen_pal_default_budget: int = DEFAULT_BUDGET
+    admin_budget: int = 4
+    liaison_budget: int = 8
+
+
+COVERAGE = {
+    "en": Coverage(
+        visitor_profiles=None,
+        visitor_budgets={"directory:list": 60, "directory:profile": None},
+        pen_pal_budgets={"directory:list": 20, "directory:profile": 30, "letters:write": 30},
+    ),
+    # Each route a few times, every seed still visited (a pen pal's threads,
+    # the admin's and the portal's start pages).
+    "es": Coverage(
+        visitor_profiles=15,
+        visitor_budgets={"directory:list": 12, "directory:profile": 10},
+        pen_pal_budgets={"directory:list": 4, "directory:profile": 4, "letters:write": 4},
+        pen_pal_default_budget=4,
+        admin_budget=2,
+        liaison_budget=3,
+    ),
+}
 
 PUBLIC_PAGES = ["home", "about", "safety", "privacy", "terms", "protection:request", "healthz"]
 PEN_PAL_PAGES = ["letters:inbox", "directory:saved", "account_settings", "account_export"]
@@ -67,28 +115,40 @@ def assert_no_errors(visits) -> None:
     assert not errors, f"server errors while crawling: {errors}"
 
 
+def assert_in_language(visits, language: str) -> None:
+    """The crawl saw the site in the world's language, not a fallback."""
+    wrong = visits_not_in(visits, language)
+    assert not wrong, f"not in {language!r}:\n" + "\n".join(wrong[:30])
+
+
 def test_it_shows_visitors_no_private_fact(client, demo_world):
+    coverage = COVERAGE[demo_world.language]
     listed = [p for p in demo_world.profiles if p.status == InmateProfile.Status.PUBLISHED]
     seeds = [reverse(name) for name in PUBLIC_PAGES]
-    seeds += [reverse("directory:profile", args=[p.slug]) for p in listed]
+    seeds += [reverse("directory:profile", args=[p.slug]) for p in listed][
+        : coverage.visitor_profiles
+    ]
     seeds.append(reverse("directory:list"))
 
     result = crawl(
-        client,
+        speaking(client, demo_world.language),
         seeds,
         max_requests=MAX_REQUESTS,
         default_budget=DEFAULT_BUDGET,
-        route_budgets=VISITOR_BUDGETS,
+        route_budgets=coverage.visitor_budgets,
     )
 
     assert_no_errors(result.visits)
+    assert_in_language(result.visits, demo_world.language)
     leaks = leaks_in(result.visits, demo_world.needles_hidden_from(None))
     assert not leaks, "\n".join(map(str, leaks[:50]))
     # The crawl really covered the public site: every public page, every
-    # listed profile, the directory's pages and filters, the protection form.
+    # listed profile (a sample in a language other than English), the
+    # directory's pages and filters, the protection form.
     reached = result.routes()
-    assert reached["directory:profile"] >= len(listed) > 200
-    assert reached["directory:list"] > 20
+    assert len(listed) > 200
+    assert reached["directory:profile"] >= (coverage.visitor_profiles or len(listed))
+    assert reached["directory:list"] > (20 if coverage.visitor_profiles is None else 5)
     assert {v.url for v in result.visits if "page=2" in v.url}
     for name in PUBLIC_PAGES:
         assert reached[name], name
@@ -107,7 +167,8 @@ def pen_pal_client(client, email: str):
 
 @pytest.mark.parametrize("email", PEN_PALS)
 def test_it_shows_each_pen_pal_only_their_own_details(client, demo_world, email):
-    pen_pal_client(client, email)
+    coverage = COVERAGE[demo_world.language]
+    pen_pal_client(speaking(client, demo_world.language), email)
     threads = Correspondence.objects.filter(pen_pal__email=email).select_related("profile")
     seeds = [reverse(name) for name in PEN_PAL_PAGES]
     seeds += [reverse("letters:thread", args=[c.pk]) for c in threads]
@@ -119,11 +180,12 @@ def test_it_shows_each_pen_pal_only_their_own_details(client, demo_world, email)
         client,
         seeds,
         max_requests=MAX_REQUESTS,
-        default_budget=DEFAULT_BUDGET,
-        route_budgets=PEN_PAL_BUDGETS,
+        default_budget=coverage.pen_pal_default_budget,
+        route_budgets=coverage.pen_pal_budgets,
     )
 
     assert_no_errors(result.visits)
+    assert_in_language(result.visits, demo_world.language)
 
     excused = set()
 
@@ -165,12 +227,19 @@ def test_it_shows_each_pen_pal_only_their_own_details(client, demo_world, email)
     assert all(v.status == 200 for v in scans)
 
 
+PASSWORD_RESET_LINK = re.compile(r"/accounts/password/reset/key/\S+")
+
+
 def test_it_sends_nobody_another_persons_details_by_email(demo_world):
     emails = demo_world.emails
     sent = set(Notification.objects.filter(state="sent").values_list("kind", flat=True))
     assert sent == set(Notification.Kind.values)  # approved, rejected, delivered, reply
     assert {to for message in emails for to in message.to} == {*PEN_PALS, REQUESTER["email"]}
-    assert any("password" in message.subject.lower() for message in emails)
+    assert any(PASSWORD_RESET_LINK.search(message.body) for message in emails)
+    # Each in the language of the world (its recipients' saved language, or
+    # the page's the protection request was sent from).
+    languages = {message.extra_headers.get("Content-Language") for message in emails}
+    assert languages == {demo_world.language}, languages
     leaks = []
     for message in emails:
         [recipient] = message.to
@@ -190,7 +259,7 @@ def test_it_keeps_pen_pals_out_of_liaison_and_staff_pages(client, demo_world):
     forms and photo originals are for liaisons and staff only."""
     from messaging.models import PrintBatch
 
-    pen_pal_client(client, PEN_PALS[0])
+    pen_pal_client(speaking(client, demo_world.language), PEN_PALS[0])
     batch = PrintBatch.objects.select_related("facility").first()
     profile = next(p for p in demo_world.profiles if p.consent_form)
     photo = ProfilePhoto.objects.first()
@@ -216,6 +285,7 @@ def test_it_keeps_pen_pals_out_of_liaison_and_staff_pages(client, demo_world):
     for url in urls:
         response = client.get(url)
         assert response.status_code in (302, 403, 404), (url, response.status_code)
+        assert response["Content-Language"] == demo_world.language, url
         if response.status_code == 302:
             assert response["Location"].startswith(reverse("admin:login")), url
         body = b"" if response.streaming else response.content
@@ -228,9 +298,18 @@ def test_it_finds_nobody_by_inmate_number_or_birth_date(client, demo_world):
     first word is often the display name, which near-spelling search finds
     whatever the surname, so results say nothing about the legal name.)"""
     profile = next(p for p in demo_world.profiles if p.status == InmateProfile.Status.PUBLISHED)
-    for query in (profile.inmate_number, profile.date_of_birth.isoformat()):
+    born = profile.date_of_birth
+    with translation.override(demo_world.language):
+        # As the world's language writes a date ("7 de diciembre de 1980", "07/12/1980").
+        local_spellings = [
+            formats.date_format(born),
+            formats.date_format(born, "SHORT_DATE_FORMAT"),
+        ]
+    speaking(client, demo_world.language)
+    for query in (profile.inmate_number, born.isoformat(), *local_spellings):
         response = client.get(reverse("directory:list"), {"q": query})
         assert response.status_code == 200
+        assert response["Content-Language"] == demo_world.language
         assert reverse("directory:profile", args=[profile.slug]) not in response.content.decode(), (
             query
         )
@@ -258,26 +337,25 @@ MODERATOR, ADMIN = "moderator@example.org", "admin@example.org"
 LIAISON = "liaison@example.org"  # seed_demo's, of the first facility
 SECOND_LIAISON = "second-liaison@example.org"  # made here, for another facility
 
-# Each route at most this many times beyond the seeds: the changelists' filter
-# and sort links multiply, every object has a change and a history page.
-ADMIN_BUDGET = 4
+# Each route at most Coverage.admin_budget (liaison_budget) times beyond the
+# seeds: the changelists' filter and sort links multiply, every object has a
+# change and a history page.
 ADMIN_MAX_REQUESTS = 450
-LIAISON_BUDGET = 8
 LIAISON_MAX_REQUESTS = 300
 # Not followed: they end the session (GET shows a confirmation, but the crawl
 # has no reason to be there) or leave the area.
 NEVER = ("/accounts/logout/", "/admin/logout/", "/admin/r/")
 
 
-def staff_client(client, email: str):
+def staff_client(client, email: str, language: str):
     user = User.objects.get(email=email)
     if not user.authenticator_set.exists():
         activate_totp(user)
     client.force_login(user)
-    return client
+    return speaking(client, language)
 
 
-def crawl_admin(client, budget: int = ADMIN_BUDGET):
+def crawl_admin(client, budget: int):
     return crawl(
         client,
         [reverse("admin:index")],
@@ -295,9 +373,13 @@ def is_pen_pal_or_liaison(email: str) -> bool:
 
 
 def test_it_shows_the_moderator_no_inmate_fact_or_pen_pal_email_in_the_admin(client, demo_world):
-    result = crawl_admin(staff_client(client, MODERATOR))
+    result = crawl_admin(
+        staff_client(client, MODERATOR, demo_world.language),
+        COVERAGE[demo_world.language].admin_budget,
+    )
 
     assert_no_errors(result.visits)
+    assert_in_language(result.visits, demo_world.language)
     hidden = [*demo_world.inmate_needles]
     hidden += [
         n
@@ -326,9 +408,10 @@ def test_it_shows_the_admin_the_private_facts_in_the_admin(client, demo_world):
     moderator's crawl finding none means they were not there."""
     # Fewer pages per route: the superuser reaches every model, and the
     # control needs only one page of each kind.
-    result = crawl_admin(staff_client(client, ADMIN), budget=1)
+    result = crawl_admin(staff_client(client, ADMIN, demo_world.language), budget=1)
 
     assert_no_errors(result.visits)
+    assert_in_language(result.visits, demo_world.language)
     found = {finding.needle.kind for finding in leaks_in(result.visits, demo_world.inmate_needles)}
     assert {"legal name", "inmate number", "date of birth"} <= found, found
     emails = [n for n in demo_world.person_needles if n.kind == "email"]
@@ -346,7 +429,9 @@ def second_liaison(demo_world) -> tuple[Facility, User]:
         .order_by("slug")
         .first()
     )
-    user = LiaisonFactory(facility=facility, user__email=SECOND_LIAISON).user
+    user = LiaisonFactory(
+        facility=facility, user__email=SECOND_LIAISON, user__language=demo_world.language
+    ).user
     return facility, user
 
 
@@ -362,7 +447,7 @@ def test_it_shows_a_liaison_only_their_own_facilitys_private_facts(client, demo_
             "user__email", flat=True
         )
     )
-    staff_client(client, email)
+    staff_client(client, email, demo_world.language)
     slugs = Facility.objects.filter(pk__in=facilities).values_list("slug", flat=True)
     seeds = [reverse("liaison:dashboard")]
     seeds += [reverse("liaison:facility_dashboard", args=[slug]) for slug in slugs]
@@ -371,12 +456,13 @@ def test_it_shows_a_liaison_only_their_own_facilitys_private_facts(client, demo_
         client,
         seeds,
         max_requests=LIAISON_MAX_REQUESTS,
-        default_budget=LIAISON_BUDGET,
+        default_budget=COVERAGE[demo_world.language].liaison_budget,
         follow=("/liaison/",),
         never=NEVER,
     )
 
     assert_no_errors(result.visits)
+    assert_in_language(result.visits, demo_world.language)
 
     needles = demo_world.inmate_needles + demo_world.person_needles
     # Inmate numbers are unique per facility only (and birth dates are shared):

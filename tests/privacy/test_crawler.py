@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from django.utils import dateformat, formats, translation
+
 from tests.privacy.crawler import Needle, date_spellings, find_needles, normalise
 
 
@@ -12,6 +14,20 @@ def test_it_spells_a_birth_date_every_way_a_template_could():
     spellings = date_spellings(date(1971, 3, 9))
     for text in ("1971-03-09", "March 9, 1971", "Mar. 9, 1971", "9 March 1971", "03/09/1971"):
         assert text in spellings
+
+
+def test_it_spells_a_birth_date_in_spanish_too_whatever_the_active_language():
+    day = date(1980, 12, 7)
+    with translation.override("es"):
+        spanish = {
+            formats.date_format(day),  # "7 de diciembre de 1980"
+            formats.date_format(day, "SHORT_DATE_FORMAT"),  # "07/12/1980"
+            dateformat.format(day, "j F Y"),  # the templates' "7 diciembre 1980"
+        }
+    assert "7 de diciembre de 1980" in {text.casefold() for text in spanish}
+    for language in ("en", "es"):
+        with translation.override(language):
+            assert spanish <= date_spellings(day), language
 
 
 def test_it_finds_a_fact_escaped_or_in_another_case():

@@ -7,6 +7,14 @@ in ADMIN_MODELS, fails test_every_url_has_an_entry: nobody can add a URL
 without deciding who may see it. Parameters are real objects of facility X and
 pen pal A (tests/security/conftest.py), so pen pal B and the liaison of
 facility Y get a real "not yours", never a 404 for a missing object.
+
+Every test that sends requests does so in each language of the site (the
+`language` fixture; the tests that change nothing loop over the languages in
+one world), with the language saved on every account and asked for by every
+client, and checks that each answer came back in it (Content-Language, and a
+page's `<html lang>`): access must not depend on the language, and neither
+may what a page lets slip (a date of birth is spelled differently in
+Spanish; the needles know every spelling).
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from dataclasses import dataclass
 
 import pytest
 from django.apps import apps
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.contenttypes.models import ContentType
 from django.contrib.sessions.models import Session
@@ -28,7 +37,9 @@ from django.utils import timezone
 
 from messaging import services as letter_services
 from moderation.models import ModerationItem
+from penpals.models import User
 from tests.factories import MINIMAL_PDF, LetterFactory, image_bytes
+from tests.privacy.crawler import HTML_LANG
 from tests.security.conftest import (
     CONSENT_MARKER,
     ORIGINAL_MARKER,
@@ -386,11 +397,45 @@ def url_for(route: Route, world) -> str:
     return reverse(route.key, kwargs=kwargs)
 
 
-def client_for(world, role: str) -> Client:
-    client = Client()
+LANGUAGES = [code for code, _name in settings.LANGUAGES]
+
+
+@pytest.fixture(params=LANGUAGES)
+def language(request, world) -> str:
+    """The language the test asks for every page in (`speak`, `client_for`)."""
+    speak(world, request.param)
+    return request.param
+
+
+def speak(world, language: str) -> None:
+    """Every account of the world has `language` saved: a signed-in person's
+    saved language wins over what their browser asks for."""
+    users = [user for user in world.users.values() if user is not None]
+    User.objects.filter(pk__in=[user.pk for user in users]).update(language=language)
+    for user in users:
+        user.language = language
+
+
+def client_for(world, role: str, language: str | None = None) -> Client:
+    """A client signed in as `role`, whose browser asks for `language` (if given)."""
+    client = Client(**({"HTTP_ACCEPT_LANGUAGE": language} if language else {}))
     if world.users[role] is not None:
         client.force_login(world.users[role])
     return client
+
+
+def not_in_language(response, text: str, language: str) -> str | None:
+    """Why `response` is not in `language` (its Content-Language header, and
+    a page's `<html lang>`), or None when it is."""
+    content_language = response.get("Content-Language")
+    if content_language != language:
+        return f"Content-Language {content_language!r}"
+    html_lang = (
+        HTML_LANG.search(text) if response.get("Content-Type", "").startswith("text/html") else None
+    )
+    if html_lang and html_lang.group(1) != language:
+        return f"<html lang={html_lang.group(1)!r}>"
+    return None
 
 
 def body_of(response) -> bytes:
@@ -444,8 +489,8 @@ def test_every_registered_model_has_an_admin_entry():
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_every_url_answers_each_role_as_the_matrix_says(world, role):
-    client = client_for(world, role)
+def test_every_url_answers_each_role_as_the_matrix_says(world, role, language):
+    client = client_for(world, role, language)
     wrong, leaks = [], []
     for route in all_routes():
         url = url_for(route, world)
@@ -455,6 +500,8 @@ def test_every_url_answers_each_role_as_the_matrix_says(world, role):
         if outcome != expected:
             wrong.append(f"{route.key} ({url}): expected {expected}, got {outcome}")
         content = body_of(response)
+        if reason := not_in_language(response, page_text(response, content), language):
+            wrong.append(f"{route.key} ({url}): not in {language!r}: {reason}")
         for marker, (key, allowed) in PRIVATE_FILES.items():
             if marker in content and not (route.key == key and role in allowed):
                 leaks.append(f"{route.key} ({url}) served a private file ({marker!r})")
@@ -466,12 +513,12 @@ def test_every_url_answers_each_role_as_the_matrix_says(world, role):
     assert not leaks, f"As {role}:\n" + "\n".join(leaks)
 
 
-def test_the_private_files_were_served_to_their_owners(world):
+def test_the_private_files_were_served_to_their_owners(world, language):
     """The control for the leak check above: the markers are really in the files."""
     for marker, (key, roles) in PRIVATE_FILES.items():
         route = next(route for route in all_routes() if route.key == key)
         for role in roles:
-            response = client_for(world, role).get(url_for(route, world))
+            response = client_for(world, role, language).get(url_for(route, world))
             assert marker in body_of(response), (key, role)
 
 
@@ -550,28 +597,36 @@ def post_url(world, name: str) -> str:
     return url_for(route, world)
 
 
+# The two tests below change nothing (that is what they check), so one world
+# serves every language in turn.
+
+
 @pytest.mark.parametrize("name", POSTS)
 def test_a_post_by_the_wrong_person_changes_nothing(world, name):
     post = POSTS[name]
     if post.prepare:
         post.prepare(world)
-    for role in ROLES:
-        if role in (post.owner, ADM):
-            continue
-        client = client_for(world, role)
-        before = snapshot()
-        response = client.post(post_url(world, name), post.data(world))
-        assert classify(response) in (LOGIN, ADMIN_LOGIN, MFA, FORBIDDEN, NOT_FOUND), role
-        assert snapshot() == before, role
+    for language in LANGUAGES:
+        speak(world, language)
+        for role in ROLES:
+            if role in (post.owner, ADM):
+                continue
+            client = client_for(world, role, language)
+            before = snapshot()
+            response = client.post(post_url(world, name), post.data(world))
+            outcome = classify(response)
+            assert outcome in (LOGIN, ADMIN_LOGIN, MFA, FORBIDDEN, NOT_FOUND), (language, role)
+            assert response["Content-Language"] == language, (language, role)
+            assert snapshot() == before, (language, role)
 
 
 @pytest.mark.parametrize("name", POSTS)
-def test_the_same_post_by_its_owner_changes_something(world, name):
+def test_the_same_post_by_its_owner_changes_something(world, name, language):
     """The control: each POST above is one that would have had an effect."""
     post = POSTS[name]
     if post.prepare:
         post.prepare(world)
-    client = client_for(world, post.owner)
+    client = client_for(world, post.owner, language)
     before = snapshot()
     response = client.post(post_url(world, name), post.data(world))
     assert classify(response) in (OK, ELSEWHERE), response.status_code
@@ -582,20 +637,24 @@ def test_the_same_post_by_its_owner_changes_something(world, name):
 def test_only_those_allowed_can_delete_in_the_admin(world, role):
     """A delete POST for every registered model: refused (and nothing deleted)
     for everyone the model's entry does not let delete."""
-    client = client_for(world, role)
-    for label, rights in ADMIN_MODELS.items():
-        if role in rights.delete:
-            continue
-        obj = rights.obj(world)
-        url = reverse(f"admin:{label.replace('.', '_')}_delete", args=[obj.pk])
-        response = client.post(url, {"post": "yes"})
-        assert classify(response) in (ADMIN_LOGIN, MFA, FORBIDDEN), (label, response)
-        assert type(obj).objects.filter(pk=obj.pk).exists(), label
+    for language in LANGUAGES:
+        speak(world, language)
+        client = client_for(world, role, language)
+        for label, rights in ADMIN_MODELS.items():
+            if role in rights.delete:
+                continue
+            obj = rights.obj(world)
+            url = reverse(f"admin:{label.replace('.', '_')}_delete", args=[obj.pk])
+            response = client.post(url, {"post": "yes"})
+            assert classify(response) in (ADMIN_LOGIN, MFA, FORBIDDEN), (language, label)
+            assert response["Content-Language"] == language, (language, label)
+            assert type(obj).objects.filter(pk=obj.pk).exists(), (language, label)
 
 
-def test_the_private_facts_are_shown_to_those_allowed(world):
+def test_the_private_facts_are_shown_to_those_allowed(world, language):
     """The control for the page-text check above: the facts really are on the
-    pages of those who need them, spelled as the needles spell them."""
+    pages of those who need them, spelled as the needles spell them (in each
+    language: the admin shows a date of birth as the language writes it)."""
     shown = {
         ("admin", reverse("admin:profiles_inmateprofile_change", args=[world.profile.pk])): (
             "legal name",
@@ -612,8 +671,9 @@ def test_the_private_facts_are_shown_to_those_allowed(world):
         ),
     }
     for (role, url), kinds in shown.items():
-        response = client_for(world, role).get(url)
+        response = client_for(world, role, language).get(url)
         assert response.status_code == 200, (role, url)
+        assert not_in_language(response, response.content.decode(), language) is None, (role, url)
         # As seen by someone who may not see them (pen pal A): what is on the page.
         found = {f.needle.kind for f in private_facts_in(response.content.decode(), A, url)}
         assert set(kinds) <= found, (role, url, found)
