@@ -56,24 +56,40 @@ class Correspondence(models.Model):
         MODERATOR = "moderator", _("Closed by the Penpals team")
 
     pen_pal = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="correspondences"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="correspondences",
+        verbose_name=_("pen pal"),
     )
     profile = models.ForeignKey(
-        "profiles.InmateProfile", on_delete=models.PROTECT, related_name="correspondences"
+        "profiles.InmateProfile",
+        on_delete=models.PROTECT,
+        related_name="correspondences",
+        verbose_name=_("profile"),
     )
-    code = models.CharField(max_length=12, unique=True, default=new_correspondence_code)
-    blocked_by_pen_pal_at = models.DateTimeField(null=True, blank=True)
+    code = models.CharField(
+        _("reply reference"), max_length=12, unique=True, default=new_correspondence_code
+    )
+    blocked_by_pen_pal_at = models.DateTimeField(
+        _("blocked by the pen pal at"), null=True, blank=True
+    )
     # Set by the facility's liaison on the inmate's behalf, or by staff.
-    blocked_by_inmate_at = models.DateTimeField(null=True, blank=True)
-    closed_at = models.DateTimeField(null=True, blank=True)
-    close_reason = models.CharField(max_length=12, choices=CloseReason.choices, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    blocked_by_inmate_at = models.DateTimeField(
+        _("blocked for the person in prison at"), null=True, blank=True
+    )
+    closed_at = models.DateTimeField(_("closed at"), null=True, blank=True)
+    close_reason = models.CharField(
+        _("close reason"), max_length=12, choices=CloseReason.choices, blank=True
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     # When the newest letter (either way) was written: the inbox's order.
-    last_letter_at = models.DateTimeField(default=timezone.now)
+    last_letter_at = models.DateTimeField(_("last letter at"), default=timezone.now)
 
     objects = CorrespondenceQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("correspondence")
+        verbose_name_plural = _("correspondences")
         constraints = [
             models.UniqueConstraint(
                 fields=["pen_pal", "profile"], name="messaging_one_correspondence_per_pair"
@@ -153,38 +169,56 @@ class Letter(models.Model):
         READ = "read", _("Read")
 
     correspondence = models.ForeignKey(
-        Correspondence, on_delete=models.PROTECT, related_name="letters"
+        Correspondence,
+        on_delete=models.PROTECT,
+        related_name="letters",
+        verbose_name=_("correspondence"),
     )
-    direction = models.CharField(max_length=3, choices=Direction.choices)
+    direction = models.CharField(_("direction"), max_length=3, choices=Direction.choices)
     # Outbound: what the pen pal wrote. Inbound: the optional transcription of the scans.
-    body = models.TextField(blank=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SUBMITTED)
+    body = models.TextField(_("text"), blank=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.SUBMITTED
+    )
     # Who put it in: the pen pal (outbound), the liaison or staff member (inbound).
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("added by"),
     )
     # Sent with the form: a second submit of the same form finds the first letter.
-    idempotency_key = models.UUIDField()
+    idempotency_key = models.UUIDField(_("idempotency key"))
 
     # Screening: {"risk": int, "categories": [codes], "hits": [{category, rule, start, end, match}]}
-    screening = models.JSONField(default=dict, blank=True)
-    rejection_reason = models.CharField(max_length=16, blank=True)
-    rejection_note = models.TextField(blank=True, help_text=_("Shown to the sender."))
+    screening = models.JSONField(_("screening"), default=dict, blank=True)
+    rejection_reason = models.CharField(_("rejection reason"), max_length=16, blank=True)
+    rejection_note = models.TextField(
+        _("rejection note"), blank=True, help_text=_("Shown to the sender.")
+    )
     print_batch = models.ForeignKey(
-        "PrintBatch", null=True, blank=True, on_delete=models.SET_NULL, related_name="letters"
+        "PrintBatch",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="letters",
+        verbose_name=_("print batch"),
     )
 
-    created_at = models.DateTimeField(default=timezone.now)
-    screened_at = models.DateTimeField(null=True, blank=True)
-    approved_at = models.DateTimeField(null=True, blank=True)
-    rejected_at = models.DateTimeField(null=True, blank=True)
-    printed_at = models.DateTimeField(null=True, blank=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
-    read_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    screened_at = models.DateTimeField(_("screened at"), null=True, blank=True)
+    approved_at = models.DateTimeField(_("approved at"), null=True, blank=True)
+    rejected_at = models.DateTimeField(_("rejected at"), null=True, blank=True)
+    printed_at = models.DateTimeField(_("printed at"), null=True, blank=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
+    read_at = models.DateTimeField(_("read at"), null=True, blank=True)
 
     objects = LetterQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("letter")
+        verbose_name_plural = _("letters")
         ordering = ["created_at", "pk"]
         constraints = [
             models.UniqueConstraint(
@@ -230,42 +264,62 @@ def scan_path(scan: LetterScan, filename: str) -> str:
 class LetterScan(models.Model):
     """One scanned page (or PDF) of an inbound letter, in private storage."""
 
-    letter = models.ForeignKey(Letter, on_delete=models.CASCADE, related_name="scans")
-    page = models.PositiveSmallIntegerField()
-    file = models.FileField(upload_to=scan_path, storage=private_storage, max_length=200)
-    content_type = models.CharField(max_length=40)
-    size = models.PositiveIntegerField()
-    created_at = models.DateTimeField(auto_now_add=True)
+    letter = models.ForeignKey(
+        Letter, on_delete=models.CASCADE, related_name="scans", verbose_name=_("letter")
+    )
+    page = models.PositiveSmallIntegerField(_("page"))
+    file = models.FileField(_("file"), upload_to=scan_path, storage=private_storage, max_length=200)
+    content_type = models.CharField(_("file type"), max_length=40)
+    size = models.PositiveIntegerField(_("size in bytes"))
+    created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("letter scan")
+        verbose_name_plural = _("letter scans")
         ordering = ["letter", "page"]
         constraints = [
             models.UniqueConstraint(fields=["letter", "page"], name="messaging_scan_page_unique"),
         ]
 
     def __str__(self) -> str:
-        return f"Page {self.page} of letter {self.letter_id}"
+        return gettext("Page %(page)s of letter %(letter)s") % {
+            "page": self.page,
+            "letter": self.letter_id,
+        }
 
 
 class PrintBatch(models.Model):
     """Letters a liaison printed together for their facility's mailroom."""
 
     facility = models.ForeignKey(
-        "profiles.Facility", on_delete=models.PROTECT, related_name="print_batches"
+        "profiles.Facility",
+        on_delete=models.PROTECT,
+        related_name="print_batches",
+        verbose_name=_("facility"),
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("printed by"),
     )
-    idempotency_key = models.UUIDField()
-    created_at = models.DateTimeField(auto_now_add=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
+    idempotency_key = models.UUIDField(_("idempotency key"))
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
     delivered_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("marked delivered by"),
     )
 
     class Meta:
         ordering = ["-created_at"]
-        verbose_name_plural = "print batches"
+        verbose_name = _("print batch")
+        verbose_name_plural = _("print batches")
         constraints = [
             models.UniqueConstraint(
                 fields=["created_by", "idempotency_key"], name="messaging_batch_idempotent"
@@ -276,7 +330,10 @@ class PrintBatch(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Print batch {self.pk} for {self.facility.slug}"
+        return gettext("Print batch %(pk)s for %(facility)s") % {
+            "pk": self.pk,
+            "facility": self.facility.slug,
+        }
 
 
 class Notification(models.Model):
@@ -300,20 +357,27 @@ class Notification(models.Model):
         CANCELLED = "cancelled", _("Cancelled")
 
     recipient = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notifications",
+        verbose_name=_("recipient"),
     )
-    kind = models.CharField(max_length=20, choices=Kind.choices)
-    key = models.CharField(max_length=100, unique=True)
-    context = models.JSONField(default=dict, blank=True)
-    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_error = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    key = models.CharField(_("key"), max_length=100, unique=True)
+    context = models.JSONField(_("context"), default=dict, blank=True)
+    state = models.CharField(
+        _("state"), max_length=10, choices=State.choices, default=State.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(_("attempts"), default=0)
+    last_error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     # When the current attempt started (SENDING), for the sweep to spot a dead worker.
-    attempted_at = models.DateTimeField(null=True, blank=True)
-    sent_at = models.DateTimeField(null=True, blank=True)
+    attempted_at = models.DateTimeField(_("attempted at"), null=True, blank=True)
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
 
     class Meta:
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
         ordering = ["created_at"]
         indexes = [
             models.Index(
@@ -325,4 +389,10 @@ class Notification(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} to user {self.recipient_id} ({self.state})"
+        # Translators: an email ("Letter approved"), its recipient's account number and
+        # its state ("Sent").
+        return gettext("%(kind)s to user %(user)s (%(state)s)") % {
+            "kind": self.get_kind_display(),
+            "user": self.recipient_id,
+            "state": self.get_state_display(),
+        }

@@ -8,8 +8,8 @@ from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.translation import gettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import pgettext_lazy
 
 from moderation.languages import LANGUAGE_CHOICES
 from moderation.screening import RuleError, RuleSpec, compile_rule
@@ -71,9 +71,11 @@ class ModerationItem(models.Model):
         FACILITY_RULE = "facility_rule", _("Facility rule")
         OTHER = "other", _("Other")
 
-    kind = models.CharField(max_length=16, choices=Kind.choices)
-    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, related_name="+")
-    object_id = models.PositiveBigIntegerField()
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    content_type = models.ForeignKey(
+        ContentType, on_delete=models.CASCADE, related_name="+", verbose_name=_("object type")
+    )
+    object_id = models.PositiveBigIntegerField(_("object ID"))
     content_object = GenericForeignKey("content_type", "object_id")
     facility = models.ForeignKey(
         "profiles.Facility",
@@ -81,14 +83,20 @@ class ModerationItem(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="moderation_items",
+        verbose_name=_("facility"),
     )
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    risk_score = models.PositiveIntegerField(default=0)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    risk_score = models.PositiveIntegerField(_("risk score"), default=0)
     flags = models.JSONField(
-        default=list, blank=True, help_text=_("Category codes of screening hits.")
+        _("flags"), default=list, blank=True, help_text=_("Category codes of screening hits.")
     )
     summary = models.CharField(
-        max_length=300, blank=True, help_text=_("What the moderator needs to know at a glance.")
+        _("summary"),
+        max_length=300,
+        blank=True,
+        help_text=_("What the moderator needs to know at a glance."),
     )
     # ISO 639-1 code screening detected in a letter; "" for other kinds and
     # for items opened before languages were recorded (unknown).
@@ -96,22 +104,34 @@ class ModerationItem(models.Model):
         _("language"), max_length=8, blank=True, default="", choices=LANGUAGE_CHOICES
     )
     claimed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("claimed by"),
     )
-    claimed_until = models.DateTimeField(null=True, blank=True)
+    claimed_until = models.DateTimeField(_("claimed until"), null=True, blank=True)
     decided_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("decided by"),
     )
-    decided_at = models.DateTimeField(null=True, blank=True)
-    reason_code = models.CharField(max_length=16, choices=Reason.choices, blank=True)
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    reason_code = models.CharField(_("reason"), max_length=16, choices=Reason.choices, blank=True)
     note = models.TextField(
-        blank=True, help_text=_("Shown to the person whose content was rejected.")
+        _("note"), blank=True, help_text=_("Shown to the person whose content was rejected.")
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     objects = ModerationItemQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("moderation item")
+        verbose_name_plural = _("moderation items")
         ordering = ["-risk_score", "created_at"]
         constraints = [
             # At most one open item per object and kind: resubmitting updates it.
@@ -210,16 +230,29 @@ def languages_read_by_moderators() -> set[str]:
 class ModerationDecision(models.Model):
     """Every decision on an item, kept: who, when, what, why."""
 
-    item = models.ForeignKey(ModerationItem, on_delete=models.CASCADE, related_name="decisions")
-    moderator = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    item = models.ForeignKey(
+        ModerationItem,
+        on_delete=models.CASCADE,
+        related_name="decisions",
+        verbose_name=_("moderation item"),
     )
-    status = models.CharField(max_length=10, choices=ModerationItem.Status.choices)
-    reason_code = models.CharField(max_length=16, choices=ModerationItem.Reason.choices, blank=True)
-    note = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    moderator = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("moderator"),
+    )
+    status = models.CharField(_("decision"), max_length=10, choices=ModerationItem.Status.choices)
+    reason_code = models.CharField(
+        _("reason"), max_length=16, choices=ModerationItem.Reason.choices, blank=True
+    )
+    note = models.TextField(_("note"), blank=True)
+    created_at = models.DateTimeField(_("decided at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("moderation decision")
+        verbose_name_plural = _("moderation decisions")
         ordering = ["created_at"]
         indexes = [
             # The dashboard's decisions today per moderator.
@@ -227,7 +260,19 @@ class ModerationDecision(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.status} by {self.moderator_id} on item {self.item_id}"
+        if self.moderator_id is None:
+            # Translators: a decision ("Approved") on a moderation item (by number).
+            return gettext("%(decision)s on item %(item)s") % {
+                "decision": self.get_status_display(),
+                "item": self.item_id,
+            }
+        # Translators: a decision ("Approved"), the moderator's account number and the
+        # moderation item's number.
+        return gettext("%(decision)s by user %(user)s on item %(item)s") % {
+            "decision": self.get_status_display(),
+            "user": self.moderator_id,
+            "item": self.item_id,
+        }
 
 
 class ScreeningRule(models.Model):
@@ -256,30 +301,37 @@ class ScreeningRule(models.Model):
         INBOUND = "inbound", _("Inbound letters (from inmates)")
         PROFILE = "profile", _("Profile text")
 
-    name = models.CharField(max_length=120)
-    category = models.CharField(max_length=16, choices=Category.choices)
+    name = models.CharField(_("name"), max_length=120)
+    category = models.CharField(_("category"), max_length=16, choices=Category.choices)
     pattern_type = models.CharField(
-        max_length=10, choices=PatternType.choices, default=PatternType.KEYWORDS
+        _("pattern type"), max_length=10, choices=PatternType.choices, default=PatternType.KEYWORDS
     )
     pattern = models.TextField(
+        _("pattern"),
         help_text=_(
             "Keywords: one word or phrase per line; case, accents and separators are "
             "ignored, whole words only, a trailing * matches any ending. Regular "
             "expression: RE2 syntax (no look-around or back-references), matched "
             "case-insensitively against the lower-cased text."
-        )
+        ),
     )
-    action = models.CharField(max_length=8, choices=Action.choices, default=Action.FLAG)
-    scope = models.CharField(max_length=10, choices=Scope.choices, default=Scope.ALL)
+    action = models.CharField(
+        _("action"), max_length=8, choices=Action.choices, default=Action.FLAG
+    )
+    scope = models.CharField(
+        _("applies to"), max_length=10, choices=Scope.choices, default=Scope.ALL
+    )
     facility = models.ForeignKey(
         "profiles.Facility",
         null=True,
         blank=True,
         on_delete=models.CASCADE,
         related_name="screening_rules",
+        verbose_name=_("facility"),
         help_text=_("Leave empty for a rule that applies to every facility."),
     )
     language = models.CharField(
+        _("language"),
         max_length=8,
         choices=LANGUAGE_CHOICES,
         blank=True,
@@ -289,12 +341,14 @@ class ScreeningRule(models.Model):
             "for is marked not machine-screened and always goes to a person."
         ),
     )
-    is_active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    is_active = models.BooleanField(pgettext_lazy("screening rule", "active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     # The engine's cache is keyed on the newest updated_at: keep auto_now.
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     class Meta:
+        verbose_name = _("screening rule")
+        verbose_name_plural = _("screening rules")
         ordering = ["category", "name"]
         constraints = [
             models.UniqueConstraint(
@@ -347,16 +401,24 @@ class Report(models.Model):
         OTHER = "other", _("Something else")
 
     reporter = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("reporter"),
     )
-    content_type = models.ForeignKey(ContentType, on_delete=models.CASCADE, related_name="+")
-    object_id = models.PositiveBigIntegerField()
+    content_type = models.ForeignKey(
+        ContentType, on_delete=models.CASCADE, related_name="+", verbose_name=_("object type")
+    )
+    object_id = models.PositiveBigIntegerField(_("object ID"))
     target = GenericForeignKey("content_type", "object_id")
-    reason = models.CharField(max_length=10, choices=Reason.choices)
-    details = models.TextField(max_length=4000, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    reason = models.CharField(_("reason"), max_length=10, choices=Reason.choices)
+    details = models.TextField(_("details"), max_length=4000, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("report")
+        verbose_name_plural = _("reports")
         ordering = ["-created_at"]
         constraints = [
             # One report per person and thing: reporting twice does not jump the queue.
@@ -369,7 +431,10 @@ class Report(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Report #{self.pk} ({self.get_reason_display()})"
+        return gettext("Report #%(pk)s (%(reason)s)") % {
+            "pk": self.pk,
+            "reason": self.get_reason_display(),
+        }
 
 
 class NoContactOrderQuerySet(models.QuerySet):
@@ -389,23 +454,36 @@ class NoContactOrder(models.Model):
     """
 
     profile = models.ForeignKey(
-        "profiles.InmateProfile", on_delete=models.CASCADE, related_name="no_contact_orders"
+        "profiles.InmateProfile",
+        on_delete=models.CASCADE,
+        related_name="no_contact_orders",
+        verbose_name=_("profile"),
     )
-    name = models.CharField(max_length=200, blank=True)
-    email = models.EmailField(blank=True)
+    name = models.CharField(_("name"), max_length=200, blank=True)
+    email = models.EmailField(_("email address"), blank=True)
     # What the checks compare, kept by save(): penpals.emails's normalised forms.
-    email_normalized = models.CharField(max_length=254, blank=True, editable=False)
-    name_normalized = models.CharField(max_length=200, blank=True, editable=False)
-    note = models.TextField(blank=True, help_text=_("Why, for staff only."))
-    is_active = models.BooleanField(default=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    email_normalized = models.CharField(
+        _("normalized email address"), max_length=254, blank=True, editable=False
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    name_normalized = models.CharField(
+        _("normalized name"), max_length=200, blank=True, editable=False
+    )
+    note = models.TextField(_("note"), blank=True, help_text=_("Why, for staff only."))
+    is_active = models.BooleanField(pgettext_lazy("no-contact order", "active"), default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("recorded by"),
+    )
+    created_at = models.DateTimeField(_("recorded at"), auto_now_add=True)
 
     objects = NoContactOrderQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("no-contact order")
+        verbose_name_plural = _("no-contact orders")
         constraints = [
             models.CheckConstraint(
                 condition=~models.Q(name="", email=""), name="moderation_nco_name_or_email"
@@ -427,7 +505,10 @@ class NoContactOrder(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"No-contact order #{self.pk} for profile {self.profile_id}"
+        return gettext("No-contact order #%(pk)s for profile %(profile)s") % {
+            "pk": self.pk,
+            "profile": self.profile_id,
+        }
 
     def save(self, *args, **kwargs) -> None:
         self.email = self.email.strip().lower()
@@ -480,38 +561,57 @@ class ProtectionRequest(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="protection_requests",
+        verbose_name=_("profile"),
     )
     profile_description = models.CharField(
+        _("profile description"),
         max_length=300,
         blank=True,
         help_text=_(
             "The person's name and facility, when the request did not come from a profile."
         ),
     )
-    relationship = models.CharField(max_length=10, choices=Relationship.choices)
-    ask = models.CharField(max_length=12, choices=Ask.choices)
-    requester_name = models.CharField(max_length=200)
-    requester_email = models.EmailField()
+    relationship = models.CharField(_("relationship"), max_length=10, choices=Relationship.choices)
+    ask = models.CharField(_("request"), max_length=12, choices=Ask.choices)
+    requester_name = models.CharField(_("requester's name"), max_length=200)
+    requester_email = models.EmailField(_("requester's email address"))
     # Whom a no-contact order protects when an advocate asks; empty when the
     # requester asks for themself.
-    protected_name = models.CharField(max_length=200, blank=True)
-    protected_email = models.EmailField(blank=True)
-    details = models.TextField(max_length=4000, blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    protected_name = models.CharField(_("protected person's name"), max_length=200, blank=True)
+    protected_email = models.EmailField(_("protected person's email address"), blank=True)
+    details = models.TextField(_("details"), max_length=4000, blank=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.OPEN
+    )
     no_contact_order = models.ForeignKey(
-        NoContactOrder, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        NoContactOrder,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("no-contact order"),
     )
     resolved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("resolved by"),
     )
-    resolved_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("protection request")
+        verbose_name_plural = _("protection requests")
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"Protection request #{self.pk} ({self.get_ask_display()})"
+        return gettext("Protection request #%(pk)s (%(request)s)") % {
+            "pk": self.pk,
+            "request": self.get_ask_display(),
+        }
 
     @property
     def order_name(self) -> str:
@@ -539,27 +639,45 @@ class WritingSuspension(models.Model):
     still see every letter. Checked by messaging.services.writing_refusal."""
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="writing_suspensions"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="writing_suspensions",
+        verbose_name=_("user"),
     )
-    reason = models.TextField(help_text=_("Why, for staff only."))
+    reason = models.TextField(_("reason"), help_text=_("Why, for staff only."))
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("suspended by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    lifted_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("suspended at"), auto_now_add=True)
+    lifted_at = models.DateTimeField(_("lifted at"), null=True, blank=True)
     lifted_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("lifted by"),
     )
     # The suspended account's addresses (its login and every verified one),
     # normalised, kept when the suspension is made: a new account at one of
     # them is flagged to moderators before its first letter goes out.
     normalized_emails = ArrayField(
-        models.CharField(max_length=254), default=list, blank=True, editable=False
+        models.CharField(max_length=254),
+        default=list,
+        blank=True,
+        editable=False,
+        verbose_name=_("normalized email addresses"),
     )
 
     objects = WritingSuspensionQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("writing suspension")
+        verbose_name_plural = _("writing suspensions")
         ordering = ["-created_at"]
         constraints = [
             # One active suspension per person; its unique index also serves
@@ -582,8 +700,11 @@ class WritingSuspension(models.Model):
         ]
 
     def __str__(self) -> str:
-        state = "lifted" if self.lifted_at else "active"
-        return f"Writing suspension #{self.pk} of user {self.user_id} ({state})"
+        if self.lifted_at:
+            message = gettext("Writing suspension #%(pk)s of user %(user)s (lifted)")
+        else:
+            message = gettext("Writing suspension #%(pk)s of user %(user)s (active)")
+        return message % {"pk": self.pk, "user": self.user_id}
 
     def save(self, *args, **kwargs) -> None:
         if self._state.adding and not self.normalized_emails and self.user_id:

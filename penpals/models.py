@@ -7,8 +7,8 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
-from django.utils import timezone
-from django.utils.translation import gettext, gettext_lazy
+from django.utils import formats, timezone
+from django.utils.translation import gettext, gettext_lazy, pgettext_lazy
 
 from penpals.languages import READABLE_LANGUAGES
 
@@ -64,23 +64,31 @@ class User(AbstractBaseUser, PermissionsMixin):
     """
 
     # Stored lower-cased (see save), so this index also makes logins case-insensitive.
-    email = models.EmailField("email address", max_length=254, unique=True)
+    email = models.EmailField(gettext_lazy("email address"), max_length=254, unique=True)
     display_name = models.CharField(
-        max_length=60, blank=True, help_text="The name other people see. Not your legal name."
+        gettext_lazy("display name"),
+        max_length=60,
+        blank=True,
+        help_text=gettext_lazy("The name other people see. Not your legal name."),
     )
     is_staff = models.BooleanField(
-        default=False, help_text="Can log into the admin site (moderators and admins)."
+        gettext_lazy("staff status"),
+        default=False,
+        help_text=gettext_lazy("Can log into the admin site (moderators and admins)."),
     )
-    is_active = models.BooleanField(default=True)
-    date_joined = models.DateTimeField(default=timezone.now)
-    deleted_at = models.DateTimeField(null=True, blank=True)
+    is_active = models.BooleanField(pgettext_lazy("user account", "active"), default=True)
+    date_joined = models.DateTimeField(gettext_lazy("date joined"), default=timezone.now)
+    deleted_at = models.DateTimeField(gettext_lazy("deleted at"), null=True, blank=True)
 
     # Notification preferences: which emails this person wants.
     has_letter_status_emails = models.BooleanField(
-        "email me when a letter I wrote is approved, rejected or delivered", default=True
+        gettext_lazy("email me when a letter I wrote is approved, rejected or delivered"),
+        default=True,
     )
-    has_reply_emails = models.BooleanField("email me when a reply arrives", default=True)
-    has_digest_emails = models.BooleanField("send me a weekly digest", default=False)
+    has_reply_emails = models.BooleanField(
+        gettext_lazy("email me when a reply arrives"), default=True
+    )
+    has_digest_emails = models.BooleanField(gettext_lazy("send me a weekly digest"), default=False)
     # Pages, while signed in, and every email to this person, including those a
     # worker sends later (penpals.middleware.UserLanguageMiddleware, the mail
     # renderers). A new account starts in the language it signed up in.
@@ -106,6 +114,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
     REQUIRED_FIELDS: ClassVar[list[str]] = []
+
+    class Meta:
+        verbose_name = gettext_lazy("user")
+        verbose_name_plural = gettext_lazy("users")
 
     def __str__(self) -> str:
         # Role-neutral: shown to staff and liaisons in lists, widgets and
@@ -171,8 +183,16 @@ class WorkerHeartbeat(models.Model):
     workers are alive without shell access.
     """
 
-    worker = models.CharField(max_length=200, unique=True)
-    seen_at = models.DateTimeField()
+    worker = models.CharField(gettext_lazy("worker"), max_length=200, unique=True)
+    seen_at = models.DateTimeField(gettext_lazy("last seen at"))
+
+    class Meta:
+        verbose_name = gettext_lazy("worker heartbeat")
+        verbose_name_plural = gettext_lazy("worker heartbeats")
 
     def __str__(self) -> str:
-        return f"{self.worker} at {self.seen_at:%Y-%m-%d %H:%M:%S}"
+        # Translators: a Celery worker's name and when it last reported in.
+        return gettext("%(worker)s at %(time)s") % {
+            "worker": self.worker,
+            "time": formats.date_format(timezone.localtime(self.seen_at), "SHORT_DATETIME_FORMAT"),
+        }

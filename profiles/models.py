@@ -93,26 +93,32 @@ class Facility(models.Model):
         EVERY_LETTER = "every_letter", _("A person reviews every letter")
         FLAGGED_ONLY = "flagged_only", _("A person reviews flagged letters only")
 
-    name = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=80, unique=True)
-    kind = models.CharField(max_length=10, choices=Kind.choices)
-    state = models.CharField(max_length=2, help_text=_("Two-letter US state code."))
+    name = models.CharField(_("name"), max_length=200)
+    slug = models.SlugField(_("slug"), max_length=80, unique=True)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    state = models.CharField(_("US state"), max_length=2, help_text=_("Two-letter US state code."))
     mailing_address = models.TextField(
-        help_text=_("Where letters are posted, as printed on envelopes.")
+        _("mailing address"), help_text=_("Where letters are posted, as printed on envelopes.")
     )
     mail_rules = models.TextField(
-        blank=True, help_text=_("Shown to every writer: what this facility's mailroom accepts.")
+        _("mail rules"),
+        blank=True,
+        help_text=_("Shown to every writer: what this facility's mailroom accepts."),
     )
     screening_mode = models.CharField(
-        max_length=20, choices=ScreeningMode.choices, default=ScreeningMode.EVERY_LETTER
+        _("screening mode"),
+        max_length=20,
+        choices=ScreeningMode.choices,
+        default=ScreeningMode.EVERY_LETTER,
     )
-    is_active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     objects = PublicDataQuerySet.as_manager()
 
     class Meta:
-        verbose_name_plural = "facilities"
+        verbose_name = _("facility")
+        verbose_name_plural = _("facilities")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -135,18 +141,26 @@ class FacilityLiaison(models.Model):
     """A member of a facility's staff who keeps that facility's profiles and mail."""
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="facility_memberships"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="facility_memberships",
+        verbose_name=_("user"),
     )
-    facility = models.ForeignKey(Facility, on_delete=models.CASCADE, related_name="liaisons")
-    created_at = models.DateTimeField(auto_now_add=True)
+    facility = models.ForeignKey(
+        Facility, on_delete=models.CASCADE, related_name="liaisons", verbose_name=_("facility")
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("facility liaison")
+        verbose_name_plural = _("facility liaisons")
         constraints = [
             models.UniqueConstraint(fields=["user", "facility"], name="profiles_liaison_unique"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.user} at {self.facility}"
+        # Translators: a liaison (a person's name) and the facility they work for.
+        return gettext("%(user)s at %(facility)s") % {"user": self.user, "facility": self.facility}
 
     def save(self, *args, **kwargs) -> None:
         super().save(*args, **kwargs)
@@ -250,61 +264,102 @@ class InmateProfile(models.Model):
     # Public text that needs a moderator's approval when it changes.
     REVIEWED_FIELDS = ("display_name", "bio", "interests")
 
-    facility = models.ForeignKey(Facility, on_delete=models.PROTECT, related_name="profiles")
-    inmate_number = models.CharField(max_length=40)
-    legal_name = models.CharField(max_length=200, help_text=_("Private: printed on mail only."))
-    display_name = models.CharField(max_length=80)
-    slug = models.SlugField(max_length=100, unique=True)
-    date_of_birth = models.DateField(help_text=_("Private: only the age is shown."))
-    gender = models.CharField(max_length=12, choices=Gender.choices)
-    release_kind = models.CharField(
-        max_length=10, choices=ReleaseKind.choices, default=ReleaseKind.UNKNOWN
+    facility = models.ForeignKey(
+        Facility, on_delete=models.PROTECT, related_name="profiles", verbose_name=_("facility")
     )
-    release_date = models.DateField(null=True, blank=True)
-    bio = models.TextField(max_length=4000, blank=True)
-    interests = ArrayField(models.CharField(max_length=40), default=list, blank=True, size=20)
+    inmate_number = models.CharField(_("inmate number"), max_length=40)
+    legal_name = models.CharField(
+        _("legal name"), max_length=200, help_text=_("Private: printed on mail only.")
+    )
+    display_name = models.CharField(_("display name"), max_length=80)
+    slug = models.SlugField(_("slug"), max_length=100, unique=True)
+    date_of_birth = models.DateField(
+        _("date of birth"), help_text=_("Private: only the age is shown.")
+    )
+    gender = models.CharField(_("gender"), max_length=12, choices=Gender.choices)
+    release_kind = models.CharField(
+        _("release kind"), max_length=10, choices=ReleaseKind.choices, default=ReleaseKind.UNKNOWN
+    )
+    release_date = models.DateField(_("release date"), null=True, blank=True)
+    bio = models.TextField(_("bio"), max_length=4000, blank=True)
+    interests = ArrayField(
+        models.CharField(max_length=40),
+        default=list,
+        blank=True,
+        size=20,
+        verbose_name=_("interests"),
+    )
     seeking = ArrayField(
-        models.CharField(max_length=12, choices=Seeking.choices), default=list, blank=True
+        models.CharField(max_length=12, choices=Seeking.choices),
+        default=list,
+        blank=True,
+        verbose_name=_("seeking"),
     )
     languages = ArrayField(
-        models.CharField(max_length=8, choices=Language.choices), default=list, blank=True
+        models.CharField(max_length=8, choices=Language.choices),
+        default=list,
+        blank=True,
+        verbose_name=_("languages"),
     )
-    is_accepting_letters = models.BooleanField(default=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    is_accepting_letters = models.BooleanField(_("accepting letters"), default=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=Status.choices, default=Status.DRAFT
+    )
     # Staff paused the listing (a protection request, a report): only staff
     # resume it; the liaison sees why, not who asked (profiles.services).
-    is_paused_by_staff = models.BooleanField(default=False)
-    pending_changes = models.JSONField(default=dict, blank=True)
+    is_paused_by_staff = models.BooleanField(_("paused by staff"), default=False)
+    pending_changes = models.JSONField(_("pending changes"), default=dict, blank=True)
 
     # The approved primary photo shown in the directory (denormalised for the list page).
     primary_photo = models.ForeignKey(
-        "ProfilePhoto", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "ProfilePhoto",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("primary photo"),
     )
     consent_form = models.FileField(
-        upload_to=consent_form_path, storage=private_storage, blank=True, max_length=200
+        _("consent form"),
+        upload_to=consent_form_path,
+        storage=private_storage,
+        blank=True,
+        max_length=200,
     )
     consent_confirmed_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("consent confirmed by"),
     )
-    consent_confirmed_at = models.DateTimeField(null=True, blank=True)
+    consent_confirmed_at = models.DateTimeField(_("consent confirmed at"), null=True, blank=True)
 
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    published_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    published_at = models.DateTimeField(_("published at"), null=True, blank=True)
     # When the public version last changed (shown as "last updated").
-    public_updated_at = models.DateTimeField(null=True, blank=True)
-    expires_at = models.DateField(null=True, blank=True)
+    public_updated_at = models.DateTimeField(_("public version updated at"), null=True, blank=True)
+    expires_at = models.DateField(_("expires on"), null=True, blank=True)
     transferred_to = models.ForeignKey(
-        Facility, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Facility,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("transferred to"),
     )
 
     # The language the bio is written in, for search (see bio_language).
-    bio_language = models.CharField(max_length=8, blank=True, editable=False)
-    search_vector = SearchVectorField(null=True, editable=False)
+    bio_language = models.CharField(_("bio language"), max_length=8, blank=True, editable=False)
+    search_vector = SearchVectorField(_("search vector"), null=True, editable=False)
 
     objects = InmateProfileQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("inmate profile")
+        verbose_name_plural = _("inmate profiles")
         constraints = [
             models.UniqueConstraint(
                 fields=["facility", "inmate_number"],
@@ -442,31 +497,52 @@ class ProfilePhoto(models.Model):
         APPROVED = "approved", _("Approved")
         REJECTED = "rejected", _("Rejected")
 
-    profile = models.ForeignKey(InmateProfile, on_delete=models.CASCADE, related_name="photos")
+    profile = models.ForeignKey(
+        InmateProfile, on_delete=models.CASCADE, related_name="photos", verbose_name=_("profile")
+    )
     original = models.FileField(
-        upload_to=photo_original_path, storage=private_storage, max_length=200
+        _("original"), upload_to=photo_original_path, storage=private_storage, max_length=200
     )
-    display = models.ImageField(upload_to="photos/display/", blank=True, max_length=200)
-    thumbnail = models.ImageField(upload_to="photos/thumbs/", blank=True, max_length=200)
-    status = models.CharField(max_length=12, choices=Status.choices, default=Status.UPLOADED)
+    display = models.ImageField(
+        _("display version"), upload_to="photos/display/", blank=True, max_length=200
+    )
+    thumbnail = models.ImageField(
+        _("thumbnail"), upload_to="photos/thumbs/", blank=True, max_length=200
+    )
+    status = models.CharField(
+        _("status"), max_length=12, choices=Status.choices, default=Status.UPLOADED
+    )
     status_reason = models.CharField(
-        max_length=300, blank=True, help_text=_("Why it was rejected or failed.")
+        _("status reason"),
+        max_length=300,
+        blank=True,
+        help_text=_("Why it was rejected or failed."),
     )
-    review_status = models.CharField(max_length=10, choices=Review.choices, default=Review.PENDING)
-    is_primary = models.BooleanField(default=False)
-    size_bytes = models.PositiveBigIntegerField(default=0)
-    checksum = models.CharField(max_length=64, help_text=_("SHA-256 of the uploaded file."))
-    width = models.PositiveIntegerField(null=True, blank=True)
-    height = models.PositiveIntegerField(null=True, blank=True)
+    review_status = models.CharField(
+        _("review status"), max_length=10, choices=Review.choices, default=Review.PENDING
+    )
+    is_primary = models.BooleanField(_("primary"), default=False)
+    size_bytes = models.PositiveBigIntegerField(_("size in bytes"), default=0)
+    checksum = models.CharField(
+        _("checksum"), max_length=64, help_text=_("SHA-256 of the uploaded file.")
+    )
+    width = models.PositiveIntegerField(_("width"), null=True, blank=True)
+    height = models.PositiveIntegerField(_("height"), null=True, blank=True)
     uploaded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("uploaded by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    processed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    processed_at = models.DateTimeField(_("processed at"), null=True, blank=True)
 
     objects = ProfilePhotoQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("profile photo")
+        verbose_name_plural = _("profile photos")
         ordering = ["-is_primary", "created_at"]
         constraints = [
             # The same file uploaded twice for one person is one photo.
@@ -485,7 +561,10 @@ class ProfilePhoto(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Photo {self.pk} of {self.profile_id}"
+        return gettext("Photo %(pk)s of profile %(profile)s") % {
+            "pk": self.pk,
+            "profile": self.profile_id,
+        }
 
     @property
     def is_public(self) -> bool:
@@ -502,21 +581,32 @@ class Favorite(models.Model):
     """A pen pal saved a profile."""
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="favorites"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="favorites",
+        verbose_name=_("pen pal"),
     )
     profile = models.ForeignKey(
-        InmateProfile, on_delete=models.CASCADE, related_name="favorited_by"
+        InmateProfile,
+        on_delete=models.CASCADE,
+        related_name="favorited_by",
+        verbose_name=_("profile"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(_("saved at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("favorite")
+        verbose_name_plural = _("favorites")
         ordering = ["-created_at"]
         constraints = [
             models.UniqueConstraint(fields=["user", "profile"], name="profiles_favorite_unique"),
         ]
 
     def __str__(self) -> str:
-        return f"{self.user_id} saved {self.profile_id}"
+        return gettext("Profile %(profile)s saved by user %(user)s") % {
+            "profile": self.profile_id,
+            "user": self.user_id,
+        }
 
 
 class LiaisonAction(models.Model):
@@ -546,21 +636,33 @@ class LiaisonAction(models.Model):
         NO_CONTACT_ORDER = "no_contact_order", _("Recorded a no-contact order")
 
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("done by"),
     )
-    facility = models.ForeignKey(Facility, on_delete=models.CASCADE, related_name="liaison_actions")
+    facility = models.ForeignKey(
+        Facility,
+        on_delete=models.CASCADE,
+        related_name="liaison_actions",
+        verbose_name=_("facility"),
+    )
     profile = models.ForeignKey(
         InmateProfile,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="liaison_actions",
+        verbose_name=_("profile"),
     )
-    kind = models.CharField(max_length=20, choices=Kind.choices)
-    detail = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    kind = models.CharField(_("action"), max_length=20, choices=Kind.choices)
+    detail = models.JSONField(_("details"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("done at"), auto_now_add=True)
 
     class Meta:
+        verbose_name = _("liaison action")
+        verbose_name_plural = _("liaison actions")
         ordering = ["-created_at"]
         indexes = [
             # The dashboard's recent activity and a profile's history.
@@ -569,4 +671,17 @@ class LiaisonAction(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} by {self.actor_id} at {self.created_at:%Y-%m-%d %H:%M}"
+        when = formats.date_format(timezone.localtime(self.created_at), "SHORT_DATETIME_FORMAT")
+        if self.actor_id is None:
+            # Translators: an action in a facility's audit trail ("Created a profile") and when.
+            return gettext("%(action)s (%(time)s)") % {
+                "action": self.get_kind_display(),
+                "time": when,
+            }
+        # Translators: an action in a facility's audit trail ("Created a profile"), who did
+        # it (an account number) and when.
+        return gettext("%(action)s by user %(user)s at %(time)s") % {
+            "action": self.get_kind_display(),
+            "user": self.actor_id,
+            "time": when,
+        }
