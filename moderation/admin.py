@@ -24,16 +24,17 @@ from django.utils import formats, timezone
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
-from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext, ngettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from moderation import registry
 from moderation.active_rules import screen_text
 from moderation.forms import BulkDecisionForm, DecisionForm, TryRulesForm
+from moderation.labels import category_label, category_labels
 from moderation.languages import LANGUAGE_NAMES
 from moderation.links import admin_url
-from moderation.models import FlagCategory, ModerationItem, ScreeningRule
+from moderation.models import ModerationItem, ScreeningRule
 from moderation.paginator import EstimatedCountPaginator
 from moderation.screening import Hit, highlight_segments
 from moderation.services import (
@@ -47,6 +48,7 @@ from moderation.services import (
 )
 from penpals.admin_privacy import PrivateFieldsMixin
 from penpals.languages import READABLE_LANGUAGES
+from penpals.text import grouped
 
 # A confirmation page lists at most this many items; a bigger selection is
 # refused rather than decided blind.
@@ -124,11 +126,6 @@ def decided_message(item: ModerationItem, decision: str, reason_code: str = "") 
         "item": title,
         "reason": ModerationItem.Reason(reason_code).label,
     }
-
-
-def flag_labels(flags) -> list[str]:
-    labels = dict(FlagCategory.choices)
-    return [labels.get(flag, flag) for flag in flags or []]
 
 
 # --- Filters -------------------------------------------------------------------------
@@ -409,7 +406,9 @@ class ModerationItemAdmin(PrivateFieldsMixin, admin.ModelAdmin):
             (
                 (
                     format_html(
-                        '<mark title="{}">{}</mark>', segment.hits[0].category, segment.text
+                        '<mark title="{}">{}</mark>',
+                        category_label(segment.hits[0].category),
+                        segment.text,
                     )
                     if segment.hits
                     else segment.text,
@@ -421,11 +420,10 @@ class ModerationItemAdmin(PrivateFieldsMixin, admin.ModelAdmin):
 
     @admin.display(description=_("Flags"))
     def flag_list(self, item: ModerationItem) -> str:
-        labels = dict(FlagCategory.choices)
         return format_html_join(
             " ",
-            '<span class="queue-flag" title="{}">{}</span>',
-            ((flag, labels.get(flag, flag)) for flag in item.flags or []),
+            '<span class="queue-flag">{}</span>',
+            ((label,) for label in category_labels(item.flags)),
         )
 
     @admin.display(
@@ -435,15 +433,17 @@ class ModerationItemAdmin(PrivateFieldsMixin, admin.ModelAdmin):
         # Whole hours and days: what a queue needs, at a fraction of timesince's cost.
         hours = int((timezone.now() - item.created_at).total_seconds() // 3600)
         if hours < 1:
-            return "under an hour"
+            return gettext("under an hour")
         if hours < 48:
-            return f"{hours} hour{'s' if hours != 1 else ''}"
-        return f"{hours // 24} days"
+            return ngettext("%(count)s hour", "%(count)s hours", hours) % {"count": hours}
+        days = hours // 24
+        return ngettext("%(count)s day", "%(count)s days", days) % {"count": grouped(days)}
 
     @admin.display(description=_("Claimed by"))
     def claim_label(self, item: ModerationItem) -> str:
         if item.claimed_by_id and item.claimed_until and item.claimed_until > timezone.now():
-            return f"{item.claimed_by} until {timezone.localtime(item.claimed_until):%H:%M}"
+            until = formats.time_format(timezone.localtime(item.claimed_until), "TIME_FORMAT")
+            return gettext("%(name)s until %(time)s") % {"name": item.claimed_by, "time": until}
         return ""
 
     # --- Views ---
@@ -503,7 +503,7 @@ class ModerationItemAdmin(PrivateFieldsMixin, admin.ModelAdmin):
             "subtitle": "",
             "item_title": title,
             "decisions": list(item.decisions.select_related("moderator")),
-            "flag_words": flag_labels(item.flags),
+            "flag_words": category_labels(item.flags),
             "reasons": ModerationItem.Reason.choices,
             "previous_item_url": (
                 reverse("admin:moderation_moderationitem_change", args=[previous])

@@ -20,6 +20,7 @@ from django.db.models import OuterRef, Subquery
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.text import capfirst
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -47,11 +48,15 @@ def target_label(target) -> str:
     """What a reported thing is called in the admin: never an inmate number or
     legal name (moderators do not see those)."""
     if target is None:
-        return "(deleted)"
+        return gettext("(deleted)")
     subject = registry.subject_of(target)
     if subject is not None and subject.label_of is not None:
         return subject.label_of(target)
-    return f"{target._meta.verbose_name.capitalize()} #{target.pk}"
+    # Translators: a reported thing by its kind and number: "Letter #11".
+    return gettext("%(kind)s #%(number)s") % {
+        "kind": capfirst(target._meta.verbose_name),
+        "number": target.pk,
+    }
 
 
 def has_act_permission(request) -> bool:
@@ -133,7 +138,9 @@ class ReportAdmin(PrivateFieldsMixin, admin.ModelAdmin):
     @admin.display(description=_("target"))
     def target_link(self, report: Report) -> str:
         return (
-            admin_link(report.target, target_label(report.target)) if report.target else "(deleted)"
+            admin_link(report.target, target_label(report.target))
+            if report.target
+            else gettext("(deleted)")
         )
 
     @admin.display(description=_("reporter"), ordering="reporter__display_name")

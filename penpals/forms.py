@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django import forms
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from penpals.languages import READABLE_LANGUAGES
 from penpals.models import User
@@ -12,9 +12,10 @@ class SignupForm(forms.Form):
     """Extra fields on allauth's sign-up form."""
 
     display_name = NameField(
+        label=_("Display name"),
         max_length=60,
         required=False,
-        help_text="The name other people see. Please do not use your full legal name.",
+        help_text=_("The name other people see. Please do not use your full legal name."),
     )
 
     def signup(self, request, user: User) -> None:
@@ -33,15 +34,15 @@ class AccountSettingsForm(forms.ModelForm):
             "has_digest_emails",
             "reads_languages",
         ]
-        help_texts = {"display_name": "The name other people see. Not your legal name."}
+        help_texts = {"display_name": _("The name other people see. Not your legal name.")}
         field_classes = {"display_name": NameField}
 
     reads_languages = forms.MultipleChoiceField(
-        label=gettext_lazy("Languages I read"),
+        label=_("Languages I read"),
         choices=READABLE_LANGUAGES,
         widget=forms.CheckboxSelectMultiple,
         required=False,
-        help_text=gettext_lazy("For moderation: none ticked counts as English only."),
+        help_text=_("For moderation: none ticked counts as English only."),
     )
 
     def __init__(self, *args, **kwargs):
@@ -61,14 +62,16 @@ class AccountSettingsForm(forms.ModelForm):
 
 class DeleteAccountForm(forms.Form):
     confirm = forms.BooleanField(
-        label="I understand that my account and personal data will be deleted and cannot be restored.",
+        label=_(
+            "I understand that my account and personal data will be deleted and cannot be restored."
+        ),
         required=True,
     )
 
 
 class ResendVerificationForm(forms.Form):
     email = forms.EmailField(
-        label="Email",
-        help_text="The address you signed up with.",
+        label=_("Email"),
+        help_text=_("The address you signed up with."),
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )

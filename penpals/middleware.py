@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import translation
+from django.utils.translation import gettext
 
 SameSite = Literal["Lax", "Strict", "None"]
 
@@ -49,8 +50,10 @@ class RequireMFAMiddleware:
                 request.session[MFA_SETUP_NEXT_SESSION_KEY] = request.get_full_path()
             messages.warning(
                 request,
-                "Staff and facility liaisons must set up two-factor authentication "
-                "before they continue.",
+                gettext(
+                    "Staff and facility liaisons must set up two-factor authentication "
+                    "before they continue."
+                ),
             )
             return redirect("mfa_activate_totp")
         return self.get_response(request)

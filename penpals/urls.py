@@ -2,6 +2,7 @@ from allauth.account.decorators import secure_admin_login
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path, re_path
+from django.utils.translation import gettext_lazy as _
 from django.views.static import serve
 
 from penpals import views
@@ -9,8 +10,8 @@ from penpals import views
 # The admin login goes through allauth, so its rate limits and MFA apply.
 # Replacing the bound method is allauth's documented way; mypy forbids it.
 admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
-admin.site.site_header = "Penpals staff"
-admin.site.site_title = "Penpals staff"
+admin.site.site_header = _("Penpals staff")
+admin.site.site_title = _("Penpals staff")
 
 handler400 = views.bad_request
 handler500 = views.server_error

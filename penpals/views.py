@@ -15,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.template import loader
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext, ngettext
 from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
@@ -25,6 +26,7 @@ from penpals.forms import AccountSettingsForm, DeleteAccountForm, ResendVerifica
 from penpals.http import AuthenticatedHttpRequest
 from penpals.middleware import MFA_SETUP_NEXT_SESSION_KEY
 from penpals.services import do_delete_account, do_resend_verification, export_user_data
+from penpals.text import grouped
 
 
 def page(template_name: str):
@@ -43,7 +45,7 @@ def account_settings(request: HttpRequest) -> HttpResponse:
     form = AccountSettingsForm(request.POST or None, instance=request.user)
     if request.method == "POST" and form.is_valid():
         form.save()
-        messages.success(request, "Your settings were saved.")
+        messages.success(request, gettext("Your settings were saved."))
         return redirect("account_settings")
     # Back from the password prompt of "Download my data": the page starts
     # the download itself (a meta refresh, no script), so the person stays here.
@@ -63,8 +65,10 @@ def prepare_export(request: HttpRequest) -> HttpResponse:
     browser would otherwise stay on that prompt while the file downloads."""
     messages.success(
         request,
-        "Password confirmed. Your data is downloading; if it does not start, "
-        "choose “Download my data” again.",
+        gettext(
+            "Password confirmed. Your data is downloading; if it does not start, "
+            "choose “Download my data” again."
+        ),
     )
     return redirect(f"{reverse('account_settings')}?export={EXPORT_READY}")
 
@@ -101,7 +105,7 @@ def delete_account(request: AuthenticatedHttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         do_delete_account(request.user)
         logout(request)
-        messages.success(request, "Your account was deleted. We are sorry to see you go.")
+        messages.success(request, gettext("Your account was deleted. We are sorry to see you go."))
         return redirect("home")
     return render(request, "penpals/delete_account.html", {"form": form})
 
@@ -115,8 +119,10 @@ def resend_verification(request: HttpRequest) -> HttpResponse:
         # The same words whatever the address: nothing tells who has an account.
         messages.info(
             request,
-            "If that address waits for verification, a new link is on its way. "
-            "It can take a few minutes; check your spam folder too.",
+            gettext(
+                "If that address waits for verification, a new link is on its way. "
+                "It can take a few minutes; check your spam folder too."
+            ),
         )
         return redirect("account_resend_verification")
     return render(request, "account/resend_verification.html", {"form": form})
@@ -151,14 +157,18 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     fields or too much form data)."""
     reason = ""
     if isinstance(exception, TooManyFilesSent):
-        reason = (
-            f"It sent more than {settings.DATA_UPLOAD_MAX_NUMBER_FILES} files at once; "
-            "each upload form says how many it takes. Go back and choose fewer files."
-        )
+        limit = settings.DATA_UPLOAD_MAX_NUMBER_FILES
+        reason = ngettext(
+            "It sent more than %(count)s file at once; each upload form says how many "
+            "it takes. Go back and choose fewer files.",
+            "It sent more than %(count)s files at once; each upload form says how many "
+            "it takes. Go back and choose fewer files.",
+            limit,
+        ) % {"count": grouped(limit)}
     elif isinstance(exception, TooManyFieldsSent):
-        reason = "It sent more form fields than any of our forms has."
+        reason = gettext("It sent more form fields than any of our forms has.")
     elif isinstance(exception, RequestDataTooBig):
-        reason = "It sent more form text than any of our forms accepts."
+        reason = gettext("It sent more form text than any of our forms accepts.")
     body = loader.render_to_string("400.html", {"reason": reason})
     return HttpResponseBadRequest(body)
 

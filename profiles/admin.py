@@ -2,8 +2,8 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from penpals.admin_privacy import PrivateFieldsMixin, declare_private_fields
 from profiles.models import Facility, FacilityLiaison, InmateProfile, LiaisonAction, ProfilePhoto
@@ -71,6 +71,9 @@ class InmateProfileAdmin(PrivateFieldsMixin, admin.ModelAdmin):
     ]
     show_full_result_count = False  # no COUNT(*) of a large table on every page
     actions = ["resume_paused_profiles"]
+    # On the read-only page (moderators), each list of codes is shown as its
+    # labels in the reader's language, in the list's place.
+    LABELLED = {"seeking": "seeking_list", "languages": "language_list"}
 
     def has_resume_permission(self, request) -> bool:
         # The staff who pause (acting on reports and protection requests) resume.
@@ -99,21 +102,40 @@ class InmateProfileAdmin(PrivateFieldsMixin, admin.ModelAdmin):
         # The private fields themselves are left out for moderators by PrivateFieldsMixin.
         readonly = super().get_readonly_fields(request, obj)
         if self.may_see_private_facts(request):
-            return [*readonly, "consent_form_download"]
+            readonly = [*readonly, "consent_form_download"]
+        if self._is_read_only(request, obj):
+            readonly = [*readonly, *self.LABELLED.values()]
         return readonly
 
-    @admin.display(description="consent form")
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        if not self._is_read_only(request, obj):
+            return fields
+        return list(dict.fromkeys(self.LABELLED.get(name, name) for name in fields))
+
+    def _is_read_only(self, request, obj) -> bool:
+        return obj is not None and not self.has_change_permission(request, obj)
+
+    @admin.display(description=_("seeking"))
+    def seeking_list(self, profile: InmateProfile) -> str:
+        return ", ".join(profile.seeking_labels())
+
+    @admin.display(description=_("languages"))
+    def language_list(self, profile: InmateProfile) -> str:
+        return ", ".join(profile.language_labels())
+
+    @admin.display(description=_("consent form"))
     def consent_form_download(self, profile: InmateProfile) -> str:
         if not profile.consent_form:
             return "-"
         url = reverse("liaison:consent_download", args=[profile.pk])
-        return format_html('<a href="{}">Download</a>', url)
+        return format_html('<a href="{}">{}</a>', url, gettext("Download"))
 
 
 @admin.register(ProfilePhoto)
 class ProfilePhotoAdmin(PrivateFieldsMixin, admin.ModelAdmin):
     list_display = [
-        "pk",
+        "number",
         "profile",
         "status",
         "review_status",
@@ -126,6 +148,10 @@ class ProfilePhotoAdmin(PrivateFieldsMixin, admin.ModelAdmin):
     readonly_fields = ["checksum", "size_bytes", "width", "height", "processed_at", "status_reason"]
     exclude = ["original"]  # private: served through an access-checked view only
     raw_id_fields = ["profile", "uploaded_by"]
+
+    @admin.display(description=_("ID"), ordering="pk")
+    def number(self, photo: ProfilePhoto) -> int:
+        return photo.pk
 
 
 @admin.register(LiaisonAction)

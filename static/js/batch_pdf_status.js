@@ -2,7 +2,7 @@
 // asks the server every few seconds and, once the worker has made the PDF,
 // rewrites that status in place (a role="status" region, so screen readers
 // hear it) instead of reloading the page. Without this file a reload shows
-// the same thing.
+// the same thing. The words come from the page (data-ready-text), in its language.
 (function () {
   "use strict";
 
@@ -12,6 +12,7 @@
   }
   var url = status.getAttribute("data-pdf-status-url");
   var seconds = parseInt(status.getAttribute("data-refresh-seconds"), 10) || 5;
+  var readyText = status.getAttribute("data-ready-text") || "The PDF is ready.";
   // Stop after about ten minutes: a batch that takes longer has a problem a
   // reload shows better than a page that asks forever.
   var attemptsLeft = Math.ceil(600 / seconds);
@@ -24,7 +25,7 @@
       })
       .then(function (answer) {
         if (answer && answer.state === "ready") {
-          status.textContent = "The PDF is ready.";
+          status.textContent = readyText;
           status.removeAttribute("data-pdf-status-url");
         } else if (attemptsLeft > 0) {
           window.setTimeout(check, seconds * 1000);

@@ -9,6 +9,8 @@
 //   R, 1..9    reject for the reason with that number
 //   E          escalate: type the note, then Ctrl+Enter
 //   N, P       next item, previous item
+// What it says comes from the page (the data-*-text attributes of
+// #decision-status), in its language.
 {
     const form = document.getElementById('decision-form');
     const status = document.getElementById('decision-status');
@@ -21,9 +23,12 @@
     const note = form && form.querySelector('textarea[name=note]');
     let mode = '';
 
-    const say = (text) => {
+    const text = (name, fallback) => (status && status.getAttribute(`data-${name}-text`)) || fallback;
+    const fill = (template, values) => template.replace(/\{(\w+)\}/g, (whole, name) => (name in values ? values[name] : whole));
+
+    const say = (words) => {
         if (status) {
-            status.textContent = text;
+            status.textContent = words;
         }
     };
 
@@ -43,13 +48,13 @@
         mode = 'reject';
         const checked = reasons.find((radio) => radio.checked);
         (checked || reasons[0]).focus();
-        say(`Reject: press the number of the reason (1 to ${reasons.length}). Esc cancels.`);
+        say(fill(text('reject', 'Reject: press the number of the reason (1 to {reasons}). Esc cancels.'), { reasons: reasons.length }));
     };
 
     const pickReason = (radio) => {
         radio.checked = true;
         reject.focus();
-        say(`Press Enter to reject for "${reasonLabel(radio)}" and go to the next item (Tab to the note first to add one). Esc cancels.`);
+        say(fill(text('reason', 'Press Enter to reject for \u201c{reason}\u201d and go to the next item (Tab to the note first to add one). Esc cancels.'), { reason: reasonLabel(radio) }));
     };
 
     document.addEventListener('keydown', (event) => {
@@ -59,7 +64,7 @@
         if ((event.ctrlKey || event.metaKey) && event.key === 'Enter' && mode === 'escalate' && event.target === note) {
             event.preventDefault();
             escalate.focus();
-            say('Press Enter to escalate this item to an admin. Esc cancels.');
+            say(text('escalate-confirm', 'Press Enter to escalate this item to an admin. Esc cancels.'));
             return;
         }
         if (event.ctrlKey || event.metaKey) {
@@ -78,7 +83,7 @@
             event.preventDefault();
             mode = 'approve';
             approve.focus();
-            say('Press Enter to approve and go to the next item. Esc cancels.');
+            say(text('approve', 'Press Enter to approve and go to the next item. Esc cancels.'));
         } else if (form && key === 'r') {
             event.preventDefault();
             startReject();
@@ -89,7 +94,7 @@
             event.preventDefault();
             mode = 'escalate';
             note.focus();
-            say('Escalate: say why in the note, then press Ctrl+Enter. Esc cancels.');
+            say(text('escalate', 'Escalate: say why in the note, then press Ctrl+Enter. Esc cancels.'));
         } else if (key === 'n' && nextForm) {
             event.preventDefault();
             nextForm.requestSubmit();

@@ -517,6 +517,7 @@ NOT_WALKED = {
     "errors/standalone.html": "the layout of the 500 and 503 pages",
     "profiles/liaison/layout.html": "the layout the liaison portal's pages extend",
     "admin/moderation/moderationitem/queue_filter.html": "a filter panel of the queue (walked there)",
+    "admin/search_form.html": "the search box of the admin's lists (walked on the queue)",
     "400.html": "rendered only for a request too large to read (tests/penpals)",
     "500.html": "rendered only when a view fails (tests/faults)",
     "503.html": "rendered only when the database is down (tests/faults)",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from messaging.models import Letter
 from messaging.services import screen_letter
@@ -230,10 +231,17 @@ def test_it_decides_items_with_the_keyboard_only(page, default_screening_rules, 
     assert h1.inner_text() == "Letter to Dolores"
     assert "A approve" in page.locator("#decision-keys").inner_text()
 
-    # A flagged letter: R, the reason's number, Enter.
+    # A flagged letter: R, the reason's number, Enter. What the keys say comes
+    # from the page (its data-*-text attributes), in the page's language.
+    status = page.locator("#decision-status")
     page.keyboard.press("r")
+    reasons = page.locator("input[name=reason_code]").count()
+    expect(status).to_have_text(
+        status.get_attribute("data-reject-text").replace("{reasons}", str(reasons))
+    )
     page.keyboard.press("1")
-    assert "Money request" in page.locator("#decision-status").inner_text()
+    assert "Money request" in status.inner_text()
+    assert "{reason}" not in status.inner_text()
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"\?from=\d+$"))
     assert success_message(page) == "Letter to Dolores rejected: Money request."

@@ -38,7 +38,7 @@ def test_the_queue_preview_highlights_the_flagged_words(
     client.force_login(moderator_with_mfa)
     html = client.get(QUEUE).content.decode()
     # Found again in the whitespace-collapsed summary, whatever the case.
-    assert '<mark title="money">Cash App</mark>' in html
+    assert '<mark title="Money request">Cash App</mark>' in html
     assert "&lt;b&gt;there&lt;/b&gt;" in html and "<b>there</b>" not in html
 
 

@@ -68,8 +68,8 @@ def test_admins_see_the_hits_of_the_active_rules(admin_client, rules):
     response = admin_client.post(URL, {"text": TEXT, "scope": "outbound"})
     assert response.status_code == 200
     html = response.content.decode()
-    assert 'title="money: Payment apps">Cash App</mark>' in html
-    assert '<span class="screening-label">money · Payment apps</span>' in html
+    assert 'title="Money request: Payment apps">Cash App</mark>' in html
+    assert '<span class="screening-label">Money request · Payment apps</span>' in html
     assert "Risk 40" in html
     [hit] = response.context["result"].hits
     assert (hit.category, hit.rule, hit.start, hit.end, hit.match) == (
