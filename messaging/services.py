@@ -34,6 +34,17 @@ from messaging.models import (
     PrintBatch,
 )
 from moderation.active_rules import screen_text
+from moderation.alerts import (
+    DISGUISED,
+    EMAIL_MATCHES_BLOCKED,
+    EMAIL_MATCHES_ORDER,
+    EMAIL_MATCHES_SUSPENSION,
+    EVASION,
+    NAME_MATCHES_ORDER,
+    RESEMBLES_HARMFUL,
+    Alert,
+    alert,
+)
 from moderation.models import (
     ModerationItem,
     NoContactOrder,
@@ -206,15 +217,7 @@ def enqueue_screening(letter: Letter) -> None:
 # --- Screening ----------------------------------------------------------------------
 
 
-# The moderation item's summary starts with this when a writer may be evading
-# a no-contact order, a writing suspension or an inmate's block: the letter is
-# held for a person, whatever the facility's screening mode.
-EVASION_SUMMARY = "Possible evasion of a no-contact order / suspension / block"
-DISGUISE_ALERT = "Possibly disguised to slip past screening"
-SIGNAL_ALERT = "Reads like the harmful letters screening learned from"
-
-
-def evasion_alerts(letter: Letter) -> list[str]:
+def evasion_alerts(letter: Letter) -> list[Alert]:
     """Why the writer of `letter` may be someone kept away from its recipient
     under another account: their name matches a no-contact order for the
     profile, or one of their addresses (normalised) matches an order, a
@@ -229,10 +232,8 @@ def evasion_alerts(letter: Letter) -> list[str]:
     alerts = []
     for order in NoContactOrder.objects.active().filter(profile=profile_id):
         match = order.matches(identifiers, name)
-        if match == "email":
-            alerts.append(f"Writer's email matches no-contact order #{order.pk}.")
-        elif match == "name":
-            alerts.append(f"Writer's name matches no-contact order #{order.pk} (different email).")
+        if match:
+            alerts.append(_order_alert(order, match))
     if identifiers:
         suspended = (
             WritingSuspension.objects.active()
@@ -240,9 +241,7 @@ def evasion_alerts(letter: Letter) -> list[str]:
             .exclude(user=writer)
             .values_list("pk", flat=True)
         )
-        alerts += [
-            f"Writer's email matches suspended account (suspension #{pk})." for pk in suspended
-        ]
+        alerts += [alert(EMAIL_MATCHES_SUSPENSION, suspension=pk) for pk in suspended]
         blocked = (
             Correspondence.objects.filter(profile_id=profile_id, blocked_by_inmate_at__isnull=False)
             .exclude(pen_pal=writer)
@@ -250,10 +249,7 @@ def evasion_alerts(letter: Letter) -> list[str]:
         )
         for correspondence in blocked:
             if normalize_email(correspondence.pen_pal.email) in identifiers:
-                alerts.append(
-                    "Writer's email matches an account this person blocked "
-                    f"(correspondence {correspondence.code})."
-                )
+                alerts.append(alert(EMAIL_MATCHES_BLOCKED, code=correspondence.code))
     return alerts
 
 
@@ -268,14 +264,15 @@ def _identifiers_by_user(users) -> dict[int, list[str]]:
     return {user_id: sorted(found - {""}) for user_id, found in identifiers.items()}
 
 
-def _return_to_review(letter: Letter, alert: str) -> None:
+def _return_to_review(letter: Letter, evasion: Alert) -> None:
     """Put an outbound letter that is in review or approved (not printed)
     back before a moderator, held with the evasion flag. The writer is told
     nothing: to them the letter is simply not delivered yet."""
     screening = dict(letter.screening or {})
     alerts = [*screening.get("alerts", [])]
-    if alert not in alerts:
-        alerts.append(alert)
+    for found in (alert(EVASION), evasion):
+        if found not in alerts:
+            alerts.append(found)
     categories = sorted(set(screening.get("categories", [])) | {"other"})
     risk = max(int(screening.get("risk", 0)), min(100, int(screening.get("risk", 0)) + 40))
     letter.screening = {**screening, "alerts": alerts, "categories": categories, "risk": risk}
@@ -287,17 +284,17 @@ def _return_to_review(letter: Letter, alert: str) -> None:
         letter,
         ModerationItem.Kind.LETTER_OUT,
         facility=letter.correspondence.profile.facility,
-        summary=f"{EVASION_SUMMARY}. {_review_summary(letter)}",
+        summary=_review_summary(letter),
+        alerts=alerts,
         risk_score=risk,
         flags=categories,
         language=screening.get("language", ""),
     )
 
 
-def _order_alert(order: NoContactOrder, match: str) -> str:
-    if match == "email":
-        return f"Writer's email matches no-contact order #{order.pk}."
-    return f"Writer's name matches no-contact order #{order.pk} (different email)."
+def _order_alert(order: NoContactOrder, match: str) -> Alert:
+    message = EMAIL_MATCHES_ORDER if match == "email" else NAME_MATCHES_ORDER
+    return alert(message, order=order.pk)
 
 
 def enforce_no_contact_order(order_id: int) -> int:
@@ -374,7 +371,7 @@ def hold_letters_under_no_contact_orders(letters: list[Letter]) -> list[Letter]:
     printable = []
     for letter in letters:
         writer = writers.get(letter.created_by_id)
-        alert = ""
+        evasion: Alert | None = None
         for order in orders_by_profile.get(letter.correspondence.profile_id, []):
             seen = letter.screened_at is not None and letter.screened_at > order.created_at
             if writer is None or seen:
@@ -383,16 +380,17 @@ def hold_letters_under_no_contact_orders(letters: list[Letter]) -> list[Letter]:
                 identifiers[writer.pk], normalize_person_name(writer.display_name)
             )
             if match:
-                alert = _order_alert(order, match)
+                evasion = _order_alert(order, match)
                 break
-        if alert:
-            _return_to_review(letter, alert)
+        if evasion:
+            _return_to_review(letter, evasion)
         else:
             printable.append(letter)
     return printable
 
 
-AUTO_APPROVED_NOTE = (
+# Stored in English as the decision's note and shown translated (its msgid).
+AUTO_APPROVED_NOTE = gettext_noop(
     "Approved automatically: no screening hits, and this facility reviews flagged letters only."
 )
 
@@ -419,22 +417,24 @@ def screen_letter(letter_id: int) -> None:
             categories = sorted(set(categories) | {"other"})
             risk = min(100, risk + 40)
         # Text made to slip past the rules (screening.disguises) is read by a person.
-        disguises = [f"{DISGUISE_ALERT}: {found}." for found in result.disguises]
+        disguises = [alert(DISGUISED, what=found) for found in result.disguises]
         if disguises:
             categories = sorted(set(categories) | {"other"})
             risk = min(100, risk + 20)
         # A letter in a language no rule is written for was read by no machine.
-        unread = [f"{result.not_screened_alert}."] if not result.machine_screened else []
+        unread = [result.not_screened_alert] if result.not_screened_alert else []
         # The statistical signal raises the risk and keeps the letter for a
         # person; it never rejects on its own.
-        resembles = [f"{SIGNAL_ALERT} ({result.signal:.2f})."] if result.signal_high else []
+        resembles = (
+            [alert(RESEMBLES_HARMFUL, signal=f"{result.signal:.2f}")] if result.signal_high else []
+        )
         if resembles:
             risk = min(100, risk + 15)
         letter.screening = {
             "risk": risk,
             "categories": categories,
             "hits": [hit.as_dict() for hit in result.hits],
-            "alerts": alerts + disguises + unread + resembles,
+            "alerts": [alert(EVASION)] * bool(alerts) + alerts + disguises + unread + resembles,
             "language": result.language.code,
             "signal": round(result.signal, 3),
         }
@@ -444,14 +444,12 @@ def screen_letter(letter_id: int) -> None:
         kind = (
             ModerationItem.Kind.LETTER_OUT if letter.is_outbound else ModerationItem.Kind.LETTER_IN
         )
-        summary = _review_summary(letter)
-        if alerts:
-            summary = f"{EVASION_SUMMARY}. {summary}"
         item = submit_for_review(
             letter,
             kind,
             facility=facility,
-            summary=summary,
+            summary=_review_summary(letter),
+            alerts=letter.screening["alerts"],
             risk_score=risk,
             flags=categories,
             language=result.language.code,
@@ -473,11 +471,10 @@ def screen_letter(letter_id: int) -> None:
 
 
 def _review_summary(letter: Letter) -> str:
-    text = " ".join(letter.body.split())
-    if letter.is_outbound:
-        return text[:240] or "(empty letter)"
-    pages = letter.scans.count()
-    return f"Reply, {pages} scanned page{'s' if pages != 1 else ''}. {text[:200]}"
+    """The letter's opening words (a reply's transcription, if typed): data
+    only, so every moderator reads it as written; the kind of item and its
+    scanned pages are shown, worded, beside it."""
+    return " ".join(letter.body.split())[:240]
 
 
 def sweep_unscreened_letters(older_than: timedelta = timedelta(minutes=2)) -> int:

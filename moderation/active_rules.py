@@ -5,11 +5,13 @@ moderation.screening.)"""
 
 from __future__ import annotations
 
+import json
 import logging
 
 from django.db.models import Count, Max
 
 from moderation import languages
+from moderation.alerts import Alert
 from moderation.models import ScreeningRule
 from moderation.screening import (
     Hit,
@@ -78,17 +80,18 @@ def screen_fields(
     ruleset = database_ruleset()
     texts = [text for text in texts if text]
     hits: list[Hit] = []
-    found: list[str] = []
+    found: dict[str, Alert] = {}
     for text in texts:
         result = ruleset.screen(text, scope=scope, facility_id=facility_id)
         hits.extend(result.hits)
-        found.extend(result.disguises)
+        # The same disguise in two fields is one alert.
+        found.update((json.dumps(each, sort_keys=True), each) for each in result.disguises)
     together = "\n".join(texts)
     language = languages.detect(together, ruleset.languages)
     model = ruleset.signal_model
     return ScreeningResult(
         tuple(hits),
-        tuple(dict.fromkeys(found)),
+        tuple(found.values()),
         language=language,
         machine_screened=language.code in ruleset.languages,
         signal=model.score(normalise(together).text) if model and together else 0.0,

@@ -30,6 +30,7 @@ from django.views.decorators.http import require_POST
 
 from moderation import registry
 from moderation.active_rules import screen_text
+from moderation.alerts import alert_text
 from moderation.forms import BulkDecisionForm, DecisionForm, TryRulesForm
 from moderation.labels import category_label, category_labels
 from moderation.languages import LANGUAGE_NAMES
@@ -416,7 +417,11 @@ class ModerationItemAdmin(PrivateFieldsMixin, admin.ModelAdmin):
                 for segment in preview_segments(item.summary, getattr(item, "preview_hits", []))
             ),
         )
-        return format_html('{}<span class="queue-preview">{}</span>', thumbnail, text)
+        # What the machine found comes first: "Possible evasion…", "Not machine-screened…".
+        alerts = format_html_join(
+            "", '<strong class="queue-alert">{}</strong> ', ((alert_text(a),) for a in item.alerts)
+        )
+        return format_html('{}<span class="queue-preview">{}{}</span>', thumbnail, alerts, text)
 
     @admin.display(description=_("Flags"))
     def flag_list(self, item: ModerationItem) -> str:

@@ -21,7 +21,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.text import capfirst
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from moderation import protection, registry
@@ -228,7 +228,9 @@ class ReportAdmin(PrivateFieldsMixin, admin.ModelAdmin):
                 except ValidationError as error:
                     report_errors(self, request, str(report), error)
                     continue
-                self._close_review(report, request.user, "Writer suspended from writing.")
+                self._close_review(
+                    report, request.user, gettext_noop("Writer suspended from writing.")
+                )
                 suspended += 1
             if suspended:
                 self.message_user(

@@ -18,6 +18,7 @@ class TryRulesForm(forms.Form):
     """Text to screen against the active rules, as a letter or profile would be."""
 
     text = forms.CharField(
+        label=_("Text"),
         widget=forms.Textarea(attrs={"rows": 10, "cols": 80}),
         max_length=TRY_TEXT_MAX_LENGTH,
         # Screen exactly what was pasted: hit positions count every character.
@@ -30,11 +31,13 @@ class TryRulesForm(forms.Form):
         },
     )
     scope = forms.ChoiceField(
+        label=_("Screen it as"),
         choices=[(s, ScreeningRule.Scope(s).label) for s in TEXT_SCOPES],
         initial="outbound",
     )
     facility: forms.ModelChoiceField[Model] = forms.ModelChoiceField(
         queryset=None,  # set in __init__
+        label=_("Facility"),
         required=False,
         empty_label=_("No facility (global rules only)"),
         help_text=_("A facility's own rules add to the global ones."),

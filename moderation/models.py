@@ -98,6 +98,9 @@ class ModerationItem(models.Model):
         blank=True,
         help_text=_("What the moderator needs to know at a glance."),
     )
+    # What the machine found, as data worded for each reader (moderation.alerts):
+    # a disguise, a language no rule reads, a writer who may evade an order.
+    alerts = models.JSONField(_("alerts"), default=list, blank=True)
     # ISO 639-1 code screening detected in a letter; "" for other kinds and
     # for items opened before languages were recorded (unknown).
     language = models.CharField(

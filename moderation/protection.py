@@ -262,7 +262,7 @@ def do_dismiss_protection_request(protection_request: ProtectionRequest, staff) 
         try:
             do_decide(
                 item_id, staff, approve=False, reason_code=ModerationItem.Reason.OTHER,
-                note="Dismissed.",
+                note=gettext_noop("Dismissed."),
             )  # fmt: skip
         except AlreadyDecided:
             pass

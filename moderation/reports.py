@@ -18,6 +18,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from moderation import registry
+from moderation.alerts import REPORTED_TIMES, alert
 from moderation.links import admin_url
 from moderation.models import ModerationItem, Report, ScreeningRule
 from moderation.services import submit_for_review
@@ -153,17 +154,15 @@ def do_report(reporter, target, reason: str, details: str) -> Report:
         .count()
     )
     risk = min(REPORT_RISK_MAX, REPORT_RISK + REPORT_RISK_PER_EARLIER_REPORT * earlier_reports)
-    summary = f"{report.get_reason_display()}: {content_type.name} #{target.pk}"
-    if earlier_reports:
-        summary += f" (reported {earlier_reports + 1} times)"
-    if details:
-        summary += f". {' '.join(details.split())}"
     flag = reason if reason in ScreeningRule.Category.values else ScreeningRule.Category.OTHER
+    # The reporter's own words; the reason and what was reported are shown,
+    # worded for the moderator, on the item's page.
     submit_for_review(
         report,
         ModerationItem.Kind.REPORT,
         facility=facility_of(target),
-        summary=summary,
+        summary=" ".join(details.split()),
+        alerts=[alert(REPORTED_TIMES, count=earlier_reports + 1)] if earlier_reports else [],
         risk_score=risk,
         flags=[flag],
     )

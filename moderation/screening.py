@@ -78,7 +78,8 @@ import confusable_homoglyphs
 import re2
 import regex
 
-from moderation import languages
+from moderation import alerts, languages
+from moderation.alerts import Alert, alert
 from moderation.signal import SignalModel, shipped_model
 
 logger = logging.getLogger(__name__)
@@ -534,19 +535,21 @@ def _to_word_end(hit: Hit, original: str) -> Hit:
     return dataclasses.replace(hit, end=end, match=original[hit.start : end])
 
 
-def disguises(text: str) -> list[str]:
+def disguises(text: str) -> list[Alert]:
     """What in `text` looks made to slip past screening, whatever the rules
     found: characters that show nothing inside a word or an address, and
     words mixing Latin letters with lookalikes from another script. A text
-    with either always goes to a person (messaging.services)."""
+    with either always goes to a person (messaging.services). Each is an
+    alert (moderation.alerts), worded when a moderator reads it."""
     if text.isascii():
         return []
     found = []
     if _HIDING_IGNORABLE.search(text):
-        found.append("invisible characters inside a word")
+        found.append(alert(alerts.INVISIBLE_CHARACTERS))
     mixed = _mixed_script_word(text)
     if mixed:
-        found.append(f"a word mixing scripts: {mixed!r}")
+        # As Python writes it: an invisible character inside shows as \u2063.
+        found.append(alert(alerts.MIXED_SCRIPTS, word=repr(mixed)))
     return found
 
 
@@ -778,7 +781,7 @@ def read_as(match: str, reading: str) -> str:
 @dataclass(frozen=True)
 class ScreeningResult:
     hits: tuple[Hit, ...]
-    disguises: tuple[str, ...] = ()  # see disguises()
+    disguises: tuple[Alert, ...] = ()  # see disguises()
     language: languages.Detected = languages.UNDETERMINED
     # Whether rules were written for the text's language. When not, the text
     # was read by no machine and must go to a person (see not_screened_alert).
@@ -801,11 +804,11 @@ class ScreeningResult:
         return bool(self.hits or self.disguises or not self.machine_screened or self.signal_high)
 
     @property
-    def not_screened_alert(self) -> str:
-        """Why no machine read the text, for the moderator ("" when one did)."""
+    def not_screened_alert(self) -> Alert | None:
+        """Why no machine read the text, for the moderator (None when one did)."""
         if self.machine_screened:
-            return ""
-        return f"Not machine-screened: {self.language.name}"
+            return None
+        return alert(alerts.NOT_SCREENED, language=self.language.code)
 
     @property
     def categories(self) -> list[str]:

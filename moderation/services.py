@@ -26,10 +26,12 @@ def submit_for_review(
     risk_score: int = 0,
     flags=(),
     language: str = "",
+    alerts=(),
 ) -> ModerationItem:
     """Open (or refresh) the pending item for `obj`. Call inside the caller's
     transaction. `language` is the ISO 639-1 code screening detected in a
-    letter ("" when unknown or not a letter)."""
+    letter ("" when unknown or not a letter); `alerts` are what the machine
+    found (moderation.alerts), shown before the summary."""
     content_type = ContentType.objects.get_for_model(obj)
     item, created = ModerationItem.objects.get_or_create(
         content_type=content_type,
@@ -42,6 +44,7 @@ def submit_for_review(
             "risk_score": risk_score,
             "flags": list(flags),
             "language": language,
+            "alerts": list(alerts),
         },
     )
     if not created:
@@ -49,7 +52,8 @@ def submit_for_review(
         item.risk_score = risk_score
         item.flags = list(flags)
         item.language = language
-        item.save(update_fields=["summary", "risk_score", "flags", "language"])
+        item.alerts = list(alerts)
+        item.save(update_fields=["summary", "risk_score", "flags", "language", "alerts"])
     return item
 
 

@@ -132,7 +132,7 @@ def process_claimed_photo(photo_id: int) -> str:
         photo,
         ModerationItem.Kind.PHOTO,
         facility=photo.profile.facility,
-        summary=f"Photo of {photo.profile.display_name} ({processed.width}×{processed.height})",
+        summary=f"{photo.profile.display_name} ({processed.width}×{processed.height})",
     )
     return "ready"
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext, gettext_noop
 
 from moderation.active_rules import screen_fields
+from moderation.alerts import DISGUISED, RESEMBLES_HARMFUL, alert
 from moderation.models import ModerationItem
 from moderation.screening import ScreeningResult
 from moderation.services import submit_for_review, withdraw_pending
@@ -43,6 +44,12 @@ def record_action(
 
 def _review_summary(profile: InmateProfile) -> str:
     return f"{profile.display_name}: {profile.bio[:200]}"
+
+
+def _changes_summary(profile: InmateProfile) -> str:
+    """The proposed words themselves: the item's page names the fields."""
+    changed = " · ".join(public_text(value) for value in profile.pending_changes.values())
+    return f"{profile.display_name}: {changed[:200]}"
 
 
 def public_text(value) -> str:
@@ -81,15 +88,17 @@ def submit_profile_for_review(profile: InmateProfile, kind: str, *, summary: str
     and flags are those of the text it now holds. Call inside the caller's
     transaction, with the profile locked."""
     screening = screen_profile(profile, kind)
-    if screening.language.code and not screening.machine_screened:
-        summary = f"{screening.not_screened_alert}. {summary}"
+    alerts = [alert(DISGUISED, what=found) for found in screening.disguises]
+    if screening.language.code and screening.not_screened_alert:
+        alerts.append(screening.not_screened_alert)
     if screening.signal_high:
-        summary = f"Reads like harmful text (statistical signal {screening.signal:.2f}). {summary}"
+        alerts.append(alert(RESEMBLES_HARMFUL, signal=f"{screening.signal:.2f}"))
     submit_for_review(
         profile,
         kind,
         facility=profile.facility,
         summary=summary,
+        alerts=alerts,
         risk_score=screening.risk,
         flags=screening.categories,
     )
@@ -171,7 +180,7 @@ def do_update_profile(liaison, profile: InmateProfile, fields: dict) -> InmatePr
             submit_profile_for_review(
                 profile,
                 ModerationItem.Kind.PROFILE_CHANGE,
-                summary=f"Changes to {', '.join(sorted(profile.pending_changes))} of {profile.display_name}",
+                summary=_changes_summary(profile),
             )
         else:
             withdraw_pending(profile, ModerationItem.Kind.PROFILE_CHANGE)

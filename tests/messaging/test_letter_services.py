@@ -16,6 +16,7 @@ from messaging.services import (
     do_mark_delivered,
     screen_letter,
 )
+from moderation.alerts import alert_text
 from moderation.models import ModerationDecision, ModerationItem, NoContactOrder
 from profiles.models import Facility
 from tests.factories import (
@@ -148,7 +149,7 @@ def test_a_no_contact_name_match_with_another_email_flags_the_letter(alice, prof
     screen_letter(letter.pk)
     letter.refresh_from_db()
     assert "other" in letter.screening["categories"]
-    assert "no-contact order" in letter.screening["alerts"][0]
+    assert "no-contact order" in alert_text(letter.screening["alerts"][0])
     item = ModerationItem.objects.for_object(letter).get()
     assert item.risk_score >= 40 and "other" in item.flags
 

@@ -242,7 +242,7 @@ def test_screening_puts_the_reply_in_the_moderation_queue(liaison, correspondenc
     item = ModerationItem.objects.for_object(letter).get()
     assert item.kind == ModerationItem.Kind.LETTER_IN
     assert item.facility == correspondence.profile.facility
-    assert "1 scanned page" in item.summary
+    assert item.summary == "Send money via cashapp"
 
 
 def test_a_person_reviews_every_reply_even_where_only_flagged_letters_are(

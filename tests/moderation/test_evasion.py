@@ -23,7 +23,6 @@ from django.utils import timezone
 
 from messaging.models import Letter
 from messaging.services import (
-    EVASION_SUMMARY,
     NOT_ACCEPTING_MESSAGE,
     LetterRefused,
     check_create_print_batch,
@@ -31,6 +30,7 @@ from messaging.services import (
     screen_letter,
     writing_refusal,
 )
+from moderation.alerts import EVASION, alert, alert_text
 from moderation.models import ModerationItem, NoContactOrder, WritingSuspension
 from moderation.protection import check_suspend_writer, do_record_no_contact_order
 from moderation.services import do_decide
@@ -185,8 +185,8 @@ def test_it_holds_a_second_account_under_the_orders_name(
         letter = screened(write_letter(second, profile))
     assert letter.status == Letter.Status.IN_REVIEW  # never approved unread
     item = pending_item(letter)
-    assert item.summary.startswith(EVASION_SUMMARY)
-    assert f"no-contact order #{order.pk}" in " ".join(letter.screening["alerts"])
+    assert alert(EVASION) in item.alerts
+    assert f"no-contact order #{order.pk}" in " ".join(map(alert_text, letter.screening["alerts"]))
     assert "other" in item.flags
     # Nobody is told anything: no email to the writer about an order.
     assert mail.outbox == []
@@ -198,8 +198,8 @@ def test_it_holds_a_new_account_of_a_suspended_writer(profile, alice, moderator)
     assert writing_refusal(new_account, profile) == ""  # the same neutral path as anyone
     letter = screened(write_letter(new_account, profile))
     assert letter.status == Letter.Status.IN_REVIEW
-    assert pending_item(letter).summary.startswith(EVASION_SUMMARY)
-    assert "suspended account" in " ".join(letter.screening["alerts"])
+    assert alert(EVASION) in pending_item(letter).alerts
+    assert "suspended account" in " ".join(map(alert_text, letter.screening["alerts"]))
 
 
 def test_a_lifted_suspension_no_longer_holds_new_accounts(profile, alice, moderator):
@@ -215,7 +215,7 @@ def test_it_holds_a_new_account_of_a_writer_the_person_blocked(profile, alice):
     new_account = PenPalFactory(email="alice+again@example.org", display_name="A. New")
     letter = screened(write_letter(new_account, profile))
     assert letter.status == Letter.Status.IN_REVIEW
-    assert pending_item(letter).summary.startswith(EVASION_SUMMARY)
+    assert alert(EVASION) in pending_item(letter).alerts
     # The block was for this person only: writing to someone else is not held.
     elsewhere = InmateProfileFactory.published(facility=profile.facility)
     assert screened(write_letter(new_account, elsewhere)).status == Letter.Status.APPROVED
@@ -236,7 +236,7 @@ def test_an_order_sends_a_name_matching_writers_approved_letter_back_to_review(
     letter.refresh_from_db()
     assert letter.status == Letter.Status.IN_REVIEW
     assert letter not in Letter.objects.print_queue(facility)
-    assert pending_item(letter).summary.startswith(EVASION_SUMMARY)
+    assert alert(EVASION) in pending_item(letter).alerts
     # A moderator who saw the flag may let it through; it then prints.
     do_decide(pending_item(letter).pk, moderator, approve=True)
     batch = check_create_print_batch(moderator, facility, None, uuid.uuid4())
@@ -260,7 +260,7 @@ def test_printing_refuses_a_letter_whose_writer_an_order_made_since_covers(
     letter.refresh_from_db()
     assert letter.status == Letter.Status.IN_REVIEW
     assert letter.print_batch is None
-    assert pending_item(letter).summary.startswith(EVASION_SUMMARY)
+    assert alert(EVASION) in pending_item(letter).alerts
 
 
 def test_printing_holds_back_only_the_covered_letters(profile, moderator, facility, bob):

@@ -11,7 +11,8 @@ import pytest
 from devtools.screening.corpus import load_corpus
 from devtools.screening.training import THRESHOLD, as_signal_model, pipeline, train
 from messaging.models import Letter
-from messaging.services import SIGNAL_ALERT, screen_letter
+from messaging.services import screen_letter
+from moderation.alerts import RESEMBLES_HARMFUL, alert_text
 from moderation.models import ModerationItem
 from moderation.screening import default_ruleset, normalise
 from moderation.signal import MODEL_PATH, shipped_model
@@ -77,7 +78,8 @@ def test_a_high_signal_keeps_a_letter_for_a_person_and_never_rejects_it(
     letter.refresh_from_db()
     assert letter.status == Letter.Status.IN_REVIEW
     assert letter.screening["hits"] == []
-    assert any(alert.startswith(SIGNAL_ALERT) for alert in letter.screening["alerts"])
+    assert any(alert["message"] == RESEMBLES_HARMFUL for alert in letter.screening["alerts"])
+    assert any(alert_text(a).startswith("Reads like") for a in letter.screening["alerts"])
     item = ModerationItem.objects.for_object(letter).get()
     assert item.status == ModerationItem.Status.PENDING
     assert item.risk_score >= 15

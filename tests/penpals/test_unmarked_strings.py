@@ -157,8 +157,9 @@ def disguise_data(world) -> None:
     for letter in Letter.objects.all():
         body = f"Zqletter {letter.pk} zqbody." if letter.body else ""
         Letter.objects.filter(pk=letter.pk).update(body=body)
-    # The summary the matrix's fixture gave its item (the app's own are kept).
-    ModerationItem.objects.filter(pk=world.pending_item.pk).update(summary="Zqsummary")
+    # Summaries are the items' own words (names, letters' openings, report
+    # details); what the app says about an item is in its alerts, kept.
+    ModerationItem.objects.update(summary="Zqsummary")
     NoContactOrder.objects.update(name="Zqprotected Zqperson", note="Zqnote")
     ProtectionRequest.objects.update(
         requester_name="Zqrequester", profile_description="Zqsomeone", details="Zqdetails"

@@ -16,6 +16,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from moderation.active_rules import database_ruleset
+from moderation.alerts import alert_text
 from moderation.screening import TEXT_SCOPES, RuleSet, default_ruleset
 
 
@@ -58,7 +59,9 @@ class Command(BaseCommand):
                 language = result.language
                 self.stdout.write(f"  language   {language.name} ({language.confidence:.2f})")
             else:
-                self.stdout.write(f"  language   {result.not_screened_alert}")
+                self.stdout.write(
+                    f"  language   {alert_text(result.not_screened_alert) if result.not_screened_alert else ''}"
+                )
             if result.signal_threshold < 1:
                 level = "held for a person" if result.signal_high else "low"
                 self.stdout.write(f"  signal     {result.signal:.2f} ({level})")
@@ -68,7 +71,7 @@ class Command(BaseCommand):
                     f"  {hit.category:<10} {hit.start}-{hit.end} {hit.match!r}  [{hit.rule}]{read_as}"
                 )
             for disguise in result.disguises:
-                self.stdout.write(f"  disguised  {disguise}")
+                self.stdout.write(f"  disguised  {alert_text(disguise)}")
 
     def _read(self, source: str) -> str:
         if source == "-":
