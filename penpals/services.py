@@ -33,6 +33,9 @@ def export_account(user: User) -> dict[str, Any]:
             "reply_emails": user.has_reply_emails,
             "digest_emails": user.has_digest_emails,
         },
+        "language": user.language,
+        # Staff only: the languages they read letters in (moderation queue).
+        **({"reads_languages": list(user.reads_languages)} if user.is_staff else {}),
         "email_addresses": [
             {"email": address.email, "verified": address.verified, "primary": address.primary}
             for address in EmailAddress.objects.filter(user=user).order_by("pk")

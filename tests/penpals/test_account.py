@@ -67,6 +67,8 @@ def test_it_exports_only_the_requesters_data(client, alice, bob):
         {"email": "alice@example.org", "verified": True, "primary": True}
     ]
     assert [method["type"] for method in account["mfa_methods"]] == ["totp"]
+    assert account["language"] == alice.language
+    assert "reads_languages" not in account  # a staff setting
     text = response.content.decode()
     assert "bob@example.org" not in text
     assert "secret" not in text  # the TOTP secret never leaves the database
