@@ -7,6 +7,8 @@ representative URLs so that no single cached plan or page flatters it:
 - list:        the first page, unfiltered (newest first)
 - filtered:    three filters combined
 - search:      full-text searches, broad (newest first) and ranked
+- search_es:   Spanish words, with and without accents, in Spanish bios
+               (about one profile in fifteen is written in Spanish)
 - typo_search: misspelt names and interests (near spellings, "did you mean")
 - deep_page:   page 200 of a broad query
 - profile:     profile pages of random published people
@@ -57,6 +59,13 @@ CASES = {
         "/inmates/?q=Marcus",
         "/inmates/?q=basketball+cooking",
         "/inmates/?q=%22bible+study%22",
+    ],
+    "search_es": [
+        "/inmates/?q=corazon",
+        "/inmates/?q=canci%C3%B3n",
+        "/inmates/?q=ajedrez",
+        "/inmates/?q=poesia+guitarra",
+        "/inmates/?q=%22mi+unidad%22",
     ],
     "typo_search": [
         "/inmates/?q=Marcis",
