@@ -4,7 +4,9 @@
 print view; WeasyPrint renders the very same HTML and CSS to PDF, so the two
 can never disagree. The page is addressed with the inmate's legal name and
 number, which only the facility's liaison sees; the pen pal appears by
-display name only.
+display name only. After each letter comes its reply sheet, on a page of its
+own, whose QR code (messaging.reply_sheets) says the reply reference and page
+1, so that a scanned reply finds its correspondence.
 
 WeasyPrint fetches the stylesheet through `static_files_fetcher()`, which
 reads our own static files and refuses everything else: rendering never
@@ -38,9 +40,11 @@ from django.core.cache import cache
 from django.core.files.base import ContentFile
 from django.template.loader import render_to_string
 from django.utils.crypto import salted_hmac
+from django.utils.safestring import SafeString, mark_safe
 from PIL import ImageFile
 
 from messaging.models import Letter, PrintBatch
+from messaging.reply_sheets import REPLY_SHEET_PAGE, reply_mark_svg
 from penpals.tasks import enqueue_on_commit
 from profiles.models import private_storage
 
@@ -57,6 +61,9 @@ RENDER_PENDING_SECONDS = 5 * 60
 # Relative URLs in the page ("/static/css/print.css") resolve against this
 # made-up origin; the fetcher maps it back to files and knows no other.
 PDF_BASE_URL = "https://penpals-print.invalid/"
+# Ruled lines on a reply sheet: what fills the rest of its one page, in either
+# language (tests/messaging/test_reply_sheets.py checks the sheet stays one page).
+REPLY_SHEET_LINES = 15
 
 
 def batch_letters(batch: PrintBatch) -> list[Letter]:
@@ -71,12 +78,21 @@ def batch_letters(batch: PrintBatch) -> list[Letter]:
 
 @dataclass(frozen=True)
 class PrintedSheet:
-    """One letter as printed: the header and the reply instructions around
-    it are in the language of the person it goes to (the letter itself is
-    as written)."""
+    """One letter as printed, followed by its reply sheet: the header, the
+    reply instructions and the reply sheet are in the language of the person
+    it goes to (the letter itself is as written)."""
 
     letter: Letter
     language: str
+
+    @property
+    def reply_mark_svg(self) -> SafeString:
+        """The reply sheet's QR code (messaging.reply_sheets) as inline SVG, so
+        WeasyPrint draws it as vector art. Safe: segno writes only the path
+        of the code, made from the reference and page number."""
+        return mark_safe(  # noqa: S308 - generated SVG, no user text in it
+            reply_mark_svg(self.letter.correspondence.code, REPLY_SHEET_PAGE)
+        )
 
 
 def print_context(batch: PrintBatch) -> dict:
@@ -90,6 +106,7 @@ def print_context(batch: PrintBatch) -> dict:
             PrintedSheet(letter, letter.correspondence.profile.reading_language)
             for letter in letters
         ],
+        "reply_sheet_lines": range(REPLY_SHEET_LINES),
     }
 
 
@@ -169,7 +186,8 @@ def render_batch_document(batch: PrintBatch):
 
 
 def render_batch_pdf(batch: PrintBatch) -> bytes:
-    """The batch as a PDF, one letter per page (long letters run on)."""
+    """The batch as a PDF: each letter from a new page (long letters run on),
+    then its reply sheet on a page of its own."""
     return render_batch_document(batch).write_pdf()
 
 

@@ -63,11 +63,12 @@ LETTER = "Querida Dolores: me encantó leer sobre tu jardín. ¿Qué flores cult
 DESKTOP = {"width": 1280, "height": 800}
 
 HOW_TO_REPLY = (
-    "<strong>How to reply.</strong> Write your reply on paper and put the reply reference "
-    "%(code)s at the top of the first page. Give it to the staff member who handles Penpals "
-    "mail at %(facility_name)s: they scan it and send it to Penpals. Every reply is read by a "
-    "Penpals moderator before %(pen_pal_name)s receives it. Do not ask for money, gifts, phone "
-    "numbers or addresses; such replies are not passed on."
+    "<strong>How to reply.</strong> Write your reply on the reply sheet that comes with this "
+    "letter, and on more paper if you need it, with the reply reference %(code)s at the top of "
+    "every extra page. Give it to the staff member who handles Penpals mail at "
+    "%(facility_name)s: they scan it and send it to Penpals. Every reply is read by a Penpals "
+    "moderator before %(pen_pal_name)s receives it. Do not ask for money, gifts, phone numbers "
+    "or addresses; such replies are not passed on."
 )
 # The file email backend's separator between messages (django.core.mail.backends.filebased).
 MESSAGE_SEPARATOR = "\n" + "-" * 79 + "\n"
@@ -351,6 +352,15 @@ def test_a_spanish_speaker_signs_up_writes_a_letter_and_leaves(
         code=code,
         facility_name=facility.name,
         pen_pal_name=NAME,
+        where=where,
+    )
+    # The reply sheet after the letter is in Spanish too.
+    reply_sheet = sheet.locator("section.reply-sheet")
+    spanish.shown(reply_sheet, "Reply sheet", where=where)
+    spanish.shown(
+        reply_sheet,
+        "Write your reply on this sheet. If you need more room, use more pages and write the "
+        "reply reference at the top of each one.",
         where=where,
     )
     portal_context.close()

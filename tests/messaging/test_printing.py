@@ -157,14 +157,15 @@ def test_it_keeps_the_print_view_out_of_caches(liaison_client, batch):
 # --- The PDF --------------------------------------------------------------------------------
 
 
-def test_it_renders_one_page_per_letter_with_the_print_stylesheet(batch):
+def test_it_renders_one_page_per_letter_and_its_reply_sheet_with_the_print_stylesheet(batch):
     document = printing.render_batch_document(batch)
-    assert len(document.pages) == 3
+    # Each short letter on one page, its reply sheet on the next.
+    assert len(document.pages) == 6
     # US Letter from print.css (8.5in = 816 CSS px); without the stylesheet it would be A4.
     assert round(document.pages[0].width) == 816
     pdf = document.write_pdf()
     assert pdf.startswith(b"%PDF-")
-    assert pdf_page_count(pdf) == 3
+    assert pdf_page_count(pdf) == 6
     assert pdf_producer(pdf).startswith("WeasyPrint")
 
 
@@ -181,7 +182,8 @@ def test_a_long_letter_runs_on_to_more_pages(liaison, facility, pen_pal):
     approved_letter(facility, pen_pal, body="A long letter. " * 800)
     approved_letter(facility, pen_pal, body="A short one.")
     batch = check_create_print_batch(liaison, facility, None, uuid.uuid4())
-    assert len(printing.render_batch_document(batch).pages) > 2
+    # Two reply sheets and at least three pages of letters.
+    assert len(printing.render_batch_document(batch).pages) > 4
 
 
 def test_the_pdf_fetcher_serves_static_files_and_nothing_else():
@@ -238,7 +240,7 @@ def test_it_serves_the_stored_pdf_as_a_download(
     assert "no-store" in response["Cache-Control"]
     pdf = b"".join(response.streaming_content)
     assert pdf.startswith(b"%PDF-")
-    assert pdf_page_count(pdf) == 3
+    assert pdf_page_count(pdf) == 6  # three letters, each with its reply sheet
     # Stored privately, under a name that does not give the batch away.
     stored = [path for path in private_dir.rglob("*") if path.is_file()]
     assert len(stored) == 1
