@@ -14,7 +14,7 @@ import pytest
 import zxingcpp
 from django.urls import reverse
 from django.utils import timezone, translation
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext
 from PIL import Image
 
 from messaging import printing
@@ -291,3 +291,24 @@ def test_the_print_view_shows_each_sheet_in_its_readers_language(liaison_client,
         assert sheet.count("<svg") == 1
         assert parse_reply_mark(mark).code in sheet
         assert (spanish_heading if lang == "es" else "Reply sheet") in sheet
+
+
+def test_every_pages_footer_speaks_the_language_of_the_person_it_goes_to(batch, batch_pdf):
+    """The running footer (print.css @page) takes its words from each letter."""
+    texts = page_texts(batch_pdf)
+    total = len(texts)
+    letters = printing.batch_letters(batch)
+    first_letter_page, first_sheet_page = texts[0], texts[1]
+    spanish_letter_page = texts[2]
+    code_en = letters[0].correspondence.code
+    code_es = letters[1].correspondence.code
+    for page in (first_letter_page, first_sheet_page):
+        assert f"Reply reference: {code_en}" in page
+    assert f"Penpals · sheet 1 of {total}" in first_letter_page
+    with translation.override("es"):
+        reference = gettext("Reply reference:")
+        sheet = pgettext("page of a printed batch", "sheet")
+        of = pgettext("sheet 2 of 5", "of")
+    assert reference != "Reply reference:"
+    assert f"{reference} {code_es}" in spanish_letter_page
+    assert f"Penpals · {sheet} 3 {of} {total}" in spanish_letter_page
