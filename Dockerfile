@@ -14,11 +14,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     UV_NO_CACHE=1 \
     UV_PROJECT_ENVIRONMENT=/app/.venv
 
-# WeasyPrint (print-batch PDFs) needs Pango, HarfBuzz and a font; gettext
-# compiles the translation catalogues in locale/ (as scripts/lib.sh).
+# WeasyPrint (print-batch PDFs) needs Pango, HarfBuzz and a font; Tesseract
+# reads scanned replies; gettext compiles the translation catalogues in
+# locale/ (as scripts/lib.sh).
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
         libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b fonts-dejavu-core gettext \
+        tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa \
     && rm -rf /var/lib/apt/lists/*
 
 RUN pip install "uv==0.13.9"

@@ -167,6 +167,16 @@ class Letter(models.Model):
         PRINTED = "printed", _("Printed")
         DELIVERED = "delivered", _("Delivered")
         READ = "read", _("Read")
+        # The facility would not hand it over (ReturnReason says why).
+        RETURNED = "returned", _("Returned by the facility")
+
+    class ReturnReason(models.TextChoices):
+        MOVED = "moved", _("The person has moved to another facility")
+        RELEASED = "released", _("The person has been released")
+        REFUSED = "refused", _("The person refused the letter")
+        MAIL_RULES = "mail_rules", _("It breaks the facility's mail rules")
+        ADDRESS = "address", _("The name or number on it does not match")
+        OTHER = "other", _("Another reason")
 
     correspondence = models.ForeignKey(
         Correspondence,
@@ -214,6 +224,39 @@ class Letter(models.Model):
     delivered_at = models.DateTimeField(_("delivered at"), null=True, blank=True)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
 
+    # Inbound: what OCR read on the scans (every page, in order). A help for
+    # the moderator and screened like any letter; the pen pal sees `body`
+    # instead, and only once a person has confirmed it.
+    machine_transcription = models.TextField(_("machine transcription"), blank=True)
+    transcription_confirmed_at = models.DateTimeField(
+        _("transcription confirmed at"), null=True, blank=True
+    )
+    transcription_confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("transcription confirmed by"),
+    )
+
+    # Outbound: the facility sent it back (messaging.returns).
+    returned_at = models.DateTimeField(_("returned at"), null=True, blank=True)
+    return_reason = models.CharField(
+        _("return reason"), max_length=12, choices=ReturnReason.choices, blank=True
+    )
+    return_note = models.TextField(
+        _("return note"), blank=True, help_text=_("Shown to the sender.")
+    )
+    returned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("return recorded by"),
+    )
+
     objects = LetterQuerySet.as_manager()
 
     class Meta:
@@ -242,6 +285,12 @@ class Letter(models.Model):
                 condition=Q(status="approved", direction="out"),
             ),
             models.Index(fields=["print_batch"], name="messaging_letter_batch"),
+            # A facility's most common return reasons (its mail rules page).
+            models.Index(
+                fields=["correspondence", "return_reason"],
+                name="messaging_letter_returned",
+                condition=Q(status="returned"),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -272,6 +321,31 @@ class LetterScan(models.Model):
     content_type = models.CharField(_("file type"), max_length=40)
     size = models.PositiveIntegerField(_("size in bytes"))
     created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+    # SHA-256 of the page as received (an image file, or one rasterised PDF
+    # page): the same page uploaded twice makes no second reply.
+    content_hash = models.CharField(_("content hash"), max_length=64, blank=True)
+    # The page as an image (upright): what OCR read and what word boxes and
+    # redactions are measured on. For an image scan it is made from the file.
+    page_image = models.FileField(
+        _("page image"), upload_to=scan_path, storage=private_storage, max_length=200, blank=True
+    )
+    width = models.PositiveIntegerField(_("width in pixels"), null=True, blank=True)
+    height = models.PositiveIntegerField(_("height in pixels"), null=True, blank=True)
+    # OCR (messaging.ocr): {"text", "mean_confidence", "languages",
+    # "words": [{"text", "confidence", "box": [x, y, w, h], "start", "end"}]}.
+    # `start`/`end` index the page's text; boxes are pixels of `page_image`.
+    ocr = models.JSONField(_("OCR"), default=dict, blank=True)
+    ocr_at = models.DateTimeField(_("read by OCR at"), null=True, blank=True)
+    # Regions a moderator blacked out, as [x, y, w, h] fractions of the page
+    # image, and the image with them blacked out: all the pen pal ever gets.
+    redactions = models.JSONField(_("redactions"), default=list, blank=True)
+    redacted_image = models.FileField(
+        _("redacted image"),
+        upload_to=scan_path,
+        storage=private_storage,
+        max_length=200,
+        blank=True,
+    )
 
     class Meta:
         verbose_name = _("letter scan")
@@ -279,6 +353,13 @@ class LetterScan(models.Model):
         ordering = ["letter", "page"]
         constraints = [
             models.UniqueConstraint(fields=["letter", "page"], name="messaging_scan_page_unique"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["content_hash"],
+                name="messaging_scan_hash",
+                condition=~Q(content_hash=""),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -336,6 +417,184 @@ class PrintBatch(models.Model):
         }
 
 
+def run_file_path(run_file: ScanRunFile, filename: str) -> str:
+    return f"scan-runs/{uuid.uuid4().hex}{Path(filename).suffix.lower()[:6]}"
+
+
+class ScanRun(models.Model):
+    """One upload of a mailroom's scanning run (a PDF, images or a ZIP), split
+    into replies by a task (messaging.intake)."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("Waiting to start")
+        PROCESSING = "processing", _("Reading the pages")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Could not be read")
+
+    facility = models.ForeignKey(
+        "profiles.Facility",
+        on_delete=models.PROTECT,
+        related_name="scan_runs",
+        verbose_name=_("facility"),
+    )
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("uploaded by"),
+    )
+    idempotency_key = models.UUIDField(_("idempotency key"))
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.QUEUED)
+    pages_total = models.PositiveIntegerField(_("pages"), default=0)
+    pages_done = models.PositiveIntegerField(_("pages read"), default=0)
+    replies_made = models.PositiveIntegerField(_("replies made"), default=0)
+    # Why the run failed, in words for the uploader.
+    error = models.TextField(_("error"), blank=True)
+    created_at = models.DateTimeField(_("uploaded at"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    # Touched as pages are read: the sweep restarts a run whose worker died.
+    heartbeat_at = models.DateTimeField(_("last progress at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("scanning run")
+        verbose_name_plural = _("scanning runs")
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["uploaded_by", "idempotency_key"], name="messaging_scan_run_idempotent"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["facility", "-created_at"], name="messaging_scan_run_facility"),
+            models.Index(
+                fields=["heartbeat_at"],
+                name="messaging_scan_run_unfinished",
+                condition=Q(state__in=["queued", "processing"]),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return gettext("Scanning run %(pk)s") % {"pk": self.pk}
+
+
+class ScanRunFile(models.Model):
+    """One uploaded file of a run, kept until the run is read."""
+
+    run = models.ForeignKey(
+        ScanRun, on_delete=models.CASCADE, related_name="files", verbose_name=_("scanning run")
+    )
+    position = models.PositiveSmallIntegerField(_("position"))
+    file = models.FileField(
+        _("file"), upload_to=run_file_path, storage=private_storage, max_length=200
+    )
+    content_type = models.CharField(_("file type"), max_length=40)
+    size = models.PositiveBigIntegerField(_("size in bytes"))
+
+    class Meta:
+        verbose_name = _("scanning run file")
+        verbose_name_plural = _("scanning run files")
+        ordering = ["run", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "position"], name="messaging_scan_run_file_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return gettext("File %(position)s of scanning run %(run)s") % {
+            "position": self.position,
+            "run": self.run_id,
+        }
+
+
+class ScanPage(models.Model):
+    """One page of a scanning run: in a reply, waiting for a person (triage),
+    blank, a duplicate, or discarded."""
+
+    class State(models.TextChoices):
+        REPLY = "reply", _("In a reply")
+        TRIAGE = "triage", _("Needs a person")
+        BLANK = "blank", _("Blank")
+        DUPLICATE = "duplicate", _("Already received")
+        DISCARDED = "discarded", _("Discarded")
+
+    class TriageReason(models.TextChoices):
+        UNREADABLE = "unreadable", _("No readable reply code")
+        UNKNOWN = "unknown", _("The reply code is not one of ours")
+        OTHER_FACILITY = "other_facility", _("The reply code belongs to another facility")
+        CLOSED = "closed", _("The correspondence is closed or blocked")
+
+    run = models.ForeignKey(
+        ScanRun, on_delete=models.CASCADE, related_name="pages", verbose_name=_("scanning run")
+    )
+    # Kept on the page: triage lists and duplicate checks are per facility.
+    facility = models.ForeignKey(
+        "profiles.Facility",
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("facility"),
+    )
+    number = models.PositiveIntegerField(_("page number in the run"))
+    image = models.FileField(
+        _("page image"), upload_to=scan_path, storage=private_storage, max_length=200, blank=True
+    )
+    width = models.PositiveIntegerField(_("width in pixels"), null=True, blank=True)
+    height = models.PositiveIntegerField(_("height in pixels"), null=True, blank=True)
+    content_hash = models.CharField(_("content hash"), max_length=64)
+    # What the page's QR code said (messaging.reply_sheets), if it could be read.
+    mark_code = models.CharField(_("reply reference read"), max_length=12, blank=True)
+    mark_page = models.PositiveSmallIntegerField(_("page read"), null=True, blank=True)
+    # Degrees the page was turned to stand upright, and the skew corrected.
+    rotation = models.SmallIntegerField(_("rotation"), default=0)
+    skew = models.FloatField(_("skew"), default=0.0)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices)
+    triage_reason = models.CharField(
+        _("triage reason"), max_length=16, choices=TriageReason.choices, blank=True
+    )
+    letter = models.ForeignKey(
+        Letter,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("reply"),
+    )
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("resolved by"),
+    )
+    resolved_at = models.DateTimeField(_("resolved at"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("scanned page")
+        verbose_name_plural = _("scanned pages")
+        ordering = ["run", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "number"], name="messaging_scan_page_number"),
+        ]
+        indexes = [
+            models.Index(fields=["facility", "content_hash"], name="messaging_scan_page_hash"),
+            models.Index(
+                fields=["facility", "created_at"],
+                name="messaging_scan_page_triage",
+                condition=Q(state="triage"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return gettext("Page %(number)s of scanning run %(run)s") % {
+            "number": self.number,
+            "run": self.run_id,
+        }
+
+
 class Notification(models.Model):
     """The email outbox: one row per email, sent by a task, never twice.
 
@@ -348,6 +607,7 @@ class Notification(models.Model):
         LETTER_REJECTED = "letter_rejected", _("Letter not delivered")
         LETTER_DELIVERED = "letter_delivered", _("Letter delivered")
         REPLY_RECEIVED = "reply_received", _("Reply received")
+        LETTER_RETURNED = "letter_returned", _("Letter returned")
 
     class State(models.TextChoices):
         PENDING = "pending", _("Waiting to be sent")

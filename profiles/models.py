@@ -634,6 +634,10 @@ class LiaisonAction(models.Model):
         REPLY_UPLOADED = "reply_uploaded", _("Uploaded a reply")
         SCAN_DOWNLOADED = "scan_downloaded", _("Opened a reply scan")
         NO_CONTACT_ORDER = "no_contact_order", _("Recorded a no-contact order")
+        SCAN_RUN_UPLOADED = "scan_run_uploaded", _("Uploaded a scanning run")
+        SCAN_PAGE_ASSIGNED = "scan_page_assigned", _("Assigned a scanned page to a reply")
+        SCAN_PAGE_DISCARDED = "scan_page_discarded", _("Discarded a scanned page")
+        LETTER_RETURNED = "letter_returned", _("Recorded a returned letter")
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,

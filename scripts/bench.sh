@@ -4,6 +4,7 @@
 source "$(dirname "$0")/lib.sh"
 
 ensure_venv
+ensure_handwriting_fonts
 # The load run needs wrk; without it that one benchmark is skipped.
 ensure_wrk || shout "wrk could not be installed: the load run will be skipped (apt-get install wrk)."
 RUN_DIR="$(mktemp -d /tmp/penpals-bench.XXXXXX)"

@@ -53,23 +53,44 @@ ensure_venv() {
   export PATH="$ROOT/.venv/bin:$PATH"
   export VIRTUAL_ENV="$ROOT/.venv"
   ensure_weasyprint_libs
+  ensure_tesseract
   ensure_gettext
   compile_messages
+}
+
+# Tesseract with English and Spanish data reads scanned replies (messaging.ocr);
+# the Dockerfile installs the same packages.
+TESSERACT_PACKAGES=(tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa)
+ensure_tesseract() {
+  ensure_debian_packages "OCR of scanned replies" "${TESSERACT_PACKAGES[@]}"
+}
+
+# Handwriting-like fonts: the tests and `make bench` write replies in them
+# (devtools/scanrun.py) to measure OCR on something like handwriting.
+HANDWRITING_FONT_PACKAGES=(fonts-dkg-handwriting fonts-humor-sans)
+ensure_handwriting_fonts() {
+  ensure_debian_packages "Handwritten test replies" "${HANDWRITING_FONT_PACKAGES[@]}"
+}
+
+# Install the Debian packages named after $1 (what needs them) that are missing.
+ensure_debian_packages() {
+  local purpose="$1" package status missing=()
+  shift
+  command -v dpkg-query >/dev/null 2>&1 || return 0  # not Debian: install them yourself
+  for package in "$@"; do
+    status="$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)"
+    [ "$status" = "install ok installed" ] || missing+=("$package")
+  done
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  apt_install "${missing[@]}" \
+    || shout "$purpose need ${missing[*]}: apt-get install ${missing[*]}"
 }
 
 # WeasyPrint (print-batch PDFs) loads Pango and HarfBuzz at import and needs a
 # font; the Dockerfile installs the same packages.
 WEASYPRINT_PACKAGES=(libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b fonts-dejavu-core)
 ensure_weasyprint_libs() {
-  command -v dpkg-query >/dev/null 2>&1 || return 0  # not Debian: install them yourself
-  local package status missing=()
-  for package in "${WEASYPRINT_PACKAGES[@]}"; do
-    status="$(dpkg-query -W -f='${Status}' "$package" 2>/dev/null || true)"
-    [ "$status" = "install ok installed" ] || missing+=("$package")
-  done
-  [ "${#missing[@]}" -eq 0 ] && return 0
-  apt_install "${missing[@]}" \
-    || shout "Print-batch PDFs need ${missing[*]}: apt-get install ${missing[*]}"
+  ensure_debian_packages "Print-batch PDFs" "${WEASYPRINT_PACKAGES[@]}"
 }
 
 # GNU gettext: makemessages (xgettext, msgmerge) and compilemessages (msgfmt)

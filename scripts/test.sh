@@ -4,6 +4,7 @@
 source "$(dirname "$0")/lib.sh"
 
 ensure_venv
+ensure_handwriting_fonts
 ensure_chromium
 ensure_node_modules
 ensure_redis_server || die "redis-server is needed for the tests and could not be installed."
