@@ -3,9 +3,10 @@ facility's liaison (portal) or, for replies posted to the service, staff
 (admin). Both go through `check_upload_reply`.
 
 A reply is an inbound Letter with one LetterScan per uploaded file, stored
-privately. It is screened (the transcription, if any) and reviewed by a
-moderator like an outbound letter: messaging.services.screen_letter makes
-its moderation item, and the pen pal sees it only once approved.
+privately. Its scans are read by OCR and it is screened (the transcription,
+if any, and the OCR text: messaging.reading) and reviewed by a moderator
+like an outbound letter: messaging.services.screen_letter makes its
+moderation item, and the pen pal sees it only once approved.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ import logging
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext
 
 from messaging.limits import too_many_scans, transcription_too_long
 from messaging.models import Correspondence, Letter, LetterScan
-from messaging.services import enqueue_screening
+from messaging.reading import enqueue_reading
 from penpals.models import User
 from penpals.scans import ScanKind, check_scan
 from profiles.models import FacilityLiaison, LiaisonAction
@@ -60,7 +62,8 @@ def check_upload_reply(
     uploader: User, correspondence: Correspondence, files, transcription: str, idempotency_key
 ) -> Letter:
     """Store a reply's scanned pages and optional transcription as an inbound
-    letter, and queue its screening; or raise ReplyRefused saying why not.
+    letter, and queue its reading and screening; or raise ReplyRefused saying
+    why not. A transcription typed here counts as confirmed by `uploader`.
 
     `uploader` is a liaison of the correspondence's facility (the portal
     resolves the correspondence through the liaison's facilities) or staff.
@@ -138,6 +141,9 @@ def do_upload_reply(
                 body=transcription,
                 created_by=uploader,
                 idempotency_key=idempotency_key,
+                # A person typed it from the pages: the pen pal may read it.
+                transcription_confirmed_at=timezone.now() if transcription else None,
+                transcription_confirmed_by=uploader if transcription else None,
             )
             for page, (uploaded, kind) in enumerate(pages, start=1):
                 scan = LetterScan(
@@ -160,7 +166,7 @@ def do_upload_reply(
                 code=correspondence.code,
                 pages=len(pages),
             )
-            enqueue_screening(letter)
+            enqueue_reading(letter)
     except BaseException:
         # Rows roll back with the transaction; files do not.
         for scan in stored:

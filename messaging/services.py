@@ -16,6 +16,7 @@ moderation.registry (`approve_letter`, `reject_letter`).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import timedelta
 
 from allauth.account.models import EmailAddress
@@ -33,7 +34,8 @@ from messaging.models import (
     Notification,
     PrintBatch,
 )
-from moderation.active_rules import screen_text
+from messaging.ocr import mean_confidence, words_for_span
+from moderation.active_rules import screen_fields, screen_text
 from moderation.alerts import (
     DISGUISED,
     EMAIL_MATCHES_BLOCKED,
@@ -41,6 +43,7 @@ from moderation.alerts import (
     EMAIL_MATCHES_SUSPENSION,
     EVASION,
     NAME_MATCHES_ORDER,
+    OCR_FAILED,
     RESEMBLES_HARMFUL,
     Alert,
     alert,
@@ -51,6 +54,7 @@ from moderation.models import (
     WritingSuspension,
     account_identifiers,
 )
+from moderation.screening import ScreeningResult
 from moderation.services import do_decide, submit_for_review, withdraw_pending
 from penpals.emails import normalize_email, normalize_person_name
 from penpals.models import User
@@ -395,9 +399,13 @@ AUTO_APPROVED_NOTE = gettext_noop(
 )
 
 
-def screen_letter(letter_id: int) -> None:
+def screen_letter(letter_id: int, *, ocr_failed_pages: Sequence[int] = ()) -> None:
     """Screen a submitted letter and open its moderation item. Safe to run twice:
-    a letter that is no longer "submitted" is left alone."""
+    a letter that is no longer "submitted" is left alone.
+
+    A reply is screened as typed (`body`) and as OCR read its scans
+    (messaging.reading calls this once they are read, naming the pages OCR
+    could not read in `ocr_failed_pages`)."""
     with transaction.atomic():
         letter = (
             Letter.objects.select_for_update(of=("self",))
@@ -410,6 +418,12 @@ def screen_letter(letter_id: int) -> None:
         facility = letter.correspondence.profile.facility
         scope = "outbound" if letter.is_outbound else "inbound"
         result = screen_text(letter.body, scope=scope, facility_id=facility.pk)
+        body_hits = result.hits
+        ocr_hits: list[dict] = []
+        if not letter.is_outbound:
+            # Categories, risk and alerts come from the transcription and the
+            # OCR text together; "hits" stay the transcription's own.
+            result, ocr_hits = _screen_with_scans(letter, scope, facility.pk)
         alerts = evasion_alerts(letter)
         categories = result.categories
         risk = result.risk
@@ -430,14 +444,26 @@ def screen_letter(letter_id: int) -> None:
         )
         if resembles:
             risk = min(100, risk + 15)
+        not_read = (
+            [alert(OCR_FAILED, pages=", ".join(map(str, ocr_failed_pages)))]
+            if ocr_failed_pages
+            else []
+        )
         letter.screening = {
             "risk": risk,
             "categories": categories,
-            "hits": [hit.as_dict() for hit in result.hits],
-            "alerts": [alert(EVASION)] * bool(alerts) + alerts + disguises + unread + resembles,
+            "hits": [hit.as_dict() for hit in body_hits],
+            "alerts": [alert(EVASION)] * bool(alerts)
+            + alerts
+            + disguises
+            + unread
+            + resembles
+            + not_read,
             "language": result.language.code,
             "signal": round(result.signal, 3),
         }
+        if not letter.is_outbound:
+            letter.screening["ocr_hits"] = ocr_hits
         letter.screened_at = timezone.now()
         letter.status = Status.IN_REVIEW
         letter.save(update_fields=["screening", "screened_at", "status"])
@@ -470,6 +496,36 @@ def screen_letter(letter_id: int) -> None:
             logger.info("auto-approval skipped for letter %s", letter_id, exc_info=True)
 
 
+def _screen_with_scans(
+    letter: Letter, scope: str, facility_id: int
+) -> tuple[ScreeningResult, list[dict]]:
+    """Screen a reply's transcription and each OCR'd page as one result, and
+    locate the pages' hits: {"scan", "page", "category", "rule", "match",
+    "confidence", "boxes"}, the boxes those of the words the hit covers, in
+    pixels of the scan's page image (messaging.ocr), and the confidence
+    OCR had in them."""
+    pages = [scan for scan in letter.scans.order_by("page") if scan.ocr_at and scan.ocr.get("text")]
+    together = screen_fields(
+        [letter.body, *(scan.ocr["text"] for scan in pages)], scope=scope, facility_id=facility_id
+    )
+    ocr_hits = []
+    for scan in pages:
+        for hit in screen_text(scan.ocr["text"], scope=scope, facility_id=facility_id).hits:
+            words = words_for_span(scan.ocr, hit.start, hit.end)
+            ocr_hits.append(
+                {
+                    "scan": scan.pk,
+                    "page": scan.page,
+                    "category": hit.category,
+                    "rule": hit.rule,
+                    "match": hit.match,
+                    "confidence": mean_confidence(words),
+                    "boxes": [list(word["box"]) for word in words],
+                }
+            )
+    return together, ocr_hits
+
+
 def _review_summary(letter: Letter) -> str:
     """The letter's opening words (a reply's transcription, if typed): data
     only, so every moderator reads it as written; the kind of item and its
@@ -477,18 +533,28 @@ def _review_summary(letter: Letter) -> str:
     return " ".join(letter.body.split())[:240]
 
 
+# A reply's reading (OCR, then screening) may take minutes and wait behind a
+# scanning run's other replies; it is re-sent only once surely lost.
+READING_SWEEP_AFTER = timedelta(minutes=20)
+
+
 def sweep_unscreened_letters(older_than: timedelta = timedelta(minutes=2)) -> int:
-    """Re-send screening for letters whose task was lost (broker down, worker killed)."""
+    """Re-send screening for letters whose task was lost (broker down, worker
+    killed): a reply's reading, which screens it, and an outbound letter's
+    screening."""
     screen_letter_task = task_named("messaging.tasks.screen_letter")
-    cutoff = timezone.now() - older_than
-    ids = list(
-        Letter.objects.filter(status=Status.SUBMITTED, created_at__lt=cutoff)
+    read_reply_task = task_named("messaging.tasks.read_reply")
+    now = timezone.now()
+    stuck = list(
+        Letter.objects.filter(status=Status.SUBMITTED, created_at__lt=now - older_than)
+        .exclude(direction=Direction.INBOUND, created_at__gte=now - READING_SWEEP_AFTER)
         .order_by("created_at")
-        .values_list("pk", flat=True)[:500]
+        .values_list("pk", "direction")[:500]
     )
-    for letter_id in ids:
-        screen_letter_task.delay(letter_id)
-    return len(ids)
+    for letter_id, direction in stuck:
+        task = read_reply_task if direction == Direction.INBOUND else screen_letter_task
+        task.delay(letter_id)
+    return len(stuck)
 
 
 # --- Moderation handlers (registered in MessagingConfig.ready) ----------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from messaging import notifications, printing, retention, services
+from messaging import notifications, printing, reading, retention, services
 
 
 @shared_task
@@ -59,3 +59,11 @@ def enforce_no_contact_order(order_id: int) -> int:
     """Close and hold back what a new no-contact order covers (enqueued when
     a liaison records one: messaging.services.on_no_contact_order_recorded)."""
     return services.enforce_no_contact_order(order_id)
+
+
+# OCR takes seconds a page; messaging.reading stops starting pages well
+# within the soft limit, so a reply is always screened.
+@shared_task(soft_time_limit=900, time_limit=960)
+def read_reply(letter_id: int) -> None:
+    """OCR an inbound letter's scans, then screen it (messaging.reading)."""
+    reading.read_reply(letter_id)

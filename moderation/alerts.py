@@ -39,6 +39,9 @@ EMAIL_MATCHES_SUSPENSION = gettext_noop(
 EMAIL_MATCHES_BLOCKED = gettext_noop(
     "Writer's email matches an account this person blocked (correspondence %(code)s)"
 )
+# A reply's scanned pages OCR could not read (messaging.reading): nothing
+# machine-read their handwriting, so a person reads them on the scans.
+OCR_FAILED = gettext_noop("OCR could not read these scanned pages: %(pages)s")
 
 
 def alert(message: str, **values: Any) -> Alert:

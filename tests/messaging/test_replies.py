@@ -117,13 +117,14 @@ def pdf_with_image_stream(data: bytes) -> bytes:
     )
 
 
-def queued_screenings(letter) -> int:
+def queued_readings(letter) -> int:
+    """Reading tasks queued for `letter` (reading OCRs the scans, then screens)."""
     broker = redis.Redis.from_url(django_settings.CELERY_BROKER_URL)
     headers = [json.loads(message)["headers"] for message in broker.lrange("celery", 0, -1)]
     return sum(
         1
         for header in headers
-        if header["task"] == "messaging.tasks.screen_letter"
+        if header["task"] == "messaging.tasks.read_reply"
         and header["argsrepr"] == f"({letter.pk},)"
     )
 
@@ -197,7 +198,7 @@ def test_it_refuses_a_file_over_the_size_limit(settings):
 # --- Uploading a reply (the service) -----------------------------------------------------------
 
 
-def test_it_stores_a_reply_with_its_scans_and_queues_screening(
+def test_it_stores_a_reply_with_its_scans_and_queues_reading(
     liaison, correspondence, private_dir, django_capture_on_commit_callbacks
 ):
     files = [
@@ -222,7 +223,10 @@ def test_it_stores_a_reply_with_its_scans_and_queues_screening(
     assert len(stored_files(private_dir)) == 3
     assert scans[2].file.name.endswith(".pdf")
     assert scans[0].file.read() == image_bytes("JPEG")
-    assert queued_screenings(letter) == 1
+    assert queued_readings(letter) == 1
+    # Typed by the uploader from the pages: confirmed, so the pen pal may read it.
+    assert letter.transcription_confirmed_by == liaison
+    assert letter.transcription_confirmed_at is not None
     action = LiaisonAction.objects.get(kind=LiaisonAction.Kind.REPLY_UPLOADED)
     assert (action.actor, action.profile) == (liaison, correspondence.profile)
     assert action.detail == {"letter": letter.pk, "code": correspondence.code, "pages": 3}
