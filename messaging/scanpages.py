@@ -640,13 +640,25 @@ def _is_upside_down(turned: Image.Image, writing: np.ndarray) -> bool:
 
 def _has_finder_pattern(gray: Image.Image, dpi: float) -> bool:
     """Whether the page shows at least one QR finder pattern (the square in
-    a QR code's corners: dark, light, dark three times as wide, light, dark,
-    across and down), as a damaged or partly torn code still does."""
+    a QR code's corners: a dark ring, a light ring, a dark centre three
+    modules wide), as a damaged or partly torn code still does.
+
+    Found as zxing does, by 1:1:3:1:1 runs across a row and down the column
+    through their centre; then every module of the 7 x 7 square is checked,
+    which loops of handwriting do not pass.
+    """
     pixels, reduced_dpi = _reduced(gray, dpi, _INK_DPI)
     dark = _ink_mask(pixels)
     smallest, largest = (size * reduced_dpi for size in _FINDER_MODULE_RANGE)
     for x, y, module in _finder_candidates(dark, max(1.5, smallest), largest):
-        if _finder_confirmed(dark[:, x], y, module) and _finder_confirmed(dark[y, :], x, module):
+        across = _finder_runs(dark[y, :], x, module)
+        down = _finder_runs(dark[:, x], y, module)
+        if across is None or down is None:
+            continue
+        (left, width), (top, height) = across, down
+        if abs(width - height) > 0.25 * max(width, height):
+            continue
+        if _finder_square(dark, left + width / 2, top + height / 2, (width + height) / 14):
             return True
     return False
 
@@ -682,11 +694,12 @@ def _finder_candidates(
             yield x, y, float(size)
 
 
-def _finder_confirmed(line: np.ndarray, centre: int, module: float) -> bool:
-    """Whether the runs through `centre` along `line` are 1:1:3:1:1 again."""
+def _finder_runs(line: np.ndarray, centre: int, module: float) -> tuple[int, int] | None:
+    """Where the 1:1:3:1:1 runs through `centre` along `line` start, and how
+    long they are together; None when they are not 1:1:3:1:1."""
     limit = int(module * 5) + 2
     if not line[centre]:
-        return False
+        return None
 
     def run(start: int, step: int, value: bool) -> tuple[int, int]:
         count, position = 0, start
@@ -695,15 +708,36 @@ def _finder_confirmed(line: np.ndarray, centre: int, module: float) -> bool:
             position += step
         return count, position
 
-    before, position_before = run(centre, -1, True)
-    after, position_after = run(centre + 1, 1, True)
-    light_before, position_before = run(position_before, -1, False)
-    dark_before, _ = run(position_before, -1, True)
-    light_after, position_after = run(position_after, 1, False)
-    dark_after, _ = run(position_after, 1, True)
-    if any(
-        abs(count - module) > module * 0.7
-        for count in (light_before, dark_before, light_after, dark_after)
+    before, position = run(centre, -1, True)
+    after, end = run(centre + 1, 1, True)
+    light_before, position = run(position, -1, False)
+    dark_before, position = run(position, -1, True)
+    light_after, end = run(end, 1, False)
+    dark_after, end = run(end, 1, True)
+    total = dark_before + light_before + before + after + light_after + dark_after
+    size = total / 7
+    if (
+        any(
+            abs(count - size) > size * 0.7
+            for count in (light_before, dark_before, light_after, dark_after)
+        )
+        or abs(before + after - 3 * size) > size * 1.3
     ):
-        return False
-    return abs(before + after - 3 * module) <= module * 1.3
+        return None
+    return position + 1, total
+
+
+def _finder_square(dark: np.ndarray, x: float, y: float, module: float) -> bool:
+    """Whether nearly every module of the 7 x 7 square centred on (x, y) is
+    as a finder pattern's: rings 0 and 1 from the centre and the outer ring
+    dark, ring 2 light. Checked at each module's middle, which stays inside
+    its module with the page up to 5 degrees askew."""
+    height, width = dark.shape
+    matches = 0
+    for row in range(-3, 4):
+        for column in range(-3, 4):
+            px, py = round(x + column * module), round(y + row * module)
+            if not (0 <= px < width and 0 <= py < height):
+                return False
+            matches += bool(dark[py, px]) == (max(abs(row), abs(column)) != 2)
+    return matches >= 45
