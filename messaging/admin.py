@@ -24,6 +24,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext, pgettext
 from django.utils.translation import gettext_lazy as _
 
+from messaging.admin_scans import ReplyScanViews
 from messaging.liaison_forms import ReplyUploadForm
 from messaging.models import (
     Correspondence,
@@ -129,7 +130,7 @@ class LetterScanInline(PrivateFieldsMixin, admin.TabularInline):
 
 
 @admin.register(Letter)
-class LetterAdmin(ReadOnlyAdmin):
+class LetterAdmin(ReplyScanViews, ReadOnlyAdmin):
     list_display = ["__str__", "direction", "status", "code", "facility", "created_at"]
     list_filter = ["direction", "status", "correspondence__profile__facility"]
     list_select_related = ["correspondence__profile__facility"]

@@ -9,6 +9,7 @@ from django.db.models import Q, QuerySet
 
 from messaging.models import Correspondence, Letter, normalise_code
 from messaging.services import close_correspondences
+from messaging.transcription import reply_review
 from moderation import registry
 from moderation.languages import LANGUAGE_NAMES
 from moderation.registry import StaffSearch
@@ -29,13 +30,16 @@ def letter_review(letter) -> dict:
         )
         .order_by("-created_at")[:5]
     )
+    scans = list(letter.scans.all())
     return {
         "letter": letter,
         "segments": highlight_segments(letter.body, hits),
         "screening": screening,
         "language": LANGUAGE_NAMES.get(screening.get("language", ""), ""),
-        "scans": list(letter.scans.all()),
+        "scans": scans,
         "earlier_letters": list(reversed(earlier)),
+        # A reply's pages with OCR's hits, its transcription to confirm.
+        **reply_review(letter, scans),
     }
 
 
