@@ -23,20 +23,27 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext, ngettext, pgettext
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from messaging.admin_scans import ReplyScanViews
-from messaging.liaison_forms import ReplyUploadForm
+from messaging.intake import check_upload_run
+from messaging.intake_views import read_run_upload
+from messaging.liaison_forms import ReplyUploadForm, ScanRunForm
 from messaging.models import (
     Correspondence,
     Letter,
     LetterScan,
     Notification,
     PrintBatch,
+    ScanPage,
+    ScanRun,
+    ScanRunFile,
     normalise_code,
 )
 from messaging.replies import check_upload_reply
 from penpals.admin_privacy import PrivateFieldsMixin, declare_private_fields
 from penpals.models import User
+from profiles.models import Facility
 
 # A scan's stored path is for the access-checked scan view only.
 declare_private_fields(LetterScan, "file")
@@ -280,3 +287,148 @@ class NotificationAdmin(ReadOnlyAdmin):
     @admin.display(description=_("Last error"))
     def error(self, notification: Notification) -> str:
         return notification.last_error[:120]
+
+
+# --- Scanning runs (messaging.intake) ----------------------------------------------------------
+
+# Stored paths are for the access-checked page image view only.
+declare_private_fields(ScanPage, "image")
+declare_private_fields(ScanRunFile, "file")
+
+
+class ScanPageInline(PrivateFieldsMixin, admin.TabularInline):
+    model = ScanPage
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = (
+        "number",
+        "state",
+        "triage_reason",
+        "mark_code",
+        "mark_page",
+        "letter",
+        "image_link",
+    )
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("facility", "letter")
+
+    @admin.display(description=_("Page image"))
+    def image_link(self, page: ScanPage) -> str:
+        if not page.image:
+            return "—"
+        return format_html(
+            '<a href="{}" target="_blank" rel="noopener">{}</a>',
+            reverse("liaison_letters:scan_page_image", args=[page.facility.slug, page.pk]),
+            pgettext("link to a scanned page", "Open"),
+        )
+
+
+@admin.register(ScanRun)
+class ScanRunAdmin(ReadOnlyAdmin):
+    """Runs of every facility; staff upload the runs of replies that came by post."""
+
+    list_display = [
+        "__str__",
+        "facility",
+        "uploaded_by",
+        "state",
+        "pages_done",
+        "pages_total",
+        "replies_made",
+        "created_at",
+    ]
+    list_filter = ["state", "facility"]
+    list_select_related = ["facility", "uploaded_by"]
+    fields = readonly_fields = (
+        "facility",
+        "uploaded_by",
+        "state",
+        "pages_total",
+        "pages_done",
+        "replies_made",
+        "error",
+        "created_at",
+        "started_at",
+        "heartbeat_at",
+        "finished_at",
+    )
+    inlines = [ScanPageInline]
+    change_list_template = "messaging/liaison/scan_run_admin_change_list.html"
+
+    def get_urls(self):
+        # The view reads its own body (large uploads): CSRF is checked inside it.
+        upload = path(
+            "upload/",
+            self.admin_site.admin_view(csrf_exempt(self.upload_run_view)),
+            name="messaging_scanrun_upload",
+        )
+        return [upload, *super().get_urls()]
+
+    def has_upload_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_active and request.user.has_perm("messaging.add_scanrun")
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "can_upload": self.has_upload_permission(request)}
+        return super().changelist_view(request, extra_context)
+
+    def upload_run_view(self, request: HttpRequest) -> HttpResponse:
+        """A scanning run of replies that reached the service by post, for one facility."""
+        if not self.has_upload_permission(request):
+            raise PermissionDenied
+        body_error = read_run_upload(request)
+        if body_error:
+            return self._render_upload(
+                request, ScanRunForm(facilities=Facility.objects.all()), body_error
+            )
+        return csrf_protect(self._upload_run)(request)
+
+    def _upload_run(self, request: HttpRequest) -> HttpResponse:
+        is_post = request.method == "POST"
+        form = ScanRunForm(
+            request.POST if is_post else None,
+            request.FILES if is_post else None,
+            facilities=Facility.objects.all(),
+        )
+        if is_post and form.is_valid():
+            # An account: admin_view lets only active staff in.
+            staff = cast(User, request.user)
+            try:
+                run = check_upload_run(
+                    staff,
+                    form.cleaned_data["facility"],
+                    form.cleaned_data["scans"],
+                    form.cleaned_data["idempotency_key"],
+                )
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                self.message_user(
+                    request,
+                    gettext(
+                        "Scanning run %(run)s uploaded; its pages are being read. Pages that "
+                        "cannot be matched wait for the facility's liaison to sort them."
+                    )
+                    % {"run": run.pk},
+                    messages.SUCCESS,
+                )
+                return redirect("admin:messaging_scanrun_change", run.pk)
+        return self._render_upload(request, form)
+
+    def _render_upload(
+        self, request: HttpRequest, form: ScanRunForm, body_error: str = ""
+    ) -> HttpResponse:
+        context = {
+            "body_error": body_error,
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": gettext("Upload a scanning run of replies that came by post"),
+            "form": form,
+        }
+        return TemplateResponse(request, "messaging/liaison/scan_run_admin_upload.html", context)

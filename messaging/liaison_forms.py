@@ -19,6 +19,7 @@ from messaging.limits import too_many_scans, transcription_too_long
 from messaging.models import Correspondence, normalise_code
 from penpals.uploads import megabytes
 from profiles.forms import MultipleFileField, MultipleFileInput
+from profiles.models import Facility
 
 SCAN_ACCEPT = "image/jpeg,image/png,application/pdf"
 
@@ -207,4 +208,105 @@ class ReplyUploadForm(forms.Form):
                     gettext("The reference and the chosen correspondence differ; use one of them.")
                 )
             cleaned["correspondence"] = found
+        return cleaned
+
+
+RUN_ACCEPT = "application/pdf,image/jpeg,image/png,application/zip,.zip"
+
+
+class ScanRunForm(forms.Form):
+    """The files of one scanning run (and, for staff, its facility). Their
+    content and pages are checked by messaging.intake; the form checks that
+    there are some, within the size limit."""
+
+    facility = forms.ModelChoiceField(
+        label=_("Facility"),
+        queryset=Facility.objects.none(),
+        help_text=_("Where the replies come from: their pages are matched to its correspondences."),
+    )
+    scans = MultipleFileField(
+        label=_("Files of the scanning run"),
+        required=False,
+        widget=MultipleFileInput(attrs={"accept": RUN_ACCEPT}),
+    )
+    idempotency_key = forms.UUIDField(widget=forms.HiddenInput)
+
+    def __init__(self, *args, facilities=None, **kwargs):
+        # A fresh key each time the page is shown: a double submit makes one run.
+        kwargs.setdefault("initial", {}).setdefault("idempotency_key", uuid.uuid4())
+        super().__init__(*args, **kwargs)
+        # Staff (replies that came by post) choose the facility; a liaison's
+        # page already names it.
+        if facilities is None:
+            del self.fields["facility"]
+        else:
+            self.fields["facility"].queryset = facilities
+        self.fields["scans"].help_text = gettext(
+            "One PDF of the whole run, the page images (JPEG or PNG), or a ZIP of them: "
+            "up to %(pages)s pages and %(size)s in all. Choose images in page order."
+        ) % {
+            "pages": settings.SCAN_RUN_MAX_PAGES,
+            "size": megabytes(settings.SCAN_RUN_MAX_BYTES),
+        }
+
+    def clean_scans(self) -> list:
+        files = self.cleaned_data["scans"]
+        if not files:
+            raise forms.ValidationError(gettext("Choose the files of the scanning run."))
+        total = sum(uploaded.size or 0 for uploaded in files)
+        if total > settings.SCAN_RUN_MAX_BYTES:
+            raise forms.ValidationError(
+                gettext(
+                    "These files add up to %(size)s; one scanning run may be at most "
+                    "%(limit)s. Upload the run in parts."
+                )
+                % {"size": megabytes(total), "limit": megabytes(settings.SCAN_RUN_MAX_BYTES)}
+            )
+        return files
+
+    def clean(self):
+        cleaned = super().clean()
+        if "idempotency_key" in self.errors:
+            # A hidden field shows no error of its own; say it at the top, and
+            # give the page a fresh key so sending it again works.
+            self.data = self.data.copy()
+            self.data["idempotency_key"] = str(uuid.uuid4())
+            raise forms.ValidationError(
+                gettext("This form was damaged or has expired; please send it again.")
+            )
+        return cleaned
+
+
+class TriagePageForm(forms.Form):
+    """Assign a page waiting in triage to a reply reference, or discard it."""
+
+    ASSIGN = "assign"
+    DISCARD = "discard"
+
+    reference = forms.CharField(
+        label=_("Reply reference"),
+        required=False,
+        max_length=30,
+        help_text=_("As written on the reply, e.g. PP-7K3M-9QX2 (any case, dashes optional)."),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    action = forms.ChoiceField(
+        choices=[(ASSIGN, _("Put in this reply")), (DISCARD, _("Discard the page"))],
+        widget=forms.HiddenInput,
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("action") == self.ASSIGN:
+            typed = (cleaned.get("reference") or "").strip()
+            if not typed:
+                self.add_error("reference", gettext("Enter the reply reference."))
+            elif not normalise_code(typed):
+                self.add_error(
+                    "reference",
+                    gettext(
+                        "This is not a reply reference: it looks like PP-7K3M-9QX2 "
+                        "(eight letters and digits)."
+                    ),
+                )
         return cleaned

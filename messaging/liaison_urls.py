@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from messaging import intake_views
 from messaging import liaison_views as views
 
 app_name = "liaison_letters"
@@ -26,4 +27,23 @@ urlpatterns = [
     ),
     path("<slug:facility_slug>/replies/", views.reply_list, name="reply_list"),
     path("<slug:facility_slug>/replies/new/", views.reply_upload, name="reply_upload"),
+    # Whole scanning runs and the triage of their pages (messaging.intake_views).
+    path("<slug:facility_slug>/scan-runs/", intake_views.scan_runs, name="scan_runs"),
+    path("<slug:facility_slug>/scan-runs/<int:run_id>/", intake_views.scan_run, name="scan_run"),
+    path(
+        "<slug:facility_slug>/scan-runs/<int:run_id>/status/",
+        intake_views.scan_run_status,
+        name="scan_run_status",
+    ),
+    path("<slug:facility_slug>/triage/", intake_views.triage, name="triage"),
+    path(
+        "<slug:facility_slug>/triage/<int:page_id>/",
+        intake_views.triage_page,
+        name="triage_page",
+    ),
+    path(
+        "<slug:facility_slug>/scan-pages/<int:page_id>/image/",
+        intake_views.scan_page_image,
+        name="scan_page_image",
+    ),
 ]

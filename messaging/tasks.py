@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from messaging import notifications, printing, reading, retention, services
+from messaging import intake, notifications, printing, reading, retention, services
 
 
 @shared_task
@@ -67,3 +67,17 @@ def enforce_no_contact_order(order_id: int) -> int:
 def read_reply(letter_id: int) -> None:
     """OCR an inbound letter's scans, then screen it (messaging.reading)."""
     reading.read_reply(letter_id)
+
+
+# A run of 500 pages takes minutes; a run cut short by the limit carries on
+# where it stopped when the sweep queues it again (messaging/intake.py).
+@shared_task(soft_time_limit=1800, time_limit=1860)
+def process_scan_run(run_id: int) -> str:
+    """Read a scanning run and split it into replies (messaging.intake)."""
+    return intake.process_run(run_id)
+
+
+@shared_task
+def sweep_scan_runs() -> int:
+    """Queue again scanning runs whose worker stopped (scheduled by beat)."""
+    return intake.sweep_scan_runs()

@@ -243,6 +243,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 300.0,
     },
     "sweep-outbox": {"task": "messaging.tasks.sweep_outbox", "schedule": 120.0},
+    # Scanning runs whose worker stopped carry on where they were (messaging.intake).
+    "sweep-scan-runs": {"task": "messaging.tasks.sweep_scan_runs", "schedule": 120.0},
     "purge-expired-scans": {
         "task": "messaging.tasks.purge_expired_scans",
         "schedule": 24 * 60 * 60.0,
@@ -418,6 +420,12 @@ CONSENT_FORM_MAX_UPLOAD_BYTES = env_int("CONSENT_FORM_MAX_UPLOAD_BYTES", 10_000_
 # Reply scans: the largest file, and the most pages (files) in one reply.
 SCAN_MAX_UPLOAD_BYTES = env_int("SCAN_MAX_UPLOAD_BYTES", 20_000_000)
 SCAN_MAX_PAGES = env_int("SCAN_MAX_PAGES", 20)
+# A whole scanning run uploaded at once (messaging.intake): its pages, and its
+# files' bytes together. Each image of a run is one file, so a request may
+# carry as many files as a run has pages (Django's default is 100).
+SCAN_RUN_MAX_PAGES = env_int("SCAN_RUN_MAX_PAGES", 500)
+SCAN_RUN_MAX_BYTES = env_int("SCAN_RUN_MAX_BYTES", 200_000_000)
+DATA_UPLOAD_MAX_NUMBER_FILES = env_int("DATA_UPLOAD_MAX_NUMBER_FILES", SCAN_RUN_MAX_PAGES)
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 # Small files stay in memory; a file past the largest accepted size is not
