@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
+
 from allauth.mfa.utils import is_mfa_enabled
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
+from django.db.models.fields.files import FieldFile
 from django.shortcuts import get_object_or_404
 
 from messaging import selectors
@@ -64,6 +67,30 @@ def get_scan_for_user(user, pk: int) -> LetterScan:
             | Q(letter__correspondence__profile__facility__in=liaison_facilities(user))
         )
     return get_object_or_404(scans, pk=pk)
+
+
+# A redacted page's copy is an image of ours, typed by its name's extension.
+REDACTED_IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+
+
+def scan_file_for_user(user, scan: LetterScan) -> tuple[FieldFile, str] | None:
+    """What `user`, who reached `scan` through get_scan_for_user, is served of
+    it, and its content type; None when there is nothing to serve.
+
+    The pen pal of a page a moderator redacted gets its redacted copy and
+    nothing else: never the scan as received, whatever they ask for (and
+    nothing at all until the copy exists). Liaisons and staff get the scan
+    as received. A scan deleted on schedule serves nothing to anyone.
+    """
+    if not scan.file:
+        return None  # deleted on schedule (messaging.retention), copies and all
+    is_pen_pal = scan.letter.correspondence.pen_pal_id == user.pk
+    if is_pen_pal and (scan.redactions or scan.redacted_image):
+        if not scan.redacted_image:
+            return None
+        extension = PurePosixPath(scan.redacted_image.name).suffix.lower()
+        return scan.redacted_image, REDACTED_IMAGE_TYPES.get(extension, "application/octet-stream")
+    return scan.file, scan.content_type
 
 
 def get_batch_for_liaison(user: User, facility_slug: str, batch_id: int) -> PrintBatch:

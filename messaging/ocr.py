@@ -7,7 +7,7 @@ The result is the `ocr` JSON of a LetterScan:
      "words": [{"text", "confidence", "box": [x, y, w, h], "start", "end"}]}
 
 `start`/`end` index `text` (text[start:end] is the word) and boxes are pixels
-of the image given to ocr_image, whatever size Tesseract was shown. Words of
+of the image given to ocr_image. Words of
 a line are joined by a space, lines by a newline and paragraphs by a blank
 line, so a screening hit's span in the text leads back to its words' boxes
 (boxes_for_span).
@@ -30,12 +30,6 @@ TESSERACT_LANGUAGES = "eng+spa"
 LANGUAGES = ["en", "es"]
 # One page never takes longer than this; a hung Tesseract is killed.
 OCR_TIMEOUT_SECONDS = 120
-# A page wider than this (a phone photo, a 600 DPI scan) is read reduced to
-# OCR_TARGET_WIDTH, about 300 DPI across a letter-size page, and its boxes
-# scaled back. Narrower pages are read as they are: enlarging a 150-200 DPI
-# scan read worse on our test pages (see the module's tests).
-OCR_MAX_WIDTH = 3600
-OCR_TARGET_WIDTH = 2550
 PARAGRAPH_BREAK = "\n\n"
 LINE_BREAK = "\n"
 
@@ -46,11 +40,9 @@ class OcrFailed(Exception):
 
 def ocr_image(image: Image.Image) -> dict:
     """Read `image` (any mode); return the `ocr` JSON. Raises OcrFailed."""
-    width, height = image.size
-    prepared, scale = prepare(image)
     try:
         rows = pytesseract.image_to_data(
-            prepared,
+            prepare(image),
             lang=TESSERACT_LANGUAGES,
             config="--psm 3",
             output_type=pytesseract.Output.DICT,
@@ -61,25 +53,25 @@ def ocr_image(image: Image.Image) -> dict:
     except (pytesseract.TesseractError, RuntimeError, OSError) as exc:
         # RuntimeError is pytesseract's timeout; OSError a failed subprocess.
         raise OcrFailed(f"Tesseract failed: {exc}") from exc
-    return _reading(rows, scale, width, height)
+    return _reading(rows, *image.size)
 
 
-def prepare(image: Image.Image) -> tuple[Image.Image, float]:
-    """`image` as Tesseract reads it best: grey, contrast stretched, at most
-    OCR_MAX_WIDTH wide. Returns it and the scale applied (boxes are divided by it)."""
+def prepare(image: Image.Image) -> Image.Image:
+    """`image` as Tesseract reads it best: grey, its contrast stretched.
+
+    Measured on typed and handwriting-font pages at 150-200 DPI with noise,
+    blur and JPEG artefacts: the stretch read a few more words right on
+    average. Enlarging to 300 DPI read fewer, and reducing a 400 DPI page
+    read the same, so pages are read at their own size (page images are
+    already at most messaging.reading.PAGE_IMAGE_MAX_SIDE)."""
     grey = ImageOps.grayscale(image) if image.mode != "L" else image
-    # Pale pencil on grey paper gets the full range. Nothing is clipped: with
-    # a cutoff, paper noise was stretched into specks Tesseract read as text.
-    grey = ImageOps.autocontrast(grey)
-    if grey.width <= OCR_MAX_WIDTH:
-        return grey, 1.0
-    scale = OCR_TARGET_WIDTH / grey.width
-    size = (OCR_TARGET_WIDTH, max(1, round(grey.height * scale)))
-    return grey.resize(size, Image.Resampling.LANCZOS), scale
+    # Nothing is clipped: with a cutoff, paper noise was stretched into
+    # specks that Tesseract took minutes to read as text.
+    return ImageOps.autocontrast(grey)
 
 
-def _reading(rows: dict, scale: float, width: int, height: int) -> dict:
-    """The `ocr` JSON from image_to_data's columns, boxes back in the caller's pixels."""
+def _reading(rows: dict, width: int, height: int) -> dict:
+    """The `ocr` JSON from image_to_data's columns."""
     text: list[str] = []
     words: list[dict] = []
     length = 0
@@ -104,7 +96,7 @@ def _reading(rows: dict, scale: float, width: int, height: int) -> dict:
             text.append(separator)
             length += len(separator)
         previous = line
-        box = _box_in_caller_pixels(rows, index, scale, width, height)
+        box = _box(rows, index, width, height)
         words.append(
             {
                 "text": word,
@@ -124,17 +116,13 @@ def _reading(rows: dict, scale: float, width: int, height: int) -> dict:
     }
 
 
-def _box_in_caller_pixels(
-    rows: dict, index: int, scale: float, width: int, height: int
-) -> list[int]:
-    left = rows["left"][index] / scale
-    top = rows["top"][index] / scale
-    right = (rows["left"][index] + rows["width"][index]) / scale
-    bottom = (rows["top"][index] + rows["height"][index]) / scale
-    x, y = max(0, int(left)), max(0, int(top))
-    # Rounded outwards, so the box still covers the whole word.
-    x2, y2 = min(width, -int(-right // 1)), min(height, -int(-bottom // 1))
-    return [x, y, max(1, x2 - x), max(1, y2 - y)]
+def _box(rows: dict, index: int, width: int, height: int) -> list[int]:
+    """The word's [x, y, w, h], kept inside the image."""
+    x = min(max(0, rows["left"][index]), width - 1)
+    y = min(max(0, rows["top"][index]), height - 1)
+    w = max(1, min(rows["width"][index], width - x))
+    h = max(1, min(rows["height"][index], height - y))
+    return [x, y, w, h]
 
 
 def mean_confidence(words: Iterable[dict]) -> float:

@@ -25,6 +25,7 @@ from messaging.access import (
     get_profile_to_write_to,
     get_reportable_letter,
     get_scan_for_user,
+    scan_file_for_user,
 )
 from messaging.forms import LetterForm
 from moderation.reports import ReportForm, existing_report, file_report
@@ -205,20 +206,23 @@ def scan(request: AuthenticatedHttpRequest, pk: int) -> FileResponse:
             profile=letter.correspondence.profile,
             scan=page.pk,
         )
-    if not page.file:
-        # Deleted on schedule (messaging.retention); the thread says so in words.
+    served = scan_file_for_user(request.user, page)
+    if served is None:
+        # Deleted on schedule (messaging.retention), or a redacted copy not
+        # made yet; the thread says so in words.
         raise Http404("The scan was deleted.")
+    stored, content_type = served
     try:
-        handle = page.file.storage.open(page.file.name, "rb")
+        handle = stored.storage.open(stored.name, "rb")
     except OSError:
         raise Http404("The scan is missing from storage.") from None
-    is_inline = page.content_type in INLINE_SCAN_TYPES
+    is_inline = content_type in INLINE_SCAN_TYPES
     extension = {"image/jpeg": ".jpg", "image/png": ".png", "application/pdf": ".pdf"}
     response = FileResponse(
         handle,
         as_attachment=not is_inline,
-        filename=f"letter-{page.letter_id}-page-{page.page}{extension.get(page.content_type, '')}",
-        content_type=page.content_type if is_inline else "application/octet-stream",
+        filename=f"letter-{page.letter_id}-page-{page.page}{extension.get(content_type, '')}",
+        content_type=content_type if is_inline else "application/octet-stream",
     )
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"

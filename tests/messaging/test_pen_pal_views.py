@@ -50,6 +50,8 @@ def report_url(letter: Letter) -> str:
 def reply(correspondence: Correspondence, status: str = "approved", **kwargs) -> Letter:
     """An inbound letter (a reply from the person in prison) in `status`."""
     kwargs.setdefault("body", "Thank you for your letter. Today I read a book about ships.")
+    # Typed by a person, so the pen pal is shown it (messaging/thread.html).
+    kwargs.setdefault("transcription_confirmed_at", timezone.now())
     return LetterFactory(
         correspondence=correspondence,
         direction="in",

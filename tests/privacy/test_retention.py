@@ -44,6 +44,8 @@ def reply(correspondence, *, status: str, pages: int = 1, **timestamps) -> Lette
         direction="in",
         status=status,
         body="Typed out: thank you for your letter.",
+        # Typed by a person, so the pen pal is shown it.
+        transcription_confirmed_at=T0,
         created_by=None,
         **timestamps,
     )
