@@ -182,7 +182,7 @@ def _store_page_image(
         )
     if not stored:
         # Another run stored the same page first, or the scan was deleted.
-        field.storage.delete(field.name)
+        field.storage.delete(str(field.name))
 
 
 def _decode(stored: FieldFile, *, reduce: bool) -> Image.Image:
@@ -190,7 +190,7 @@ def _decode(stored: FieldFile, *, reduce: bool) -> Image.Image:
     `reduce`, a JPEG much larger than a page image needs is decoded smaller
     (libjpeg's scaling); a stored page image is decoded as it is, since its
     pixels are what boxes are measured in."""
-    with stored.storage.open(stored.name, "rb") as handle:
+    with stored.storage.open(str(stored.name), "rb") as handle:
         content = handle.read()
     # Pillow's bomb check warns before it errors: make it an error (workers
     # run one task per process, so the filter touches nothing else).
@@ -229,7 +229,7 @@ def _encode(image: Image.Image, kind: str) -> bytes:
 def _stacked_pdf_pages(stored: FieldFile) -> PageImage:
     """The first PDF_PAGE_CAP pages of a PDF scan at PDF_DPI, one under the
     other, centred, on one RGB image."""
-    with stored.storage.open(stored.name, "rb") as handle:
+    with stored.storage.open(str(stored.name), "rb") as handle:
         content = handle.read()
     pdf = pdfium.PdfDocument(content)
     try:

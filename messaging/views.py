@@ -213,7 +213,7 @@ def scan(request: AuthenticatedHttpRequest, pk: int) -> FileResponse:
         raise Http404("The scan was deleted.")
     stored, content_type = served
     try:
-        handle = stored.storage.open(stored.name, "rb")
+        handle = stored.storage.open(str(stored.name), "rb")
     except OSError:
         raise Http404("The scan is missing from storage.") from None
     is_inline = content_type in INLINE_SCAN_TYPES
