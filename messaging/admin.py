@@ -1,8 +1,9 @@
-"""Letters in the staff admin: read-only records, and uploading replies that
-arrive at the service by post.
+"""Letters in the staff admin: read-only records, uploading replies that
+arrive at the service by post, and recording letters a facility returned.
 
 Nothing here changes a letter: statuses move only through messaging.services
-(moderators decide letters in the moderation queue), and a letter's text is
+and messaging.returns (moderators decide letters in the moderation queue),
+and a letter's text is
 never editable, so what a pen pal or a person in prison wrote stays as written.
 Staff see who wrote to whom and each letter's state; the list pages load their
 related rows in the same query (list_select_related).
@@ -16,7 +17,7 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -25,10 +26,11 @@ from django.utils.translation import gettext, ngettext, pgettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
+from messaging import returns
 from messaging.admin_scans import ReplyScanViews
 from messaging.intake import check_upload_run
 from messaging.intake_views import read_run_upload
-from messaging.liaison_forms import ReplyUploadForm, ScanRunForm
+from messaging.liaison_forms import ReplyUploadForm, ReturnForm, ScanRunForm
 from messaging.models import (
     Correspondence,
     Letter,
@@ -138,8 +140,8 @@ class LetterScanInline(PrivateFieldsMixin, admin.TabularInline):
 
 @admin.register(Letter)
 class LetterAdmin(ReplyScanViews, ReadOnlyAdmin):
-    list_display = ["__str__", "direction", "status", "code", "facility", "created_at"]
-    list_filter = ["direction", "status", "correspondence__profile__facility"]
+    list_display = ["__str__", "direction", "status_and_reason", "code", "facility", "created_at"]
+    list_filter = ["direction", "status", "return_reason", "correspondence__profile__facility"]
     list_select_related = ["correspondence__profile__facility"]
     search_fields = ["correspondence__code"]
     date_hierarchy = "created_at"
@@ -160,9 +162,24 @@ class LetterAdmin(ReplyScanViews, ReadOnlyAdmin):
         "printed_at",
         "delivered_at",
         "read_at",
+        "returned_at",
+        "return_reason",
+        "return_note",
+        "returned_by",
     )
     inlines = [LetterScanInline]
     change_list_template = "messaging/admin/letter_change_list.html"
+    change_form_template = "messaging/admin/letter_change_form.html"
+
+    @admin.display(description=_("Status"), ordering="status")
+    def status_and_reason(self, letter: Letter) -> str:
+        if letter.status == Letter.Status.RETURNED and letter.return_reason:
+            # Translators: a letter's status, then why the facility returned it.
+            return gettext("%(status)s: %(reason)s") % {
+                "status": letter.get_status_display(),
+                "reason": letter.get_return_reason_display(),
+            }
+        return letter.get_status_display()
 
     @admin.display(description=_("Reply reference"), ordering="correspondence__code")
     def code(self, letter: Letter) -> str:
@@ -184,7 +201,12 @@ class LetterAdmin(ReplyScanViews, ReadOnlyAdmin):
             self.admin_site.admin_view(self.upload_postal_reply_view),
             name="messaging_letter_upload_postal_reply",
         )
-        return [upload, *super().get_urls()]
+        record_return = path(
+            "<path:object_id>/record-return/",
+            self.admin_site.admin_view(self.record_return_view),
+            name="messaging_letter_record_return",
+        )
+        return [upload, record_return, *super().get_urls()]
 
     def has_upload_permission(self, request: HttpRequest) -> bool:
         return request.user.is_active and request.user.has_perm("messaging.add_letter")
@@ -192,6 +214,66 @@ class LetterAdmin(ReplyScanViews, ReadOnlyAdmin):
     def changelist_view(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), "can_upload": self.has_upload_permission(request)}
         return super().changelist_view(request, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # The "Record a return" button, for a printed or delivered letter and
+        # staff who may record one (messaging.returns).
+        letter = self.get_object(request, object_id)
+        can_record_return = (
+            letter is not None
+            and letter.status in returns.RETURNABLE_STATUSES
+            and returns.may_record_return(cast(User, request.user), letter)
+        )
+        extra_context = {**(extra_context or {}), "can_record_return": can_record_return}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def record_return_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """A letter the facility sent back, recorded by staff (for example
+        when it came back to the service by post), as a liaison would."""
+        letter = self.get_object(request, object_id)
+        if letter is None:
+            raise Http404
+        # An account: admin_view lets only active staff in.
+        staff = cast(User, request.user)
+        if not returns.may_record_return(staff, letter):
+            raise PermissionDenied
+        change_url = reverse("admin:messaging_letter_change", args=[letter.pk])
+        if letter.status not in returns.RETURNABLE_STATUSES:
+            refusal = returns.return_refusal(letter) or gettext(
+                "This letter was already recorded as returned; nothing changed."
+            )
+            self.message_user(request, refusal, messages.WARNING)
+            return redirect(change_url)
+        form = ReturnForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                recorded = returns.check_record_return(
+                    staff, letter, form.cleaned_data["reason"], form.cleaned_data["note"]
+                )
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                if recorded:
+                    self.message_user(
+                        request,
+                        gettext("Return recorded; the pen pal is told by email."),
+                        messages.SUCCESS,
+                    )
+                else:
+                    self.message_user(
+                        request,
+                        gettext("This letter was already recorded as returned; nothing changed."),
+                        messages.INFO,
+                    )
+                return redirect(change_url)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": letter,
+            "title": gettext("Record a returned letter"),
+            "form": form,
+        }
+        return TemplateResponse(request, "messaging/admin/record_return.html", context)
 
     def upload_postal_reply_view(self, request: HttpRequest) -> HttpResponse:
         """A reply that reached the service by post: find its correspondence by

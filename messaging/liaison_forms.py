@@ -1,4 +1,5 @@
-"""Forms of the facility side of letters: print batches, delivery, reply uploads.
+"""Forms of the facility side of letters: print batches, delivery, reply uploads,
+returned letters.
 
 The reply form is shared by the liaison portal (one facility's
 correspondences) and the staff admin (any correspondence, by code only).
@@ -12,11 +13,15 @@ import uuid
 
 from django import forms
 from django.conf import settings
+from django.utils.formats import date_format
+from django.utils.timezone import localtime
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
 from messaging.limits import too_many_scans, transcription_too_long
-from messaging.models import Correspondence, normalise_code
+from messaging.models import Correspondence, Letter, normalise_code
+from messaging.returns import NOTE_MAX_LENGTH, ReturnRefused, clean_return
+from penpals.scans import ScanKind, check_scan
 from penpals.uploads import megabytes
 from profiles.forms import MultipleFileField, MultipleFileInput
 from profiles.models import Facility
@@ -208,6 +213,139 @@ class ReplyUploadForm(forms.Form):
                     gettext("The reference and the chosen correspondence differ; use one of them.")
                 )
             cleaned["correspondence"] = found
+        return cleaned
+
+
+# --- Returned letters (messaging.returns) -------------------------------------------
+
+
+class ReturnForm(forms.Form):
+    """Why a printed letter came back, and a note the pen pal reads."""
+
+    reason = forms.ChoiceField(
+        label=_("Why did the letter come back?"),
+        choices=Letter.ReturnReason.choices,
+        widget=forms.RadioSelect,
+        error_messages={"required": _("Choose why the letter came back.")},
+    )
+    note = forms.CharField(
+        label=_("Note for the pen pal"),
+        required=False,
+        max_length=NOTE_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_(
+            "The pen pal reads this as you write it. Say what to fix (which mail rule, "
+            "for example), never where the person is now. Needed for “Another reason”."
+        ),
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        if "reason" in cleaned and "note" in cleaned:
+            try:
+                cleaned["reason"], cleaned["note"] = clean_return(
+                    cleaned["reason"], cleaned["note"]
+                )
+            except ReturnRefused as refused:
+                self.add_error("note", refused)
+        return cleaned
+
+
+# How much of a letter's opening the choice shows: enough to match the paper.
+LETTER_OPENING_LENGTH = 60
+
+
+class ReturnedLetterChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj) -> str:
+        opening = " ".join(obj.body.split())
+        if len(opening) > LETTER_OPENING_LENGTH:
+            opening = opening[:LETTER_OPENING_LENGTH].rsplit(" ", 1)[0] + "…"
+        # Translators: a letter a liaison may record as returned: when it was
+        # printed, its print batch, its status ("Delivered") and its first words.
+        return gettext("Printed %(date)s, batch %(batch)s (%(status)s): “%(opening)s”") % {
+            "date": date_format(localtime(obj.printed_at), "SHORT_DATE_FORMAT")
+            if obj.printed_at
+            else "—",
+            "batch": obj.print_batch_id or "—",
+            "status": obj.get_status_display(),
+            "opening": opening,
+        }
+
+
+class ChooseReturnForm(ReturnForm):
+    """A return found from the paper: which of the correspondence's printed
+    letters (`letters`, newest first) it is, then why."""
+
+    letter = ReturnedLetterChoiceField(
+        label=_("Which letter came back?"),
+        queryset=Letter.objects.none(),
+        widget=forms.RadioSelect,
+        empty_label=None,
+        error_messages={
+            "required": _("Choose the letter that came back."),
+            "invalid_choice": _("Choose one of the letters listed."),
+        },
+    )
+    field_order = ["letter", "reason", "note"]
+
+    def __init__(self, *args, letters, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["letter"].queryset = letters
+
+
+class FindReturnForm(forms.Form):
+    """The returned paper: its reply reference typed, or one scan of it."""
+
+    code = forms.CharField(
+        label=_("Reply reference"),
+        required=False,
+        max_length=30,
+        help_text=_("As printed at the foot of each page of the letter, e.g. PP-7K3M-9QX2."),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false"}),
+    )
+    scan = forms.FileField(
+        label=_("Or a scan of the returned letter"),
+        required=False,
+        widget=forms.ClearableFileInput(attrs={"accept": SCAN_ACCEPT}),
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.scan_kind: ScanKind | None = None
+        self.fields["scan"].help_text = gettext(
+            "One JPEG, PNG or PDF of at most %(size)s. Include the reply sheet, the page with "
+            "the square code. The scan is only read to find the letter; it is not kept."
+        ) % {"size": megabytes(settings.SCAN_MAX_UPLOAD_BYTES)}
+
+    def clean_code(self) -> str:
+        typed = self.cleaned_data["code"].strip()
+        if not typed:
+            return ""
+        code = normalise_code(typed)
+        if not code:
+            raise forms.ValidationError(
+                gettext(
+                    "This is not a reply reference: it looks like PP-7K3M-9QX2 (eight letters and digits)."
+                )
+            )
+        return code
+
+    def clean(self):
+        cleaned = super().clean()
+        if "code" in self.errors or "scan" in self.errors:
+            return cleaned
+        # A typed reference is enough: the scan is then not read at all.
+        if cleaned.get("code"):
+            return cleaned
+        scan = cleaned.get("scan")
+        if not scan:
+            raise forms.ValidationError(
+                gettext("Type the reply reference, or choose a scan of the returned letter.")
+            )
+        try:
+            self.scan_kind = check_scan(scan)
+        except forms.ValidationError as error:
+            self.add_error("scan", error)
         return cleaned
 
 

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from messaging import intake_views
+from messaging import intake_views, return_views
 from messaging import liaison_views as views
 
 app_name = "liaison_letters"
@@ -45,5 +45,17 @@ urlpatterns = [
         "<slug:facility_slug>/scan-pages/<int:page_id>/image/",
         intake_views.scan_page_image,
         name="scan_page_image",
+    ),
+    # Returned letters (messaging.return_views).
+    path(
+        "<slug:facility_slug>/letters/<int:letter_id>/return/",
+        return_views.letter_return,
+        name="letter_return",
+    ),
+    path("<slug:facility_slug>/returns/", return_views.return_find, name="return_find"),
+    path(
+        "<slug:facility_slug>/returns/<int:correspondence_id>/",
+        return_views.return_choose,
+        name="return_choose",
     ),
 ]

@@ -43,6 +43,8 @@ Privacy: the row's context holds ids only, and the templates get no letter
 object: an email says what happened and links to the conversation, where the
 pen pal signs in. No letter text, nothing about the inmate. A rejection
 carries the reason and the moderator's note, which staff write for the sender.
+A returned letter carries the reason and what to do, but not the facility's
+note, which the pen pal reads in the thread.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from messaging.models import Letter, Notification
+from messaging.returns import return_advice
 from messaging.services import NOTIFICATION_PREFERENCE, rejection_reason_label
 from penpals.models import User
 from penpals.tasks import task_named
@@ -116,7 +119,10 @@ def build_email(notification: Notification) -> EmailMultiAlternatives:
     Raises Letter.DoesNotExist when the letter it is about no longer exists.
     """
     letter = (
-        Letter.objects.only("pk", "correspondence_id", "rejection_reason", "rejection_note")
+        Letter.objects.only(
+            "pk", "correspondence_id", "rejection_reason", "rejection_note",
+            "return_reason", "return_note",
+        )
         .get(pk=notification.context["letter_id"])
     )  # fmt: skip
     recipient = notification.recipient
@@ -142,6 +148,13 @@ def _render_email(
         context["reason"] = rejection_reason_label(letter)
         context["note"] = letter.rejection_note
         context["safety_url"] = site_url + reverse("safety")
+    if notification.kind == Kind.LETTER_RETURNED:
+        # The reason and what to do about it. The liaison's note stays on the
+        # site, behind sign-in: a facility's free text may say something about
+        # the person (where they went), which an email must never carry.
+        context["reason"] = letter.get_return_reason_display()
+        context["advice"] = return_advice(letter.return_reason)
+        context["note_added"] = "yes" if letter.return_note else ""
     base = f"messaging/email/{notification.kind}"
     subject = " ".join(render_to_string(f"{base}_subject.txt", context).split())
     email = EmailMultiAlternatives(

@@ -754,6 +754,7 @@ NOTIFICATION_PREFERENCE = {
     Notification.Kind.LETTER_APPROVED: "has_letter_status_emails",
     Notification.Kind.LETTER_REJECTED: "has_letter_status_emails",
     Notification.Kind.LETTER_DELIVERED: "has_letter_status_emails",
+    Notification.Kind.LETTER_RETURNED: "has_letter_status_emails",
     Notification.Kind.REPLY_RECEIVED: "has_reply_emails",
 }
 
