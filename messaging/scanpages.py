@@ -28,6 +28,7 @@ asked of Tesseract's orientation detection when there is enough ink to judge.
 from __future__ import annotations
 
 import hashlib
+import io
 import math
 import re
 import zipfile
@@ -99,6 +100,8 @@ _RULE_MIN_LENGTH = 0.6
 # below its confidence it is not followed.
 _OSD_MIN_TILES = 60
 _OSD_MIN_CONFIDENCE = 1.0
+# It is shown this much (inch) of the writing, from its top: eight or so lines.
+_OSD_BAND = 3.5
 # zxing-cpp looks for QR codes only: faster, and nothing else is ours.
 QR_CODES = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
 # QR finder patterns (the corner squares): module sizes (inch) worth looking for.
@@ -150,20 +153,27 @@ def iter_source_pages(
     """The pages of one uploaded file, one at a time. Raises SourceRefused,
     possibly after some pages have been yielded (a damaged image in a ZIP)."""
     path = Path(path)
-    content = path.read_bytes()
-    kind = _sniff(content)
+    where = _file_label(source_index)
+    kind = _sniff(_head(path))
     if kind == "zip":
-        del content
         yield from _zip_pages(path, source_index)
-        return
-    yield from _content_pages(content, kind, source_index, where=_file_label(source_index))
+    elif kind == "pdf":
+        # Checked from its bytes, then drawn from the file: a long run's bytes
+        # are not held in memory while its pages are read.
+        pages = _checked_pdf_pages(path.read_bytes(), where)
+        yield from _pdf_pages(path, pages, source_index, where)
+    else:
+        yield from _content_pages(path.read_bytes(), kind, source_index, where)
+
+
+def _head(path: Path) -> bytes:
+    with path.open("rb") as source:
+        return source.read(filetypes.HEAD_BYTES)
 
 
 def _count_pages(path: Path, source_index: int) -> int:
     where = _file_label(source_index)
-    with path.open("rb") as source:
-        head = source.read(filetypes.HEAD_BYTES)
-    kind = _sniff(head)
+    kind = _sniff(_head(path))
     if kind == "zip":
         total = 0
         with _open_zip(path, where) as archive:
@@ -172,6 +182,8 @@ def _count_pages(path: Path, source_index: int) -> int:
                 content = _read_entry(archive, info, entry_where)
                 entry_kind = _sniff(content)
                 _refuse_unusable(entry_kind, entry_where)
+                if entry_kind == "zip":
+                    raise _nested_zip(entry_where)
                 total += _checked_pdf_pages(content, entry_where) if entry_kind == "pdf" else 1
         return total
     _refuse_unusable(kind, where)
@@ -203,18 +215,20 @@ def _content_pages(
 ) -> Iterator[SourcePage]:
     _refuse_unusable(kind, where)
     if kind == "pdf":
-        yield from _pdf_pages(content, source_index, where)
+        pages = _checked_pdf_pages(content, where)
+        yield from _pdf_pages(content, pages, source_index, where)
     elif kind in ("jpeg", "png"):
         yield SourcePage(
             image=_decode_image(content, where),
             content_hash=hashlib.sha256(content).hexdigest(),
             source_index=source_index,
         )
-    else:  # a ZIP inside a ZIP
-        raise _refused(
-            where,
-            gettext("this is a ZIP inside the ZIP. Put all the pages in one ZIP."),
-        )
+    else:
+        raise _nested_zip(where)
+
+
+def _nested_zip(where: str) -> SourceRefused:
+    return _refused(where, gettext("this is a ZIP inside the ZIP. Put all the pages in one ZIP."))
 
 
 def _decode_image(content: bytes, where: str) -> Image.Image:
@@ -236,10 +250,12 @@ def _checked_pdf_pages(content: bytes, where: str) -> int:
         raise _refused(where, str(refusal)) from None
 
 
-def _pdf_pages(content: bytes, source_index: int, where: str) -> Iterator[SourcePage]:
-    pages = _checked_pdf_pages(content, where)
+def _pdf_pages(
+    source: bytes | Path, pages: int, source_index: int, where: str
+) -> Iterator[SourcePage]:
+    """The pages of a PDF that passed check_pdf with `pages` pages."""
     try:
-        document = pypdfium2.PdfDocument(content)
+        document = pypdfium2.PdfDocument(source)
     except pypdfium2.PdfiumError:
         raise _refused(where, gettext("this PDF is damaged and cannot be read.")) from None
     try:
@@ -307,6 +323,11 @@ def _zip_entries(archive: zipfile.ZipFile, where: str) -> list[zipfile.ZipInfo]:
             gettext("this ZIP holds more than %(count)s files. Split it into smaller ZIPs.")
             % {"count": ZIP_MAX_ENTRIES},
         )
+    # Entries that share their packed bytes (an overlapping ZIP bomb) claim
+    # more packed bytes than the archive holds.
+    archive_size = _size(archive)
+    if sum(info.compress_size for info in infos) > archive_size:
+        raise _refused(where, _damaged_zip())
     total = 0
     entries = []
     for info in infos:
@@ -340,6 +361,15 @@ def _zip_entries(archive: zipfile.ZipFile, where: str) -> list[zipfile.ZipInfo]:
     if not entries:
         raise _refused(where, gettext("this ZIP holds no JPEG, PNG or PDF files."))
     return sorted(entries, key=lambda info: _natural_key(info.filename))
+
+
+def _size(archive: zipfile.ZipFile) -> int:
+    if archive.fp is None:
+        return 0
+    position = archive.fp.tell()
+    size = archive.fp.seek(0, io.SEEK_END)
+    archive.fp.seek(position)
+    return size
 
 
 def _is_junk(info: zipfile.ZipInfo) -> bool:
@@ -457,7 +487,7 @@ def read_page(image: Image.Image) -> ReadPage:
     if is_blank:
         # Nothing to stand upright by; intake drops the page anyway.
         return ReadPage(gray, None, False, rotation=0, skew=0.0, is_blank=True)
-    if tiles >= _OSD_MIN_TILES and _is_upside_down(turned, writing):
+    if tiles >= _OSD_MIN_TILES and _is_upside_down(turned, writing, dpi):
         rotation = (rotation + 180) % 360
         turned = turned.transpose(Image.Transpose.ROTATE_180)
     return ReadPage(
@@ -610,26 +640,28 @@ def _ink_tiles(writing: np.ndarray, dpi: float) -> int:
     return int((counts >= _INK_TILE_MIN_SHARE * tile * tile).sum())
 
 
-def _is_upside_down(turned: Image.Image, writing: np.ndarray) -> bool:
+def _is_upside_down(turned: Image.Image, writing: np.ndarray, dpi: float) -> bool:
     """Whether Tesseract's orientation detection is sure the page is upside
-    down. It is shown only the written part, in black and white: three times
-    faster than the whole grey page, and surer."""
+    down. It is shown only a band of the writing, in black and white: three
+    times faster than the whole grey page, and surer."""
     rows = np.flatnonzero(writing.any(axis=1))
     cols = np.flatnonzero(writing.any(axis=0))
     scale = turned.height / writing.shape[0]
     pad = 20
+    top = max(0, int(rows[0] * scale) - pad)
     box = (
         max(0, int(cols[0] * scale) - pad),
-        max(0, int(rows[0] * scale) - pad),
+        top,
         min(turned.width, int((cols[-1] + 1) * scale) + pad),
-        min(turned.height, int((rows[-1] + 1) * scale) + pad),
+        min(turned.height, int((rows[-1] + 1) * scale) + pad, top + int(_OSD_BAND * dpi)),
     )
-    part = turned.crop(box)
-    pixels = np.asarray(part, dtype=np.int16)
+    pixels = np.asarray(turned.crop(box), dtype=np.int16)
     black_and_white = Image.fromarray(np.where(_ink_mask(pixels), 0, 255).astype(np.uint8))
     try:
         found = pytesseract.image_to_osd(
-            black_and_white.convert("1"), output_type=pytesseract.Output.DICT
+            black_and_white.convert("1"),
+            config=f"--dpi {round(dpi)}",
+            output_type=pytesseract.Output.DICT,
         )
     except pytesseract.TesseractError:
         # Too few characters to judge: leave the page as it is.

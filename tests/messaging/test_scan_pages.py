@@ -348,6 +348,28 @@ def test_it_refuses_a_zip_bomb(tmp_path):
         count_pages(path, "application/zip")
 
 
+def overlapping(content: bytes, copies: int) -> bytes:
+    """A one-entry ZIP whose central directory lists the entry `copies` times,
+    all unpacking the same packed bytes: the overlapping ZIP bomb."""
+    directory = content.index(b"PK\x01\x02")
+    end = content.index(b"PK\x05\x06")
+    records = content[directory:end] * copies
+    trailer = bytearray(content[end:])
+    trailer[8:10] = trailer[10:12] = copies.to_bytes(2, "little")
+    trailer[12:16] = len(records).to_bytes(4, "little")
+    return content[:directory] + records + bytes(trailer)
+
+
+def test_it_refuses_a_zip_whose_files_overlap(tmp_path):
+    # 900 kB of zeros each (under the ratio check's floor), 50 times over.
+    path = tmp_path / "overlap.zip"
+    content = zip_bytes({"page0": bytes(900_000)}, zipfile.ZIP_DEFLATED)
+    path.write_bytes(overlapping(content, 50))
+    assert len(zipfile.ZipFile(path).infolist()) == 50
+
+    assert "this ZIP is damaged and cannot be read" in refusal(path)
+
+
 def test_it_refuses_a_zip_that_would_unpack_too_large(tmp_path, monkeypatch):
     monkeypatch.setattr(scanpages, "ZIP_MAX_UNCOMPRESSED_BYTES", 1_000)
     path = tmp_path / "big.zip"
@@ -401,6 +423,8 @@ def test_it_refuses_a_zip_inside_a_zip(tmp_path):
     assert message == (
         "File 2 (more.zip in the ZIP): this is a ZIP inside the ZIP. Put all the pages in one ZIP."
     )
+    with pytest.raises(SourceRefused):
+        count_pages(path)
 
 
 def test_it_refuses_a_file_of_another_type_inside_a_zip(tmp_path):
