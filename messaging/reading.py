@@ -151,6 +151,8 @@ def page_image_of(scan: LetterScan) -> PageImage:
             image = _decode(scan.page_image, reduce=False)
         except _UNREADABLE as exc:
             raise PageUnreadable(str(exc)) from exc
+        # Read whole: a stored PDF page image (a run cut short after storing
+        # it) no longer says where its pages meet; it is read as one page.
         return PageImage(image, [(0, 0, *image.size)])
     if not scan.file:
         raise PageUnreadable("the scan was deleted")
