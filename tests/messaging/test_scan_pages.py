@@ -169,6 +169,17 @@ def test_it_reads_the_code_at_any_rotation_and_stands_the_page_upright(
     assert top_left.x < read.image.width / 3 and top_left.y < read.image.height / 4
 
 
+def test_it_reads_a_fine_scan_at_the_usual_resolution(written_sheet):
+    reference, sheet = written_sheet
+    # Scanned at 400 DPI: twice the pixels each way.
+    fine = sheet.resize((sheet.width * 2, sheet.height * 2), Image.Resampling.BICUBIC)
+
+    read = read_page(scan_like(fine, rng(), rotation=270, skew=1.5))
+
+    assert read.mark.code == reference and read.rotation == 90
+    assert read.image.size == sheet.size
+
+
 @pytest.mark.parametrize("rotation", [0, 90, 180, 270])
 def test_it_stands_a_page_without_a_code_upright(rotation):
     page = continuation_page(LONGER_REPLY, "typed")
