@@ -8,10 +8,14 @@ size of the page, so the views' query counts stay pinned.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
+from django.core.cache import cache
 from django.db.models import Case, Count, F, IntegerField, OuterRef, Q, Subquery, Value, When
 from django.db.models.functions import Coalesce, Left
+from django.utils import timezone
 
 from messaging.models import (
     Correspondence,
@@ -171,3 +175,64 @@ def correspondences_accepting_replies(facility: Facility) -> CorrespondenceQuery
         .filter(blocked_by_pen_pal_at__isnull=True, blocked_by_inmate_at__isnull=True)
         .order_by("profile__display_name", "profile__inmate_number", "code")
     )
+
+
+# --- Returned mail: a facility's most common reasons -----------------------------------
+
+# The window, the fewest returns before anything is shown (below it, one
+# reason could point at one person's letter), and how many reasons are shown.
+RETURN_REASONS_WINDOW = timedelta(days=365)
+RETURN_REASONS_MIN_RETURNS = 3
+RETURN_REASONS_SHOWN = 3
+# The same for every pen pal of a facility and slow to change: counted once an
+# hour per facility. Only codes and counts are kept; labels are worded per reader.
+RETURN_REASONS_CACHE_SECONDS = 60 * 60
+
+
+@dataclass(frozen=True)
+class ReturnReasonCount:
+    reason: str
+    count: int
+
+    @property
+    def label(self) -> str:
+        return str(Letter.ReturnReason(self.reason).label)
+
+
+def return_reasons_cache_key(facility_id: int) -> str:
+    return f"messaging:return-reasons:{facility_id}"
+
+
+def common_return_reasons(facility: Facility) -> list[ReturnReasonCount]:
+    """`facility`'s most common reasons for returning letters over the last
+    year, most frequent first, with their counts; empty while it has returned
+    fewer than RETURN_REASONS_MIN_RETURNS. At most one query (none when cached)."""
+    key = return_reasons_cache_key(facility.pk)
+    counted = cache.get(key)
+    if counted is None:
+        counted = _count_return_reasons(facility.pk)
+        cache.set(key, counted, RETURN_REASONS_CACHE_SECONDS)
+    return [ReturnReasonCount(reason, count) for reason, count in counted]
+
+
+def _count_return_reasons(facility_id: int) -> list[tuple[str, int]]:
+    # One aggregate, served by the partial index messaging_letter_returned
+    # (returned letters only, by correspondence and reason). All reasons are
+    # counted (six at most) so the threshold is on the facility's total.
+    since = timezone.now() - RETURN_REASONS_WINDOW
+    rows = list(
+        Letter.objects.filter(
+            status=Status.RETURNED,
+            correspondence__profile__facility_id=facility_id,
+            returned_at__gte=since,
+            return_reason__in=Letter.ReturnReason.values,
+        )
+        .order_by()
+        .values_list("return_reason")
+        .annotate(count=Count("pk"))
+    )
+    if sum(count for _, count in rows) < RETURN_REASONS_MIN_RETURNS:
+        return []
+    order = Letter.ReturnReason.values
+    rows.sort(key=lambda row: (-row[1], order.index(row[0])))
+    return [(reason, count) for reason, count in rows[:RETURN_REASONS_SHOWN]]

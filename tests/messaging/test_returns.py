@@ -1,7 +1,7 @@
 """Returned mail (messaging.returns): recording a letter the facility sent
 back, from its print batch, from the returned paper (typed reference or a
-scan of the reply sheet) or in the admin; and what the pen pal sees and is
-emailed.
+scan of the reply sheet) or in the admin; what the pen pal sees and is
+emailed; and the facility's most common return reasons beside its mail rules.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from types import SimpleNamespace
 import pypdfium2
 import pytest
 from django.core import mail
+from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -24,7 +25,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 from PIL import Image
 
-from messaging import printing, returns
+from messaging import printing, returns, selectors
 from messaging.models import Letter, Notification, PrintBatch
 from messaging.returns import ReturnRefused, check_record_return
 from messaging.scanpages import SCAN_DPI
@@ -451,6 +452,127 @@ def test_the_thread_of_a_returned_letter_takes_no_more_queries(
         check_record_return(liaison, another_letter(letter, status=Status.PRINTED), "refused", "")
     with django_assert_max_num_queries(len(before)):
         assert rosa_client.get(thread_url(letter)).status_code == 200
+
+
+# --- The facility's most common return reasons ----------------------------------------------
+
+
+def returned(facility, reason, *, ago=timedelta(days=1), count=1) -> None:
+    """`count` letters of `facility` returned `ago` for `reason`, stored directly."""
+    for _ in range(count):
+        LetterFactory(
+            correspondence=CorrespondenceFactory(
+                profile=InmateProfileFactory.published(facility=facility)
+            ),
+            status=Status.RETURNED,
+            printed_at=timezone.now() - ago - timedelta(days=3),
+            returned_at=timezone.now() - ago,
+            return_reason=reason,
+        )
+
+
+@pytest.fixture
+def write_client(client, alice, profile):
+    client.force_login(alice)
+    return client
+
+
+def write_page(client, profile) -> str:
+    response = client.get(reverse("letters:write", args=[profile.slug]))
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_the_write_page_shows_no_reasons_below_three_returns(write_client, profile):
+    facility = profile.facility
+    returned(facility, Reason.MAIL_RULES, count=2)
+    # Older than a year, or another facility's: not counted.
+    returned(facility, Reason.MAIL_RULES, ago=timedelta(days=400))
+    returned(InmateProfileFactory().facility, Reason.MAIL_RULES, count=3)
+    assert selectors.common_return_reasons(facility) == []
+    assert "sent letters back" not in write_page(write_client, profile)
+
+
+def test_the_write_page_shows_the_three_most_common_reasons_with_counts(write_client, profile):
+    facility = profile.facility
+    returned(facility, Reason.MAIL_RULES, count=3)
+    returned(facility, Reason.REFUSED, count=2)
+    returned(facility, Reason.ADDRESS, count=1)
+    returned(facility, Reason.MOVED, count=1)
+    returned(facility, Reason.RELEASED, ago=timedelta(days=400), count=5)
+    assert [(item.reason, item.count) for item in selectors.common_return_reasons(facility)] == [
+        (Reason.MAIL_RULES, 3),
+        (Reason.REFUSED, 2),
+        (Reason.MOVED, 1),  # tied with "address": the order of the reasons' list decides
+    ]
+    page = write_page(write_client, profile)
+    assert f"Why {facility.name} sent letters back in the last 12 months" in page
+    assert "It breaks the facility&#x27;s mail rules: 3 letters" in page
+    assert "The person refused the letter: 2 letters" in page
+    assert "The person has moved to another facility: 1 letter<" in page
+    assert "The name or number on it does not match" not in page
+    assert "released" not in page.split("sent letters back")[1].split("</ul>")[0]
+
+
+def test_the_reasons_are_shown_in_the_readers_language(write_client, alice, profile):
+    alice.language = "es"
+    alice.save(update_fields=["language"])
+    returned(profile.facility, Reason.MOVED, count=3)
+    page = write_page(write_client, profile)
+    assert "La persona fue trasladada a otro centro penitenciario" in page
+
+
+def test_the_reasons_are_counted_in_one_query_and_cached_per_facility(
+    profile, django_assert_num_queries
+):
+    facility = profile.facility
+    other = InmateProfileFactory().facility
+    returned(facility, Reason.REFUSED, count=3)
+    returned(other, Reason.ADDRESS, count=4)
+    with django_assert_num_queries(1):
+        first = selectors.common_return_reasons(facility)
+    with django_assert_num_queries(0):
+        assert selectors.common_return_reasons(facility) == first
+    with django_assert_num_queries(1):
+        assert [item.reason for item in selectors.common_return_reasons(other)] == [Reason.ADDRESS]
+    # A new return shows once the hour is up (here: the cached count removed).
+    returned(facility, Reason.MOVED, count=4)
+    assert [item.reason for item in selectors.common_return_reasons(facility)] == [Reason.REFUSED]
+    cache.delete(selectors.return_reasons_cache_key(facility.pk))
+    assert [item.reason for item in selectors.common_return_reasons(facility)] == [
+        Reason.MOVED,
+        Reason.REFUSED,
+    ]
+
+
+def test_the_count_is_served_by_the_returned_letters_index(profile):
+    returned(profile.facility, Reason.REFUSED, count=3)
+    since = timezone.now() - selectors.RETURN_REASONS_WINDOW
+    query = (
+        Letter.objects.filter(
+            status=Status.RETURNED,
+            correspondence__profile__facility_id=profile.facility_id,
+            returned_at__gte=since,
+            return_reason__in=Reason.values,
+        )
+        .order_by()
+        .values_list("return_reason")
+    )
+    # The tables are tiny here, so the planner would scan them; told not to,
+    # it must find the partial index usable for the selector's filter.
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+    assert "messaging_letter_returned" in query.explain()
+
+
+def test_the_write_page_pins_its_queries(write_client, profile, django_assert_max_num_queries):
+    returned(profile.facility, Reason.REFUSED, count=3)
+    with CaptureQueriesContext(connection) as cold:
+        write_page(write_client, profile)
+    # Session, user, profile, correspondence, the refusal checks, the reasons.
+    assert len(cold) <= 12
+    with django_assert_max_num_queries(len(cold) - 1):
+        assert "The person refused the letter: 3 letters" in write_page(write_client, profile)
 
 
 # --- Recording a return in the liaison portal ----------------------------------------------
