@@ -27,6 +27,7 @@ import subprocess
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pypdfium2
@@ -134,21 +135,27 @@ def reply_sheet_images(batch: PrintBatch) -> dict[str, Image.Image]:
 
 @functools.cache
 def font_file(family: str) -> str:
-    """The font file of `family`, as fontconfig finds it."""
+    """The font file of `family`, as fontconfig finds it (Debian's path when
+    fontconfig is missing). Raises LookupError when the font is not installed."""
     try:
         found = subprocess.run(  # noqa: S603 (fc-match on our own font names, no shell)
-            ["fc-match", "--format=%{file}", f"{family}:style=Regular"],  # noqa: S607
+            ["fc-match", "--format=%{family}\n%{file}", family],  # noqa: S607
             capture_output=True,
             text=True,
             timeout=10,
             check=False,
-        ).stdout.strip()
+        ).stdout.split("\n")
     except (OSError, subprocess.TimeoutExpired):
-        found = ""
-    # fc-match falls back to any font; only a file of that family will do.
-    if found and family.split()[0].lower() in found.lower().replace("-", " "):
-        return found
-    return _FALLBACK_FONT_FILES[family]
+        found = []
+    # fc-match answers with some other font when the family is missing.
+    if len(found) == 2 and family in found[0].split(","):
+        return found[1]
+    if Path(_FALLBACK_FONT_FILES[family]).exists():
+        return _FALLBACK_FONT_FILES[family]
+    raise LookupError(
+        f"The font {family!r} is not installed: run scripts/lib.sh's ensure_handwriting_fonts "
+        "(make test and make bench do)."
+    )
 
 
 @functools.cache
