@@ -28,7 +28,7 @@ from django.db.models.fields.files import FieldFile
 from django.utils import timezone
 from PIL import Image, JpegImagePlugin
 
-from messaging import services
+from messaging import scanpages, services, transcription
 from messaging.models import Letter, LetterScan
 from messaging.ocr import OcrFailed, ocr_image, stack_readings
 from penpals.images import fit_size, fit_within, flatten_onto_white, to_resizable_mode, upright
@@ -73,11 +73,19 @@ def enqueue_reading(letter: Letter) -> None:
 
 
 def read_reply(letter_id: int) -> None:
-    """OCR the unread scans of a submitted inbound letter, keep the machine
-    transcription, and screen the letter. Safe to run twice: pages already
-    read are not read again, and a letter already screened is left alone."""
+    """OCR the unread scans of an inbound letter not yet decided, keep the
+    machine transcription, and screen the letter. Safe to run twice: pages
+    already read are not read again, and a letter already screened is left
+    alone. A reply already in review has unread pages when a page joined it
+    from triage (messaging.intake.assign_page): it is screened again, and its
+    pending item shows what the new page says."""
     letter = Letter.objects.inbound().filter(pk=letter_id).first()
-    if letter is None or letter.status != Letter.Status.SUBMITTED:
+    if letter is None or letter.status not in (Letter.Status.SUBMITTED, Letter.Status.IN_REVIEW):
+        return
+    if (
+        letter.status == Letter.Status.IN_REVIEW
+        and not letter.scans.filter(ocr_at__isnull=True).exists()
+    ):
         return
     deadline = time.monotonic() + READING_BUDGET_SECONDS
     for scan in letter.scans.filter(ocr_at__isnull=True).order_by("page"):
@@ -96,7 +104,10 @@ def read_reply(letter_id: int) -> None:
     unread = list(
         letter.scans.filter(ocr_at__isnull=True).order_by("page").values_list("page", flat=True)
     )
-    services.screen_letter(letter.pk, ocr_failed_pages=unread)
+    if letter.status == Letter.Status.SUBMITTED:
+        services.screen_letter(letter.pk, ocr_failed_pages=unread)
+    else:
+        transcription.rescreen_reply_in_review(letter.pk)
 
 
 def read_scan(scan: LetterScan) -> bool:
@@ -212,11 +223,14 @@ def _decode(stored: FieldFile, *, reduce: bool) -> Image.Image:
 
 def _upright_page(image: Image.Image) -> Image.Image:
     """Turned as the camera or scanner said (EXIF), at most PAGE_IMAGE_MAX_SIDE,
-    and only pixels: no metadata reaches the page image."""
+    and only pixels: no metadata reaches the page image. Then stood upright
+    and straightened by the page engine (messaging.scanpages), as scanning
+    runs are: a page photographed sideways, with no EXIF to say so, is read
+    the right way up."""
     image = fit_within(upright(to_resizable_mode(image)), PAGE_IMAGE_MAX_SIDE)
-    if image.mode == "L":
-        return image.copy()
-    return flatten_onto_white(image)
+    if image.mode != "L":
+        image = flatten_onto_white(image)
+    return scanpages.read_page(image).image
 
 
 def _encode(image: Image.Image, kind: str) -> bytes:

@@ -13,7 +13,18 @@ from datetime import timedelta
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Case, Count, F, IntegerField, OuterRef, Q, Subquery, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    F,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce, Left
 from django.utils import timezone
 
@@ -22,6 +33,7 @@ from messaging.models import (
     CorrespondenceQuerySet,
     Letter,
     LetterQuerySet,
+    LetterScan,
     PrintBatch,
 )
 from penpals.models import User
@@ -109,7 +121,8 @@ def thread_letters(correspondence: Correspondence) -> LetterQuerySet:
     their scans. The caller reached `correspondence` through messaging.access."""
     return (
         correspondence.letters.visible_to_pen_pal()
-        .prefetch_related("scans")
+        # OCR's words and boxes are for moderators; the thread never needs them.
+        .prefetch_related(Prefetch("scans", LetterScan.objects.defer("ocr")))
         .order_by("created_at", "pk")
     )
 

@@ -319,11 +319,11 @@ def check_confirm_transcription(letter: Letter, moderator, text: str) -> Letter:
     return do_confirm_transcription(letter.pk, moderator, text)
 
 
-@transaction.atomic
-def do_confirm_transcription(letter_id: int, moderator, text: str) -> Letter:
-    # The pending item first, then the letter: the order do_decide locks them
-    # in (item, then approve_letter's letter), so a decision and a
-    # confirmation at the same moment wait for each other, never deadlock.
+def _lock_reply_in_review(letter_id: int) -> tuple[ModerationItem | None, Letter]:
+    """The reply's pending item and the reply, locked in that order: the order
+    do_decide locks them in (item, then approve_letter's letter), so a
+    decision and a change at the same moment wait for each other, never
+    deadlock. Call inside a transaction."""
     item = (
         ModerationItem.objects.select_for_update()
         .filter(
@@ -335,6 +335,23 @@ def do_confirm_transcription(letter_id: int, moderator, text: str) -> Letter:
         .first()
     )
     letter = Letter.objects.select_for_update(of=("self",)).inbound().get(pk=letter_id)
+    return item, letter
+
+
+@transaction.atomic
+def rescreen_reply_in_review(letter_id: int) -> bool:
+    """Screen a reply still waiting for a moderator again (a page joined it
+    from triage and has now been read). False when it was decided meanwhile."""
+    item, letter = _lock_reply_in_review(letter_id)
+    if item is None or letter.status != Letter.Status.IN_REVIEW:
+        return False
+    rescreen(letter)
+    return True
+
+
+@transaction.atomic
+def do_confirm_transcription(letter_id: int, moderator, text: str) -> Letter:
+    item, letter = _lock_reply_in_review(letter_id)
     if item is None or letter.status != Letter.Status.IN_REVIEW:
         raise TranscriptionRefused(
             gettext(
