@@ -580,6 +580,7 @@ def approve_letter(item: ModerationItem, moderator) -> None:
     correspondence = letter.correspondence
     if letter.is_outbound:
         notify(correspondence.pen_pal, Notification.Kind.LETTER_APPROVED, letter)
+        enqueue_on_commit("messaging.tasks.render_letter_pdf", letter.pk)  # printed from it
     else:
         Correspondence.objects.filter(pk=correspondence.pk).update(last_letter_at=now)
         notify(correspondence.pen_pal, Notification.Kind.REPLY_RECEIVED, letter)
@@ -596,6 +597,7 @@ def reject_letter(item: ModerationItem, moderator) -> None:
     letter.save(update_fields=["status", "rejected_at", "rejection_reason", "rejection_note"])
     if letter.is_outbound:
         notify(letter.correspondence.pen_pal, Notification.Kind.LETTER_REJECTED, letter)
+        enqueue_on_commit("messaging.tasks.discard_letter_pdfs", [letter.pk])
 
 
 def rejection_reason_label(letter: Letter) -> str:
@@ -737,6 +739,7 @@ def do_mark_delivered(liaison, batch: PrintBatch, letter_ids: list[int] | None =
                 delivered_at=now, delivered_by=liaison
             )
         if letters:
+            enqueue_on_commit("messaging.tasks.discard_letter_pdfs", [each.pk for each in letters])
             record_action(
                 liaison,
                 batch.facility,

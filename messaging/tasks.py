@@ -81,3 +81,22 @@ def process_scan_run(run_id: int) -> str:
 def sweep_scan_runs() -> int:
     """Queue again scanning runs whose worker stopped (scheduled by beat)."""
     return intake.sweep_scan_runs()
+
+
+@shared_task
+def render_letter_pdf(letter_id: int) -> str:
+    """Render an approved letter's pages and reply sheet into private storage,
+    once, for the print batches it will be merged into (messaging.printing)."""
+    return printing.render_and_store_letter_pdf(letter_id)
+
+
+@shared_task
+def discard_letter_pdfs(letter_ids: list[int]) -> int:
+    """Remove the stored PDFs of letters delivered, rejected or returned (messaging.printing)."""
+    return printing.discard_letter_pdfs(letter_ids)
+
+
+@shared_task
+def sweep_letter_pdfs() -> int:
+    """Remove stored letter PDFs that no letter needs (scheduled daily by beat)."""
+    return printing.sweep_letter_pdfs()

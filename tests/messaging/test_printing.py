@@ -6,25 +6,42 @@ from __future__ import annotations
 import io
 import json
 import re
+import time
 import uuid
+from pathlib import Path
 
 import pytest
 import redis
+import time_machine
 from django.conf import settings as django_settings
 from django.core.cache import cache
+from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
 from pypdf import PdfReader
 
 from messaging import printing
 from messaging.models import Letter, PrintBatch
-from messaging.services import check_create_print_batch
+from messaging.returns import check_record_return
+from messaging.services import (
+    check_create_print_batch,
+    do_mark_delivered,
+    enforce_no_contact_order,
+    screen_letter,
+)
+from moderation.models import ModerationItem, NoContactOrder
+from moderation.services import do_decide
+from penpals.storage import PrivateFileHasNoURL
+from profiles.models import Facility, private_storage
 from tests.factories import (
     CorrespondenceFactory,
     InmateProfileFactory,
     LetterFactory,
+    LiaisonFactory,
     PenPalFactory,
     activate_totp,
+    screen_and_decide,
+    write_letter,
 )
 
 pytestmark = pytest.mark.django_db
@@ -391,3 +408,205 @@ def test_each_sheet_is_in_the_language_of_the_person_it_goes_to(liaison_client, 
                  "septiembre", "octubre", "noviembre", "diciembre"]  # fmt: skip
     assert months_es[int(month_es) - 1] in spanish
     assert months_es[int(month_es) - 1] not in english
+
+
+# --- Each letter's PDF, rendered once when it is approved ------------------------------------
+
+
+def queued(task_name: str, *args) -> int:
+    """How many `task_name` tasks with `args` wait in this test process's
+    broker (other tests' tasks may wait there too)."""
+    broker = redis.Redis.from_url(django_settings.CELERY_BROKER_URL)
+    headers = [json.loads(message)["headers"] for message in broker.lrange("celery", 0, -1)]
+    return sum(
+        1
+        for header in headers
+        if header["task"] == task_name and header["argsrepr"] == repr(tuple(args))
+    )
+
+
+def letter_pdf_name(letter) -> str:
+    return printing.stored_letter_pdf_name(letter, printing.letter_language(letter))
+
+
+def test_approval_queues_the_letters_pdf(
+    facility, pen_pal, moderator, django_capture_on_commit_callbacks
+):
+    profile = InmateProfileFactory.published(facility=facility)
+    approved, rejected = write_letter(pen_pal, profile), write_letter(pen_pal, profile)
+    with django_capture_on_commit_callbacks(execute=True):
+        screen_and_decide(approved, moderator)
+        screen_and_decide(rejected, moderator, approve=False, reason_code="money")
+    assert queued("messaging.tasks.render_letter_pdf", approved.pk) == 1
+    assert queued("messaging.tasks.render_letter_pdf", rejected.pk) == 0
+
+
+def test_automatic_approval_queues_the_letters_pdf_too(
+    facility, pen_pal, default_screening_rules, django_capture_on_commit_callbacks
+):
+    facility.screening_mode = Facility.ScreeningMode.FLAGGED_ONLY
+    facility.save()
+    letter = write_letter(pen_pal, InmateProfileFactory.published(facility=facility))
+    with django_capture_on_commit_callbacks(execute=True):
+        screen_letter(letter.pk)
+    letter.refresh_from_db()
+    assert letter.status == Letter.Status.APPROVED
+    assert queued("messaging.tasks.render_letter_pdf", letter.pk) == 1
+
+
+def test_the_letter_task_renders_once_and_only_what_is_needed(facility, pen_pal, private_dir):
+    letter = approved_letter(facility, pen_pal)
+    assert printing.render_and_store_letter_pdf(letter.pk) == "rendered"
+    assert printing.render_and_store_letter_pdf(letter.pk) == "exists"
+    assert printing.render_and_store_letter_pdf(10**9) == "missing"
+    in_review = LetterFactory(correspondence=letter.correspondence, status="in_review")
+    assert printing.render_and_store_letter_pdf(in_review.pk) == "not needed"
+    stored = [path for path in private_dir.rglob("*") if path.is_file()]
+    assert [path.parent.name for path in stored] == ["print-letters"]
+    with open(stored[0], "rb") as pdf:
+        assert pdf_page_count(pdf.read()) == 2  # the letter, then its reply sheet
+
+
+def test_a_letters_pdf_is_private_and_its_name_cannot_be_guessed(
+    client, liaison, facility, pen_pal, private_dir, settings
+):
+    letter = approved_letter(facility, pen_pal, languages=["es"])
+    printing.render_and_store_letter_pdf(letter.pk)
+    name = letter_pdf_name(letter)
+    assert re.fullmatch(r"print-letters/[0-9a-f]{32}\.pdf", name)
+    assert [path for path in private_dir.rglob("*") if path.is_file()] == [private_dir / name]
+    # Under private storage only: nothing serves it, it has no URL.
+    assert not (Path(settings.MEDIA_ROOT) / name).exists()
+    with pytest.raises(PrivateFileHasNoURL):
+        private_storage().url(name)
+    # Made of the secret key and the letter's random key, not of anything one can count.
+    same_number = Letter(pk=letter.pk, idempotency_key=uuid.uuid4())
+    assert printing.stored_letter_pdf_name(same_number, "es") != name
+    assert printing.stored_letter_pdf_name(letter, "en") != name
+    with override_settings(SECRET_KEY="another-secret-key-long-enough-for-django-0123456789"):
+        assert letter_pdf_name(letter) != name
+    # The batch PDF made from it is served only to the facility's liaisons.
+    batch = check_create_print_batch(liaison, facility, None, uuid.uuid4())
+    printing.render_and_store_batch_pdf(batch.pk)
+    other_liaison = LiaisonFactory().user
+    activate_totp(other_liaison)
+    client.force_login(other_liaison)
+    assert client.get(print_url("batch_pdf", batch)).status_code == 404
+    client.force_login(pen_pal)
+    assert client.get(print_url("batch_pdf", batch)).status_code in (403, 404)
+
+
+def stored_letter_pdf_exists(letter) -> bool:
+    return private_storage().exists(letter_pdf_name(letter))
+
+
+def test_delivery_removes_the_letters_pdfs(
+    liaison_client, batch, private_dir, django_capture_on_commit_callbacks
+):
+    letters = printing.batch_letters(batch)
+    for letter in letters:
+        printing.render_and_store_letter_pdf(letter.pk)
+    assert all(stored_letter_pdf_exists(letter) for letter in letters)
+    first = letters[0]
+    with django_capture_on_commit_callbacks(execute=True):
+        liaison_client.post(print_url("batch_delivered", batch), {"letter": first.pk})
+    assert queued("messaging.tasks.discard_letter_pdfs", [first.pk]) == 1
+    printing.discard_letter_pdfs([first.pk])  # the task's body, as the worker runs it
+    assert [stored_letter_pdf_exists(letter) for letter in letters] == [False, True, True]
+    # Asked about letters still waiting, it keeps their files.
+    printing.discard_letter_pdfs([letter.pk for letter in letters])
+    assert [stored_letter_pdf_exists(letter) for letter in letters] == [False, True, True]
+
+
+def test_a_rejected_letters_pdf_is_removed(
+    facility, pen_pal, moderator, private_dir, django_capture_on_commit_callbacks
+):
+    profile = InmateProfileFactory.published(facility=facility)
+    letter = screen_and_decide(write_letter(pen_pal, profile), moderator)
+    printing.render_and_store_letter_pdf(letter.pk)
+    assert stored_letter_pdf_exists(letter)
+    # A no-contact order recorded since puts the approved letter back before a moderator.
+    order = NoContactOrder.objects.create(profile=profile, name=pen_pal.display_name)
+    enforce_no_contact_order(order.pk)
+    item = ModerationItem.objects.for_object(letter).pending().get()
+    with django_capture_on_commit_callbacks(execute=True):
+        do_decide(item.pk, moderator, approve=False, reason_code="other")
+    assert queued("messaging.tasks.discard_letter_pdfs", [letter.pk]) == 1
+    printing.discard_letter_pdfs([letter.pk])
+    assert not stored_letter_pdf_exists(letter)
+
+
+def test_the_daily_sweep_removes_a_returned_letters_pdf_and_keeps_the_ones_waiting(
+    liaison, batch, private_dir
+):
+    letters = printing.batch_letters(batch)
+    waiting = approved_letter(batch.facility, PenPalFactory())
+    for letter in [*letters, waiting]:
+        printing.render_and_store_letter_pdf(letter.pk)
+    returned = letters[0]
+    assert check_record_return(liaison, returned, Letter.ReturnReason.REFUSED, "")
+    # A file of an older drawing, which no letter names any more.
+    orphan = private_dir / printing.LETTER_PDF_FOLDER / "0123456789abcdef0123456789abcdef.pdf"
+    orphan.write_bytes(b"%PDF-1.7")
+
+    # Files younger than the grace period are left alone (a render may be saving one).
+    assert printing.sweep_letter_pdfs() == 0
+    with time_machine.travel(timezone.now() + printing.LETTER_PDF_SWEEP_GRACE * 2):
+        assert printing.sweep_letter_pdfs() == 2
+    assert not orphan.exists()
+    assert not stored_letter_pdf_exists(returned)
+    assert all(stored_letter_pdf_exists(letter) for letter in [*letters[1:], waiting])
+
+
+def test_the_sweep_is_a_task():
+    from messaging import tasks
+
+    assert tasks.sweep_letter_pdfs.name == "messaging.tasks.sweep_letter_pdfs"
+    assert tasks.render_letter_pdf.name == "messaging.tasks.render_letter_pdf"
+
+
+# --- A real worker -----------------------------------------------------------------------------
+
+
+def wait_until(condition, worker, what: str, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"the worker did not {what}"
+        assert worker.poll() is None, "the worker died"
+        time.sleep(0.2)
+
+
+@pytest.mark.worker
+@pytest.mark.xdist_group("worker")
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_renders_each_letter_on_approval_and_merges_the_batch(
+    celery_worker_process, liaison, moderator
+):
+    facility = liaison.facility_memberships.get().facility
+    pen_pal = PenPalFactory()
+    letters = [
+        screen_and_decide(
+            write_letter(pen_pal, InmateProfileFactory.published(facility=facility)), moderator
+        )
+        for _letter in range(2)
+    ]
+    for letter in letters:
+        wait_until(
+            lambda letter=letter: stored_letter_pdf_exists(letter),
+            celery_worker_process,
+            "render the approved letter",
+        )
+
+    batch = check_create_print_batch(liaison, facility, None, uuid.uuid4())
+    printing.request_batch_pdf(batch)
+    wait_until(lambda: printing.has_stored_pdf(batch), celery_worker_process, "merge the batch")
+    with printing.open_stored_pdf(batch) as stored:
+        assert pdf_page_count(stored.read()) == 4
+
+    do_mark_delivered(liaison, batch)
+    for letter in letters:
+        wait_until(
+            lambda letter=letter: not stored_letter_pdf_exists(letter),
+            celery_worker_process,
+            "remove the delivered letter's PDF",
+        )
