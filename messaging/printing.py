@@ -41,9 +41,9 @@ temporary file and dropped, and only the objects' offsets stay until the end,
 so memory does not grow with the batch. Measured by `make bench` (devtools/
 benchmarks/printing.py) on the 2-core development machine, shared with other
 work: 200 letters at the 13,000-character limit (1,625 pages, 8.9 MB),
-pre-rendered, are stored as one PDF 5.8 s after the click, through a real
-worker whose peak resident memory is 162 MB, 138 MB of it the idle worker;
-rendering one such letter alone takes 0.5-0.9 s, in the background.
+pre-rendered, are stored as one PDF 4.7-5.8 s after the click, through a
+real worker whose peak resident memory is 162 MB, 138 MB of it the idle
+worker; rendering one such letter alone takes 0.3-0.9 s, in the background.
 
 A letter's stored PDF is kept while the letter is approved or printed
 (LETTER_PDF_STATUSES). It is removed once the letter is delivered or

@@ -18,6 +18,8 @@ BENCHMARK_MODULES = (
     "devtools.benchmarks.directory",
     "devtools.benchmarks.moderation_queue",
     "devtools.benchmarks.screening",
+    "devtools.benchmarks.printing",
+    "devtools.benchmarks.intake",
 )
 
 
