@@ -2,7 +2,7 @@
 
 The batch is the largest a liaison can print (PRINT_BATCH_MAX_LETTERS), each
 letter at the site's limit (LETTER_MAX_LENGTH), English and Spanish readers
-alternating: 1,400 pages.
+alternating: about 1,600 pages.
 
 - `print.letter_long.render_seconds`: rendering one long letter alone (its
   pages and reply sheet, with WeasyPrint), which approval's task does once:
