@@ -249,6 +249,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "messaging.tasks.purge_expired_scans",
         "schedule": 24 * 60 * 60.0,
     },
+    # Letters' pre-rendered PDFs that no letter needs any more (messaging.printing).
+    "sweep-letter-pdfs": {
+        "task": "messaging.tasks.sweep_letter_pdfs",
+        "schedule": 24 * 60 * 60.0,
+    },
     "purge-rejected-photo-originals": {
         "task": "profiles.tasks.purge_rejected_photo_originals",
         "schedule": 24 * 60 * 60.0,
