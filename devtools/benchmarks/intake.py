@@ -97,7 +97,7 @@ def _split_figures(pages: Sequence[ScanPage], truths: Sequence[PageTruth]) -> It
         must_triage = truth.kind == "torn" or (
             truth.kind == "continuation" and truth.reference == torn_reply
         )
-        got = page.letter.correspondence.code if page.letter_id else None
+        got = page.letter.correspondence.code if page.letter is not None else None
         if got is not None and got != truth.reference:
             wrong += 1
         if must_triage:
