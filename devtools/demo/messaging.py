@@ -18,6 +18,7 @@ from django.utils import timezone
 from PIL import Image, ImageDraw
 
 from messaging.models import Correspondence, Letter, LetterScan
+from messaging.returns import check_record_return
 from messaging.services import (
     check_create_print_batch,
     close_correspondences,
@@ -26,7 +27,7 @@ from messaging.services import (
     screen_letter,
 )
 from moderation.models import ModerationItem
-from moderation.services import do_decide
+from moderation.services import current_version, do_decide
 from penpals.models import User
 from profiles.models import InmateProfile
 
@@ -211,6 +212,9 @@ def _reply(correspondence: Correspondence, liaison: User, text: str) -> Letter:
         body=text,
         created_by=liaison,
         idempotency_key=uuid.uuid4(),
+        # The liaison typed the transcription: the pen pal may read it.
+        transcription_confirmed_at=timezone.now(),
+        transcription_confirmed_by=liaison,
     )
     scan = LetterScan(letter=letter, page=1, content_type="image/png", size=0)
     content = _scan_page(text)
@@ -227,6 +231,7 @@ def _decide(letter: Letter, moderator: User, *, approve: bool) -> None:
             item.pk,
             moderator,
             approve=approve,
+            seen_version=current_version(item),
             reason_code="" if approve else ModerationItem.Reason.MONEY,
             note="" if approve else REJECTION_NOTE,
         )
@@ -305,6 +310,15 @@ def seed_letters() -> None:
             liaison, facility, [letter.pk for letter in letters], uuid.uuid4()
         )
         do_mark_delivered(liaison, batch)
+
+    # The facility sent one delivered letter back: the pen pal sees why.
+    if to_deliver:
+        check_record_return(
+            liaison,
+            Letter.objects.get(pk=to_deliver[-1].pk),  # delivered since it was made
+            Letter.ReturnReason.MAIL_RULES,
+            "Stickers are not allowed on letters here. Please write again without them.",
+        )
 
     # A correspondence closed because the person was released.
     released = (

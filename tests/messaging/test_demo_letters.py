@@ -49,6 +49,15 @@ def test_demo_letters_cover_every_state_once():
     closed = Correspondence.objects.get(closed_at__isnull=False)
     assert closed.close_reason == "released"
 
+    # One letter came back from the facility, with its reason for the pen pal.
+    returned = Letter.objects.get(status="returned")
+    assert returned.return_reason == "mail_rules" and returned.return_note
+
+    # The liaison typed each reply's transcription, so its pen pal may read it.
+    replies = Letter.objects.inbound()
+    assert replies.exists()
+    assert not replies.filter(transcription_confirmed_at__isnull=True).exists()
+
 
 # A letter that answers one: it may only follow a reply its writer could read.
 ANSWERING = re.compile(
