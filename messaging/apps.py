@@ -1,4 +1,9 @@
+import hashlib
+import json
+
 from django.apps import AppConfig
+from django.contrib.postgres.aggregates import JSONBAgg
+from django.db.models.functions import JSONObject
 from django.utils.translation import gettext_lazy as _
 
 
@@ -15,10 +20,19 @@ class MessagingConfig(AppConfig):
         from moderation.signals import no_contact_order_recorded
         from profiles.signals import profile_left
 
-        for kind in (ModerationItem.Kind.LETTER_OUT, ModerationItem.Kind.LETTER_IN):
-            registry.register(
-                kind, on_approve=services.approve_letter, on_reject=services.reject_letter
-            )
+        # A letter out is written once; a reply can change under review (its
+        # transcription corrected, a page redacted or joined from triage).
+        registry.register(
+            ModerationItem.Kind.LETTER_OUT,
+            on_approve=services.approve_letter,
+            on_reject=services.reject_letter,
+        )
+        registry.register(
+            ModerationItem.Kind.LETTER_IN,
+            on_approve=services.approve_letter,
+            on_reject=services.reject_letter,
+            version_of=reply_review_version,
+        )
         review.register()
         profile_left.connect(services.on_profile_left, dispatch_uid="messaging-profile-left")
         no_contact_order_recorded.connect(
@@ -67,3 +81,42 @@ class MessagingConfig(AppConfig):
                 }
             )
         return {"correspondences": correspondences}
+
+
+def reply_review_version(item, *, for_update: bool = False) -> str:
+    """The version of a reply under review: what a moderator can change on it
+    while it waits (its text, its machine transcription, its pages and each
+    page's redactions), so an approval decided on an older page is refused.
+
+    With `for_update` (inside do_decide's transaction), locks the item and
+    then the reply: the order of the writers that lock both
+    (messaging.transcription), so a decision and a correction wait for each
+    other instead of deadlocking. Redactions and pages joined from triage
+    lock the reply before they write, so they wait here too.
+    """
+    # apps.py loads before the models: import them when called.
+    from messaging.models import Letter
+    from moderation.models import ModerationItem
+
+    if for_update:
+        ModerationItem.objects.select_for_update().filter(pk=item.pk).values_list("pk").first()
+        Letter.objects.select_for_update(of=("self",)).filter(pk=item.object_id).values_list(
+            "pk"
+        ).first()
+    # One query (the item page pins its count): the reply and its pages.
+    reply = (
+        Letter.objects.filter(pk=item.object_id)
+        .annotate(
+            pages=JSONBAgg(
+                JSONObject(pk="scans__pk", page="scans__page", redactions="scans__redactions"),
+                order_by=("scans__page", "scans__pk"),
+            )
+        )
+        .values("body", "machine_transcription", "pages")
+        .first()
+    )
+    if reply is None:
+        return "gone"
+    # A reply without pages aggregates one row of nulls.
+    reply["pages"] = [page for page in reply["pages"] or [] if page["pk"] is not None]
+    return hashlib.sha256(json.dumps(reply, sort_keys=True, default=str).encode()).hexdigest()

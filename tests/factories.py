@@ -219,10 +219,18 @@ def screen_and_decide(letter, moderator, *, approve: bool = True, reason_code: s
     """Run the screening task's body, then decide the letter's moderation item."""
     from messaging.services import screen_letter
     from moderation.models import ModerationItem
-    from moderation.services import do_decide
+    from moderation.services import current_version, do_decide
 
     screen_letter(letter.pk)
     item = ModerationItem.objects.for_object(letter).pending().get()
-    do_decide(item.pk, moderator, approve=approve, reason_code=reason_code, note=note)
+    # As the item page does: the decision is on the version the moderator read.
+    do_decide(
+        item.pk,
+        moderator,
+        approve=approve,
+        seen_version=current_version(item),
+        reason_code=reason_code,
+        note=note,
+    )
     letter.refresh_from_db()
     return letter

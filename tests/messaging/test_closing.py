@@ -16,7 +16,7 @@ from messaging.models import Correspondence, Letter
 from messaging.services import enforce_no_contact_order, screen_letter
 from moderation import protection
 from moderation.models import ModerationItem, NoContactOrder
-from moderation.services import AlreadyDecided, do_decide, submit_for_review
+from moderation.services import AlreadyDecided, current_version, do_decide, submit_for_review
 from profiles.models import Facility
 from profiles.services import check_change_lifecycle
 from tests.factories import (
@@ -78,7 +78,7 @@ def test_closing_takes_every_waiting_letter_out_of_the_queue(
         item.refresh_from_db()
         assert item.status == ModerationItem.Status.WITHDRAWN
         with pytest.raises(AlreadyDecided):
-            do_decide(item.pk, moderator, approve=True)
+            do_decide(item.pk, moderator, approve=True, seen_version=current_version(item))
         letter.refresh_from_db()
         assert letter.status == Letter.Status.REJECTED  # shown as "Not delivered"
     assert not ModerationItem.objects.filter(

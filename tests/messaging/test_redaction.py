@@ -25,7 +25,7 @@ from messaging.redaction import (
 from messaging.retention import purge_expired_scans
 from messaging.services import screen_letter
 from moderation.models import ModerationItem
-from moderation.services import do_decide
+from moderation.services import current_version, do_decide
 from tests.factories import (
     CorrespondenceFactory,
     LetterFactory,
@@ -108,6 +108,12 @@ def reply_in_review(
 
 def item_of(letter: Letter) -> ModerationItem:
     return ModerationItem.objects.for_object(letter).get()
+
+
+def decide(letter: Letter, moderator, **decision) -> ModerationItem:
+    """Decide the reply's item on the version a moderator would read on its page."""
+    item = item_of(letter)
+    return do_decide(item.pk, moderator, seen_version=current_version(item), **decision)
 
 
 @pytest.fixture
@@ -255,7 +261,7 @@ def test_a_page_not_read_yet_cannot_be_redacted(moderator):
 
 
 def test_it_is_refused_after_approval(reply, scan, moderator):
-    do_decide(item_of(reply).pk, moderator, approve=True)
+    decide(reply, moderator, approve=True)
     with pytest.raises(RedactionRefused, match="already approved"):
         redact(scan, [(0.1, 0.1, 0.2, 0.2)], moderator)
     scan.refresh_from_db()
@@ -263,7 +269,7 @@ def test_it_is_refused_after_approval(reply, scan, moderator):
 
 
 def test_it_is_refused_after_a_rejection(reply, scan, moderator):
-    do_decide(item_of(reply).pk, moderator, approve=False, reason_code="money")
+    decide(reply, moderator, approve=False, reason_code="money")
     with pytest.raises(RedactionRefused, match="already decided"):
         redact(scan, [(0.1, 0.1, 0.2, 0.2)], moderator)
 
@@ -286,7 +292,7 @@ def test_undo_clears_the_regions_and_deletes_the_copy(
 
 def test_undo_is_refused_after_approval(reply, scan, moderator):
     redact(scan, [(0.1, 0.1, 0.2, 0.2)], moderator)
-    do_decide(item_of(reply).pk, moderator, approve=True)
+    decide(reply, moderator, approve=True)
     with pytest.raises(RedactionRefused, match="already approved"):
         clear_redactions(LetterScan.objects.get(pk=scan.pk), moderator)
     scan.refresh_from_db()
@@ -343,7 +349,7 @@ def test_a_refused_region_comes_back_with_its_numbers_and_the_reason(
 
 
 def test_the_form_says_why_after_approval(client, moderator_with_mfa, reply, scan):
-    do_decide(item_of(reply).pk, moderator_with_mfa, approve=True)
+    decide(reply, moderator_with_mfa, approve=True)
     client.force_login(moderator_with_mfa)
     response = client.post(redact_url(scan), {"x": "10", "y": "10", "width": "20", "height": "5"})
     assert response.status_code == 200
@@ -422,7 +428,7 @@ def test_an_unknown_scan_is_not_found(client, moderator_with_mfa):
 
 def test_the_page_image_and_the_copy_go_with_the_scan(reply, scan, moderator, time_machine):
     redact(scan, [(0.1, 0.1, 0.2, 0.2)], moderator)
-    do_decide(item_of(reply).pk, moderator, approve=False, reason_code="money")
+    decide(reply, moderator, approve=False, reason_code="money")
     scan.refresh_from_db()
     storage = scan.file.storage
     names = [scan.file.name, scan.page_image.name, scan.redacted_image.name]

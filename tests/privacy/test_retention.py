@@ -219,7 +219,7 @@ def test_the_pages_say_the_scan_was_removed(client, alice, moderator_with_mfa, t
     letter = reply(correspondence, status="submitted", pages=2)
     screen_letter(letter.pk)
     item = ModerationItem.objects.for_object(letter).get()
-    do_decide(item.pk, moderator_with_mfa, approve=True)
+    do_decide(item.pk, moderator_with_mfa, approve=True, seen_version=current_version(item))
     scans = list(LetterScan.objects.filter(letter=letter).order_by("page"))
     client.force_login(alice)
     thread_url = reverse("letters:thread", args=[correspondence.pk])
