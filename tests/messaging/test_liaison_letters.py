@@ -1,5 +1,6 @@
 """The facility side of letters in the liaison portal: the print queue, print
-batches, delivery, and who may reach them."""
+batches, delivery, and who may reach them (every URL of
+messaging.liaison_urls, scanning runs, triage and returns included)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
+from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -15,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from messaging import liaison_urls
-from messaging.models import Letter, LetterScan, Notification, PrintBatch
+from messaging.models import Letter, LetterScan, Notification, PrintBatch, ScanPage, ScanRun
 from messaging.services import check_create_print_batch, do_block
 from profiles.models import LiaisonAction
 from tests.factories import (
@@ -91,6 +93,41 @@ def reply_post(objects) -> dict:
     }
 
 
+def run_kwargs(objects) -> dict:
+    return {"facility_slug": objects.facility.slug, "run_id": objects.run.pk}
+
+
+def page_kwargs(objects) -> dict:
+    return {"facility_slug": objects.facility.slug, "page_id": objects.triage_page.pk}
+
+
+def printed_kwargs(objects) -> dict:
+    return {"facility_slug": objects.facility.slug, "letter_id": objects.printed.pk}
+
+
+def returns_kwargs(objects) -> dict:
+    return {
+        "facility_slug": objects.facility.slug,
+        "correspondence_id": objects.printed.correspondence_id,
+    }
+
+
+def run_post(objects) -> dict:
+    return {
+        "scans": [SimpleUploadedFile("run.jpg", image_bytes())],
+        "idempotency_key": str(uuid.uuid4()),
+    }
+
+
+def assign_post(objects) -> dict:
+    prefix = f"page-{objects.triage_page.pk}"
+    return {f"{prefix}-action": "assign", f"{prefix}-reference": objects.correspondence.code}
+
+
+def return_post(objects) -> dict:
+    return {"reason": Letter.ReturnReason.REFUSED, "note": ""}
+
+
 # URL name → (its arguments from facility B's objects, {method: POST data maker}).
 # The POST data is what a real request sends, so a missing access check would
 # really change B's objects (and the test below would notice).
@@ -114,19 +151,57 @@ TARGETS = {
     "batch_delivered": (batch_kwargs, {"POST": lambda objects: {}}),
     "reply_list": (facility_kwargs, {"GET": None}),
     "reply_upload": (facility_kwargs, {"GET": None, "POST": reply_post}),
+    # Scanning runs and triage (messaging.intake_views).
+    "scan_runs": (facility_kwargs, {"GET": None, "POST": run_post}),
+    "scan_run": (run_kwargs, {"GET": None}),
+    "scan_run_status": (run_kwargs, {"GET": None}),
+    "triage": (facility_kwargs, {"GET": None}),
+    "triage_page": (page_kwargs, {"POST": assign_post}),
+    "scan_page_image": (page_kwargs, {"GET": None}),
+    # Returned letters (messaging.return_views).
+    "letter_return": (printed_kwargs, {"GET": None, "POST": return_post}),
+    "return_find": (
+        facility_kwargs,
+        {"GET": None, "POST": lambda objects: {"code": objects.printed.correspondence.code}},
+    ),
+    "return_choose": (
+        returns_kwargs,
+        {
+            "GET": None,
+            "POST": lambda objects: {"letter": str(objects.printed.pk), **return_post(objects)},
+        },
+    ),
 }
 CASES = [(name, method) for name, (_, methods) in TARGETS.items() for method in methods]
 
 
 @pytest.fixture
 def facility_b():
-    """Facility B with its own liaison, a letter in its queue and a printed batch."""
+    """Facility B with its own liaison, a letter in its queue, a printed
+    batch, and a scanning run with a page waiting in triage."""
     membership = LiaisonFactory()
     activate_totp(membership.user)
     pen_pal = PenPalFactory()
     printed = approved_letter(membership.facility, pen_pal, legal_name="Bea Secretname")
     batch = check_create_print_batch(membership.user, membership.facility, None, uuid.uuid4())
     queued = approved_letter(membership.facility, pen_pal)
+    run = ScanRun.objects.create(
+        facility=membership.facility,
+        uploaded_by=membership.user,
+        idempotency_key=uuid.uuid4(),
+        state=ScanRun.State.DONE,
+        pages_total=1,
+        pages_done=1,
+    )
+    triage_page = ScanPage(
+        run=run,
+        facility=membership.facility,
+        number=1,
+        content_hash="b" * 64,
+        state=ScanPage.State.TRIAGE,
+        triage_reason=ScanPage.TriageReason.UNREADABLE,
+    )
+    triage_page.image.save("page.jpg", ContentFile(image_bytes()), save=True)
     return SimpleNamespace(
         facility=membership.facility,
         liaison=membership.user,
@@ -134,6 +209,8 @@ def facility_b():
         printed=printed,
         queued=queued,
         correspondence=queued.correspondence,
+        run=run,
+        triage_page=triage_page,
     )
 
 
@@ -163,6 +240,9 @@ def test_it_answers_404_to_a_liaison_of_another_facility(
     assert facility_b.queued.status == Status.APPROVED
     assert not Letter.objects.inbound().exists()
     assert not LiaisonAction.objects.filter(actor=liaison).exists()
+    assert list(ScanRun.objects.all()) == [facility_b.run]
+    facility_b.triage_page.refresh_from_db()
+    assert facility_b.triage_page.state == ScanPage.State.TRIAGE
 
 
 @pytest.mark.parametrize(("name", "method"), CASES)
