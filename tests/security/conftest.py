@@ -22,7 +22,7 @@ from django.test import RequestFactory
 from django.utils import timezone
 from PIL import Image
 
-from messaging.models import LetterScan, Notification
+from messaging.models import LetterScan, Notification, ScanPage, ScanRun
 from messaging.services import check_create_print_batch
 from moderation.models import (
     ModerationItem,
@@ -55,6 +55,10 @@ from tests.factories import (
 # What each private file holds, so any response carrying one can be spotted.
 CONSENT_MARKER = b"CONSENT-FORM-PRIVATE-3f9a"
 SCAN_MARKER = b"LETTER-SCAN-PRIVATE-7c21"
+# The page image of the reply's scan (what OCR read, what staff redact on).
+PAGE_IMAGE_MARKER = b"SCAN-PAGE-IMAGE-PRIVATE-5e80"
+# A page of a scanning run waiting in triage.
+RUN_PAGE_MARKER = b"RUN-PAGE-PRIVATE-d17b"
 ORIGINAL_MARKER = "PHOTO-ORIGINAL-PRIVATE-b84e"
 
 # The private facts of the two inmates and the emails of every account. Each is
@@ -165,7 +169,30 @@ def build_world() -> SimpleNamespace:
     scan = LetterScan(letter=reply, page=1, content_type="image/png")
     scan_bytes = image_bytes("PNG") + SCAN_MARKER
     scan.size = len(scan_bytes)
-    scan.file.save("page.png", ContentFile(scan_bytes), save=True)
+    scan.file.save("page.png", ContentFile(scan_bytes), save=False)
+    scan.page_image.save("page.png", ContentFile(image_bytes("PNG") + PAGE_IMAGE_MARKER))
+    scan.width, scan.height = 64, 48
+    scan.save()
+    # A scanning run of facility X, read to the end, with a page nobody could match.
+    scan_run = ScanRun.objects.create(
+        facility=facility_x,
+        uploaded_by=liaison_x,
+        idempotency_key=uuid.uuid4(),
+        state=ScanRun.State.DONE,
+        pages_total=1,
+        pages_done=1,
+    )
+    scan_page = ScanPage(
+        run=scan_run,
+        facility=facility_x,
+        number=1,
+        content_hash="f" * 64,
+        width=64,
+        height=48,
+        state=ScanPage.State.TRIAGE,
+        triage_reason=ScanPage.TriageReason.UNREADABLE,
+    )
+    scan_page.image.save("page.jpg", ContentFile(image_bytes() + RUN_PAGE_MARKER))
     do_save_favorite(pen_pal_a, profile)
     report = check_report(pen_pal_a, reply, "money")
 
@@ -197,6 +224,8 @@ def build_world() -> SimpleNamespace:
         pending_item=pending_item,
         reply=reply,
         scan=scan,
+        scan_run=scan_run,
+        scan_page=scan_page,
         batch=batch,
         report=report,
         no_contact_order=NoContactOrder.objects.create(
@@ -252,6 +281,9 @@ def delete_files(world: SimpleNamespace) -> None:
         world.photo.display,
         world.photo.thumbnail,
         world.scan.file,
+        world.scan.page_image,
+        world.scan.redacted_image,
+        world.scan_page.image,
     ):
         if field_file:
             field_file.storage.delete(field_file.name)

@@ -36,14 +36,18 @@ from django.urls import reverse
 from django.utils import timezone
 
 from messaging import services as letter_services
+from messaging.models import Letter, LetterScan
 from moderation.models import ModerationItem
+from moderation.services import submit_for_review
 from penpals.models import User
 from tests.factories import MINIMAL_PDF, LetterFactory, image_bytes
 from tests.privacy.crawler import HTML_LANG
 from tests.security.conftest import (
     CONSENT_MARKER,
     ORIGINAL_MARKER,
+    PAGE_IMAGE_MARKER,
     ROLES,
+    RUN_PAGE_MARKER,
     SCAN_MARKER,
 )
 from tests.security.private_facts import page_text, private_facts_in
@@ -165,6 +169,16 @@ TABLE: dict[str, dict[str, int | str]] = {
     "liaison_letters:batch_delivered": X_ONLY_POST,
     "liaison_letters:reply_list": X_ONLY,
     "liaison_letters:reply_upload": X_ONLY,
+    "liaison_letters:scan_runs": X_ONLY,
+    "liaison_letters:scan_run": X_ONLY,
+    "liaison_letters:scan_run_status": X_ONLY,
+    "liaison_letters:triage": X_ONLY,
+    "liaison_letters:triage_page": X_ONLY_POST,
+    # A page of X's run: X's liaison, and staff who may view scanned pages (admins).
+    "liaison_letters:scan_page_image": X_AND_SUPERUSERS,
+    "liaison_letters:letter_return": X_ONLY,
+    "liaison_letters:return_find": X_ONLY,
+    "liaison_letters:return_choose": X_ONLY,
     "liaison_safety:no_contact_orders": X_ONLY,
     # allauth: accounts and second factors. Each acts on the person asking only.
     "account_login": SENT_ON,
@@ -204,6 +218,13 @@ TABLE: dict[str, dict[str, int | str]] = {
     "admin/(?P<url>.*)$":          row(*NOT_STAFF,                                          NOT_FOUND, NOT_FOUND, MFA),
     # Admin pages that a ModelAdmin adds to the standard five.
     "admin:messaging_letter_upload_postal_reply": STAFF,
+    "admin:messaging_letter_record_return": STAFF,  # staff who handle the post (add_letter)
+    # A reply's page image, its redaction and its transcription: staff who decide letters.
+    "admin:messaging_letter_scan_image": STAFF,  # 404 when the scan has no page image
+    "admin:messaging_letter_scan_redact": STAFF,
+    "admin:messaging_letter_transcription": STAFF,
+    # Runs of replies that came by post: staff who may add runs (admins, for now).
+    "admin:messaging_scanrun_upload":             row(*NOT_STAFF,                           FORBIDDEN, OK,        MFA),
     "admin:moderation_moderationitem_decide":     row(*NOT_STAFF,                           NOT_ALLOWED, NOT_ALLOWED, MFA),
     "admin:moderation_moderationitem_next":       row(*NOT_STAFF,                           NOT_ALLOWED, NOT_ALLOWED, MFA),
     "admin:moderation_screeningrule_try":         row(*NOT_STAFF,                           FORBIDDEN, OK,        MFA),
@@ -255,6 +276,8 @@ ADMIN_MODELS: dict[str, AdminRights] = {
     "messaging.letter": AdminRights(lambda w: w.outbound, view=BOTH),
     "messaging.printbatch": AdminRights(lambda w: w.batch, view=BOTH),
     "messaging.notification": AdminRights(lambda w: w.notification, view=ADMIN_ONLY),
+    # Scanning runs of every facility (their pages are private): admins.
+    "messaging.scanrun": AdminRights(lambda w: w.scan_run, view=ADMIN_ONLY),
     # Moderators see what they review; only admins change facilities and profiles.
     "profiles.inmateprofile": AdminRights(
         lambda w: w.profile, view=BOTH, add=ADMIN_ONLY, change=ADMIN_ONLY, delete=ADMIN_ONLY
@@ -365,6 +388,11 @@ PARAMETERS = {
     "slug": lambda w: w.profile.slug,
     "facility_slug": lambda w: w.facility_x.slug,
     "batch_id": lambda w: w.batch.pk,
+    "run_id": lambda w: w.scan_run.pk,
+    "page_id": lambda w: w.scan_page.pk,
+    "correspondence_id": lambda w: w.correspondence.pk,
+    "scan_id": lambda w: w.scan.pk,
+    "letter_id": lambda w: w.reply.pk,  # a reply's transcription
     "profile_id": lambda w: w.profile.pk,
     "photo_id": lambda w: w.photo.pk,
     "item_id": lambda w: w.pending_item.pk,
@@ -375,6 +403,11 @@ PARAMETERS = {
     # allauth's emailed links, with keys nobody issued.
     "key": lambda w: "not-a-real-key",
     "uidb36": lambda w: "zz",
+}
+# Where one URL's parameter names another object than PARAMETERS says.
+ROUTE_PARAMETERS = {
+    # Only a printed letter can come back (messaging.returns).
+    "liaison_letters:letter_return": {"letter_id": lambda w: w.outbound.pk},
 }
 
 
@@ -393,7 +426,8 @@ def url_for(route: Route, world) -> str:
         if name == "pk":
             kwargs[name] = getattr(world, PK_OBJECTS[route.key]).pk
         else:
-            kwargs[name] = PARAMETERS[name](world)
+            parameter = ROUTE_PARAMETERS.get(route.key, {}).get(name, PARAMETERS[name])
+            kwargs[name] = parameter(world)
     return reverse(route.key, kwargs=kwargs)
 
 
@@ -457,6 +491,8 @@ PRIVATE_FILES = {
     CONSENT_MARKER: ("liaison:consent_download", {X, ADM}),
     ORIGINAL_MARKER.encode(): ("liaison:photo_original", {X, MOD, ADM}),
     SCAN_MARKER: ("letters:scan", {A, X, MOD, ADM}),
+    PAGE_IMAGE_MARKER: ("admin:messaging_letter_scan_image", {MOD, ADM}),
+    RUN_PAGE_MARKER: ("liaison_letters:scan_page_image", {X, ADM}),
 }
 
 
@@ -522,6 +558,16 @@ def test_the_private_files_were_served_to_their_owners(world, language):
             assert marker in body_of(response), (key, role)
 
 
+def test_a_scan_without_a_page_image_is_not_found_in_the_admin(world, language):
+    """The page image of a scan OCR has not read yet (or deleted on schedule):
+    404 for the staff the table lets through, like a scan that does not exist."""
+    world.scan.page_image.storage.delete(world.scan.page_image.name)
+    LetterScan.objects.filter(pk=world.scan.pk).update(page_image="")
+    url = reverse("admin:messaging_letter_scan_image", args=[world.scan.pk])
+    for role in (MOD, ADM):
+        assert classify(client_for(world, role, language).get(url)) == NOT_FOUND, role
+
+
 # --- POSTs as the wrong person change nothing ----------------------------------------------
 
 # What a POST may touch: every row of the project's tables (sessions aside).
@@ -540,6 +586,14 @@ def approved_letter_in_queue(world):
     return LetterFactory(
         correspondence=world.correspondence, status="approved", approved_at=timezone.now()
     ).pk
+
+
+def reply_in_review(world):
+    """The world's reply back in the queue, where moderators may still change it."""
+    Letter.objects.filter(pk=world.reply.pk).update(status=Letter.Status.IN_REVIEW)
+    submit_for_review(
+        world.reply, ModerationItem.Kind.LETTER_IN, facility=world.facility_x, summary="Reply"
+    )
 
 
 def delete_earlier_report(world):
@@ -588,7 +642,25 @@ POSTS: dict[str, Post] = {
             "is_confirmed": "on",
         },
     ),
+    "liaison_letters:scan_runs": Post(
+        X,
+        lambda w: {
+            "scans": [SimpleUploadedFile("run.png", image_bytes("PNG"))],
+            "idempotency_key": str(uuid.uuid4()),
+        },
+    ),
+    "liaison_letters:triage_page": Post(X, lambda w: {f"page-{w.scan_page.pk}-action": "discard"}),
+    "liaison_letters:letter_return": Post(X, lambda w: {"reason": "refused", "note": ""}),
+    "liaison_letters:return_choose": Post(
+        X, lambda w: {"letter": str(w.outbound.pk), "reason": "refused", "note": ""}
+    ),
     "admin:moderation_moderationitem_decide": Post(MOD, lambda w: {"decision": "approve"}),
+    "admin:messaging_letter_transcription": Post(
+        MOD, lambda w: {"text": "Dear Ada, typed out by a moderator."}, reply_in_review
+    ),
+    "admin:messaging_letter_scan_redact": Post(
+        MOD, lambda w: {"x": "10", "y": "20", "width": "30", "height": "5"}, reply_in_review
+    ),
 }
 
 
