@@ -14,6 +14,8 @@ cannot be silently skipped.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import re
 import uuid
 from collections.abc import Callable, Iterator
@@ -21,10 +23,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from types import SimpleNamespace
 
+from django.core.files.base import ContentFile
 from django.test.signals import template_rendered
 from django.utils import timezone
+from PIL import Image, ImageDraw
 
-from messaging.models import PrintBatch
+from messaging.models import PrintBatch, ScanPage, ScanRun
 from messaging.services import check_create_print_batch, screen_letter
 from moderation.models import ModerationItem, Report
 from moderation.reports import check_report
@@ -43,6 +47,7 @@ from tests.factories import (
     totp_code,
     write_letter,
 )
+from tests.messaging.test_redaction import reply_in_review
 
 PASSWORD_LABEL = re.compile(r"^Password:?$")
 # allauth's wording of the log-in button, before and after it was made one.
@@ -135,6 +140,11 @@ def create_empty_profile(page) -> None:
 
 def upload_reply_to_unknown_reference(page) -> None:
     page.get_by_label("Reply reference").fill("NOPE-0000")
+    submit_main_form(page)
+
+
+def find_return_by_unknown_reference(page) -> None:
+    page.get_by_label("Reply reference").fill("PP-2222-2222")
     submit_main_form(page)
 
 
@@ -294,9 +304,69 @@ def set_up_liaison() -> SimpleNamespace:
     screen_and_decide(write_letter(other_pen_pal, published), moderator)
     batch = check_create_print_batch(liaison, facility, None, uuid.uuid4())
     assert PrintBatch.objects.filter(pk=batch.pk).exists()
+    printed = batch.letters.order_by("pk").first()
+    run = scanning_run(facility, liaison, printed.correspondence)
     return SimpleNamespace(
-        liaison=liaison, totp_secret=secret, draft=draft, published=published, batch=batch
+        liaison=liaison,
+        totp_secret=secret,
+        draft=draft,
+        published=published,
+        batch=batch,
+        printed=printed,
+        run=run,
     )
+
+
+def scanned_page(number: int) -> bytes:
+    """A page image as intake stores it (greyscale JPEG), with a few lines of "writing"."""
+    image = Image.new("L", (425, 550), 245)
+    draw = ImageDraw.Draw(image)
+    for line in range(6):
+        draw.line((40, 80 + 40 * line, 380, 80 + 40 * line), fill=60, width=3)
+    draw.text((40, 30), f"Page {number}", fill=30)
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=80)
+    return buffer.getvalue()
+
+
+def scanning_run(facility, liaison, correspondence) -> ScanRun:
+    """A run read to the end: a reply to `correspondence` (page 1), a page
+    nobody could match (page 2, in triage) and a blank page (page 3)."""
+    run = ScanRun.objects.create(
+        facility=facility,
+        uploaded_by=liaison,
+        idempotency_key=uuid.uuid4(),
+        state=ScanRun.State.DONE,
+        pages_total=3,
+        pages_done=3,
+        replies_made=1,
+        started_at=timezone.now(),
+        finished_at=timezone.now(),
+    )
+    reply = LetterFactory(
+        correspondence=correspondence, direction="in", status="in_review", created_by=liaison
+    )
+    states = [
+        (ScanPage.State.REPLY, "", reply),
+        (ScanPage.State.TRIAGE, ScanPage.TriageReason.UNREADABLE, None),
+        (ScanPage.State.BLANK, "", None),
+    ]
+    for number, (state, reason, letter) in enumerate(states, start=1):
+        content = scanned_page(number)
+        page = ScanPage(
+            run=run,
+            facility=facility,
+            number=number,
+            content_hash=hashlib.sha256(content).hexdigest(),
+            width=425,
+            height=550,
+            state=state,
+            triage_reason=reason,
+            letter=letter,
+            mark_code=correspondence.code if letter else "",
+        )
+        page.image.save("page.jpg", ContentFile(content))
+    return run
 
 
 def log_in_liaison(page, world, *, on_second_factor=None) -> None:
@@ -367,6 +437,42 @@ LIAISON_PAGES = [
         "/liaison/safety/profiles/{published.pk}/no-contact/",
         "moderation/liaison/no_contact_orders.html",
     ),
+    Page(
+        "scan-runs",
+        "/liaison/letters/northgate/scan-runs/",
+        "messaging/liaison/scan_run_upload.html",
+    ),
+    Page(
+        "scan-run-errors",
+        "/liaison/letters/northgate/scan-runs/",
+        "messaging/liaison/scan_run_upload.html",
+        steps=submit_main_form,
+    ),
+    Page(
+        "scan-run",
+        "/liaison/letters/northgate/scan-runs/{run.pk}/",
+        "messaging/liaison/scan_run_detail.html",
+    ),
+    Page("triage", "/liaison/letters/northgate/triage/", "messaging/liaison/triage.html"),
+    Page(
+        "return-letter",
+        "/liaison/letters/northgate/letters/{printed.pk}/return/",
+        "messaging/liaison/return_letter.html",
+    ),
+    Page(
+        "return-find", "/liaison/letters/northgate/returns/", "messaging/liaison/return_find.html"
+    ),
+    Page(
+        "return-find-errors",
+        "/liaison/letters/northgate/returns/",
+        "messaging/liaison/return_find.html",
+        steps=find_return_by_unknown_reference,
+    ),
+    Page(
+        "return-choose",
+        "/liaison/letters/northgate/returns/{printed.correspondence_id}/",
+        "messaging/liaison/return_choose.html",
+    ),
     # Its script starts the download once the PDF exists; no worker makes it here.
     Page(
         "pdf-pending",
@@ -400,6 +506,17 @@ def set_up_staff() -> SimpleNamespace:
     screen_letter(other.pk)
     report = check_report(pen_pal, profile, "other", "This profile asks for money.")
     assert Report.objects.filter(pk=report.pk).exists()
+    # A reply read by OCR, waiting for a moderator (its page, its transcription).
+    reply = reply_in_review(
+        machine_transcription="Dear friend, thank you for the letter about chess."
+    )
+    reply_item = ModerationItem.objects.for_object(reply).pending().get()
+    # A printed letter, which the facility may send back, and a scanning run.
+    liaison = LiaisonFactory(facility=profile.facility).user
+    screen_and_decide(write_letter(PenPalFactory(), profile, "Dear Gustavo, hello."), staff)
+    batch = check_create_print_batch(liaison, profile.facility, None, uuid.uuid4())
+    printed = batch.letters.get()
+    run = scanning_run(profile.facility, liaison, printed.correspondence)
     return SimpleNamespace(
         staff=staff,
         totp_secret=secret,
@@ -408,6 +525,11 @@ def set_up_staff() -> SimpleNamespace:
         profile=profile,
         item=item,
         report=report,
+        reply=reply,
+        reply_item=reply_item,
+        scan=reply.scans.get(),
+        printed=printed,
+        run=run,
     )
 
 
@@ -479,6 +601,27 @@ STAFF_PAGES = [
         "/admin/messaging/letter/upload-postal-reply/",
         "messaging/admin/upload_postal_reply.html",
     ),
+    admin_page(
+        "letter",
+        "/admin/messaging/letter/{printed.pk}/change/",
+        "messaging/admin/letter_change_form.html",
+    ),
+    admin_page(
+        "record-return",
+        "/admin/messaging/letter/{printed.pk}/record-return/",
+        "messaging/admin/record_return.html",
+    ),
+    admin_page(
+        "scan-runs",
+        "/admin/messaging/scanrun/",
+        "messaging/liaison/scan_run_admin_change_list.html",
+    ),
+    admin_page(
+        "scan-run-upload",
+        "/admin/messaging/scanrun/upload/",
+        "messaging/liaison/scan_run_admin_upload.html",
+    ),
+    admin_page("scan-run", "/admin/messaging/scanrun/{run.pk}/change/", None),
 ]
 
 # What a moderator who is not a superuser sees: history without private facts.
@@ -503,6 +646,22 @@ MODERATOR_PAGES = [
         "/admin/profiles/inmateprofile/{profile.pk}/history/",
         "admin/privacy_object_history.html",
     ),
+    # A reply's scans: its page with OCR's hits, blacking out a region, its transcription.
+    admin_page(
+        "reply-item",
+        "/admin/moderation/moderationitem/{reply_item.pk}/change/",
+        "admin/moderation/includes/reply_scans.html",
+    ),
+    admin_page(
+        "redact-page",
+        "/admin/messaging/letter/scans/{scan.pk}/redact/?item={reply_item.pk}",
+        "admin/moderation/moderationitem/redact_page.html",
+    ),
+    admin_page(
+        "transcription",
+        "/admin/messaging/letter/{reply.pk}/transcription/?item={reply_item.pk}",
+        "admin/moderation/moderationitem/transcription_page.html",
+    ),
 ]
 
 
@@ -521,6 +680,9 @@ NOT_WALKED = {
     "400.html": "rendered only for a request too large to read (tests/penpals)",
     "500.html": "rendered only when a view fails (tests/faults)",
     "503.html": "rendered only when the database is down (tests/faults)",
+    "messaging/liaison/return_letter_facts.html": (
+        "which letter came back, on the return pages (walked through them)"
+    ),
 }
 
 
