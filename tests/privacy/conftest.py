@@ -1,5 +1,6 @@
-"""The demo world the privacy crawler walks: `seed_demo`, plus the flows that
-put other people's details in the database and send email.
+"""The demo world the privacy crawler walks: `seed_demo` (returned letters
+included), plus the flows that put other people's details in the database
+and send email, and a scanning run with pages to sort at each facility.
 
 Seeding takes several seconds, so it happens once per module and language,
 inside a transaction that is rolled back afterwards; each test runs in a
@@ -14,22 +15,30 @@ go out in Spanish, and the crawlers' clients ask for Spanish (`speaking`).
 
 from __future__ import annotations
 
+import hashlib
+import io
+import uuid
 from dataclasses import dataclass, field
 
 import pytest
 from django.conf import settings
 from django.core import mail
+from django.core.files.base import ContentFile
 from django.core.management import call_command
 from django.db import transaction
 from django.test import Client, TestCase, override_settings
 from django.urls import reverse
+from django.utils import timezone
+from PIL import Image
 
 from devtools.management.commands.seed_demo import DEMO_ACCOUNTS
-from messaging.models import Correspondence, Letter, LetterScan, Notification
+from messaging import intake
+from messaging.models import Correspondence, Letter, LetterScan, Notification, ScanPage, ScanRun
 from messaging.notifications import deliver_notification
+from messaging.replies import upload_refusal
 from moderation.models import ProtectionRequest
 from penpals.models import User
-from profiles.models import InmateProfile, ProfilePhoto
+from profiles.models import Facility, FacilityLiaison, InmateProfile, ProfilePhoto
 from tests.privacy.crawler import Needle, date_spellings
 
 PEN_PALS = [email for email, _name, role in DEMO_ACCOUNTS if role == "pen pal"]
@@ -102,6 +111,9 @@ def inmate_needles(profiles) -> list[Needle]:
         stem = scan.file.name.rsplit("/", 1)[-1]
         facility = scan.letter.correspondence.profile.facility_id
         needles.append(Needle("scan file name", stem, "letter scan", facility))
+    for page in ScanPage.objects.exclude(image=""):
+        stem = page.image.name.rsplit("/", 1)[-1]
+        needles.append(Needle("scanned page file name", stem, "scanned page", page.facility_id))
     return needles
 
 
@@ -142,6 +154,68 @@ def run_demo_flows(anonymous: Client) -> None:
         deliver_notification(notification.pk)
 
 
+def scanned_page() -> bytes:
+    buffer = io.BytesIO()
+    Image.new("L", (170, 220), 245).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def add_scanning_runs() -> None:
+    """A scanning run read to the end at each facility, uploaded by its liaison (or the demo admin, for replies that came by
+    post): page 1 put in a reply by hand from triage (messaging.intake), page
+    2 carrying another facility's reply reference, page 3 still waiting to be
+    sorted, page 4 blank. What intake's own tests check is how a run is read;
+    here it is what the run's pages show, and to whom."""
+    admin = User.objects.get(email="admin@example.org")
+    correspondences = list(
+        Correspondence.objects.select_related("profile__facility").order_by("pk")
+    )
+    for facility in Facility.objects.order_by("pk"):
+        membership = FacilityLiaison.objects.filter(facility=facility).order_by("pk").first()
+        uploader = membership.user if membership else admin
+        own = [c for c in correspondences if c.profile.facility_id == facility.pk]
+        elsewhere = [c for c in correspondences if c.profile.facility_id != facility.pk]
+        run = ScanRun.objects.create(
+            facility=facility,
+            uploaded_by=uploader,
+            idempotency_key=uuid.uuid4(),
+            state=ScanRun.State.DONE,
+            pages_total=4,
+            pages_done=4,
+            started_at=timezone.now(),
+            finished_at=timezone.now(),
+        )
+        triage = (ScanPage.State.TRIAGE, ScanPage.TriageReason.UNREADABLE, "")
+        pages = [
+            triage,
+            (
+                ScanPage.State.TRIAGE,
+                ScanPage.TriageReason.OTHER_FACILITY,
+                elsewhere[0].code if elsewhere else "",
+            ),
+            triage,
+            (ScanPage.State.BLANK, "", ""),
+        ]
+        stored = []
+        for number, (state, reason, code) in enumerate(pages, start=1):
+            content = scanned_page() + f"{facility.pk}:{number}".encode()
+            page = ScanPage(
+                run=run,
+                facility=facility,
+                number=number,
+                content_hash=hashlib.sha256(content).hexdigest(),
+                width=170,
+                height=220,
+                state=state,
+                triage_reason=reason,
+                mark_code=code,
+            )
+            page.image.save("page.jpg", ContentFile(content))
+            stored.append(page)
+        if takes_replies := [c for c in own if not upload_refusal(c)]:
+            intake.assign_page(uploader, stored[0], takes_replies[0].code)
+
+
 @pytest.fixture(scope="module", params=LANGUAGES)
 def demo_world(request, django_db_setup, django_db_blocker):
     language = request.param
@@ -156,6 +230,7 @@ def demo_world(request, django_db_setup, django_db_blocker):
             User.objects.update(language=language)
             mail.outbox = []
             run_demo_flows(speaking(Client(), language))
+            add_scanning_runs()
             profiles = list(InmateProfile.objects.select_related("facility"))
             world = DemoWorld(language=language, profiles=profiles, emails=list(mail.outbox))
             world.inmate_needles = inmate_needles(profiles)
@@ -169,6 +244,7 @@ def demo_world(request, django_db_setup, django_db_blocker):
                     if f
                 ),
                 *(scan.file for scan in LetterScan.objects.all()),
+                *(page.image for page in ScanPage.objects.exclude(image="")),
             ]
             yield world
         finally:

@@ -121,6 +121,22 @@ def assert_in_language(visits, language: str) -> None:
     assert not wrong, f"not in {language!r}:\n" + "\n".join(wrong[:30])
 
 
+def test_the_world_has_the_paper_path(demo_world):
+    """What the crawls below must walk past: a returned letter in a pen pal's
+    thread, and at each facility a scanning run with pages waiting to be
+    sorted, one of them read on another facility's reply reference."""
+    from messaging.models import ScanPage, ScanRun
+
+    assert Letter.objects.filter(status=Letter.Status.RETURNED).exists()
+    facilities = Facility.objects.count()
+    assert ScanRun.objects.filter(state=ScanRun.State.DONE).count() == facilities
+    waiting = ScanPage.objects.filter(state=ScanPage.State.TRIAGE)
+    assert waiting.values("facility").distinct().count() == facilities
+    other_facilitys = waiting.filter(triage_reason=ScanPage.TriageReason.OTHER_FACILITY)
+    assert other_facilitys.exclude(mark_code="").exists()
+    assert ScanPage.objects.filter(state=ScanPage.State.REPLY, letter__isnull=False).exists()
+
+
 def test_it_shows_visitors_no_private_fact(client, demo_world):
     coverage = COVERAGE[demo_world.language]
     listed = [p for p in demo_world.profiles if p.status == InmateProfile.Status.PUBLISHED]
@@ -257,13 +273,16 @@ def test_it_sends_nobody_another_persons_details_by_email(demo_world):
 def test_it_keeps_pen_pals_out_of_liaison_and_staff_pages(client, demo_world):
     """The print view (legal name, inmate number, facility address), consent
     forms and photo originals are for liaisons and staff only."""
-    from messaging.models import PrintBatch
+    from messaging.models import PrintBatch, ScanPage
 
     pen_pal_client(speaking(client, demo_world.language), PEN_PALS[0])
     batch = PrintBatch.objects.select_related("facility").first()
     profile = next(p for p in demo_world.profiles if p.consent_form)
     photo = ProfilePhoto.objects.first()
     facility = batch.facility.slug
+    # A page of the facility's scanning run, and the pen pal's own printed letter.
+    scan_page = ScanPage.objects.filter(facility=batch.facility).order_by("pk").first()
+    printed = batch.letters.select_related("correspondence").first()
     urls = [
         reverse("liaison:dashboard"),
         reverse("liaison:facility_dashboard", args=[facility]),
@@ -276,10 +295,20 @@ def test_it_keeps_pen_pals_out_of_liaison_and_staff_pages(client, demo_world):
         reverse("liaison_letters:batch_print", args=[facility, batch.pk]),
         reverse("liaison_letters:batch_pdf", args=[facility, batch.pk]),
         reverse("liaison_letters:reply_list", args=[facility]),
+        reverse("liaison_letters:scan_runs", args=[facility]),
+        reverse("liaison_letters:scan_run", args=[facility, scan_page.run_id]),
+        reverse("liaison_letters:scan_run_status", args=[facility, scan_page.run_id]),
+        reverse("liaison_letters:triage", args=[facility]),
+        reverse("liaison_letters:scan_page_image", args=[facility, scan_page.pk]),
+        reverse("liaison_letters:letter_return", args=[facility, printed.pk]),
+        reverse("liaison_letters:return_find", args=[facility]),
+        reverse("liaison_letters:return_choose", args=[facility, printed.correspondence_id]),
         reverse("liaison_safety:no_contact_orders", args=[profile.pk]),
         reverse("admin:index"),
         reverse("admin:profiles_inmateprofile_changelist"),
         reverse("admin:moderation_protectionrequest_changelist"),
+        reverse("admin:messaging_scanrun_changelist"),
+        reverse("admin:messaging_scanrun_change", args=[scan_page.run_id]),
     ]
     needles = demo_world.needles_hidden_from(PEN_PALS[0])
     for url in urls:
@@ -452,6 +481,14 @@ def test_it_shows_a_liaison_only_their_own_facilitys_private_facts(client, demo_
     seeds = [reverse("liaison:dashboard")]
     seeds += [reverse("liaison:facility_dashboard", args=[slug]) for slug in slugs]
     seeds += [reverse("liaison:activity", args=[slug]) for slug in slugs]
+    # Reached only by finding a returned letter (a POST): its correspondence's
+    # printed and returned letters, each of their facility's correspondences.
+    seeds += [
+        reverse("liaison_letters:return_choose", args=[c.profile.facility.slug, c.pk])
+        for c in Correspondence.objects.filter(profile__facility__in=facilities)
+        .select_related("profile__facility")
+        .order_by("pk")
+    ]
     result = crawl(
         client,
         seeds,
@@ -483,6 +520,11 @@ def test_it_shows_a_liaison_only_their_own_facilitys_private_facts(client, demo_
     own = [n for n in demo_world.inmate_needles if n.facility_id in facilities]
     assert {f.needle.kind for f in leaks_in(result.visits, own)} >= {"legal name", "inmate number"}
     reached = result.routes()
+    if Letter.objects.filter(
+        correspondence__profile__facility__in=facilities, print_batch__isnull=False
+    ).exists():
+        # "Record a return" beside each letter of a print batch.
+        assert reached["liaison_letters:letter_return"], "the crawl never reached a return"
     for name in (
         "liaison:facility_dashboard",
         "liaison:profile_list",
@@ -490,5 +532,12 @@ def test_it_shows_a_liaison_only_their_own_facilitys_private_facts(client, demo_
         "liaison:activity",
         "liaison_letters:queue",
         "liaison_letters:reply_list",
+        # The paper path: the facility's scanning run, its pages to sort (one
+        # read on another facility's reference) and their images, returns.
+        "liaison_letters:scan_runs",
+        "liaison_letters:scan_run",
+        "liaison_letters:triage",
+        "liaison_letters:scan_page_image",
+        "liaison_letters:return_find",
     ):
         assert reached[name], f"the crawl never reached {name}"
