@@ -19,7 +19,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from messaging.models import Letter, LetterScan
+from messaging.models import Letter, LetterScan, ScanRun, ScanRunFile
 from moderation.models import ModerationItem
 from penpals.images import DAMAGED, NOT_AN_IMAGE
 from penpals.uploads import SizeCappedUploadHandler
@@ -447,13 +447,19 @@ def test_a_100_mb_upload_gets_a_clear_message_and_leaves_nothing(
     assert media.files() == []  # the temp file is gone with the request
 
 
+def test_the_file_limit_is_a_whole_scanning_run(settings):
+    """The flood tests below send one file more than the real limit: as many
+    files as a scanning run may have pages (500; Django's default is 100)."""
+    assert settings.DATA_UPLOAD_MAX_NUMBER_FILES == settings.SCAN_RUN_MAX_PAGES == 500
+
+
 def test_more_files_than_django_parses_is_a_400_that_stores_nothing(
     liaison_client, profile, media, settings
 ):
-    # DATA_UPLOAD_MAX_NUMBER_FILES (Django's default, 100) stops the parse
-    # before the form runs, so the form's "at most 10 photos" cannot say it;
-    # the 400 page (penpals.views.bad_request) says why instead. Never a 500,
-    # and nothing is stored.
+    # DATA_UPLOAD_MAX_NUMBER_FILES (500, the pages of a scanning run sent as
+    # images) stops the parse before the form runs, so the form's "at most 10
+    # photos" cannot say it; the 400 page (penpals.views.bad_request) says why
+    # instead. Never a 500, and nothing is stored.
     photos = [
         SimpleUploadedFile(f"photo-{number}.jpg", CORPUS["truncated-jpeg"].content)
         for number in range(settings.DATA_UPLOAD_MAX_NUMBER_FILES + 1)
@@ -467,4 +473,29 @@ def test_more_files_than_django_parses_is_a_400_that_stores_nothing(
     assert f"It sent more than {settings.DATA_UPLOAD_MAX_NUMBER_FILES} files at once" in page
     assert "Go back and choose fewer files." in page
     assert not ProfilePhoto.objects.exists()
+    assert media.files() == []
+
+
+def test_more_files_than_a_run_may_have_is_refused_with_a_message(
+    liaison_client, facility, media, settings
+):
+    """The run upload reads its own body (messaging.intake_views): one page
+    image more than a run may have is refused there, in its own words, with
+    the form shown again. Never a 500, and no run, file or temporary file."""
+    pages = [
+        SimpleUploadedFile(f"page-{number}.jpg", CORPUS["truncated-jpeg"].content)
+        for number in range(settings.DATA_UPLOAD_MAX_NUMBER_FILES + 1)
+    ]
+    response = liaison_client.post(
+        reverse("liaison_letters:scan_runs", args=[facility.slug]),
+        {"scans": pages, "idempotency_key": str(uuid.uuid4())},
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert (
+        f"That is more files than one run may have ({settings.DATA_UPLOAD_MAX_NUMBER_FILES})"
+        in page
+    )
+    assert 'name="scans"' in page
+    assert not ScanRun.objects.exists() and not ScanRunFile.objects.exists()
     assert media.files() == []
