@@ -596,6 +596,10 @@ def reply_in_review(world):
     )
 
 
+def pending_reply_item(world) -> ModerationItem:
+    return ModerationItem.objects.for_object(world.reply).pending().get()
+
+
 def delete_earlier_report(world):
     ModerationItem.objects.for_object(world.report).delete()
     world.report.delete()
@@ -655,11 +659,22 @@ POSTS: dict[str, Post] = {
         X, lambda w: {"letter": str(w.outbound.pk), "reason": "refused", "note": ""}
     ),
     "admin:moderation_moderationitem_decide": Post(MOD, lambda w: {"decision": "approve"}),
+    # Sent from the reply's moderation item, as its forms are: back to the item after.
     "admin:messaging_letter_transcription": Post(
-        MOD, lambda w: {"text": "Dear Ada, typed out by a moderator."}, reply_in_review
+        MOD,
+        lambda w: {"text": "Zqdear Zqada, zqtyped.", "item": str(pending_reply_item(w).pk)},
+        reply_in_review,
     ),
     "admin:messaging_letter_scan_redact": Post(
-        MOD, lambda w: {"x": "10", "y": "20", "width": "30", "height": "5"}, reply_in_review
+        MOD,
+        lambda w: {
+            "x": "10",
+            "y": "20",
+            "width": "30",
+            "height": "5",
+            "item": str(pending_reply_item(w).pk),
+        },
+        reply_in_review,
     ),
 }
 
