@@ -44,8 +44,8 @@ def ensure_moderator_permissions() -> None:
     """
     from django.apps import apps
 
-    # 0008 grants the whole current set (it runs 0002's grant first).
-    migration = importlib.import_module("moderation.migrations.0008_moderators_safety_permissions")
+    # 0016 grants the whole current set (it runs the earlier grants first).
+    migration = importlib.import_module("moderation.migrations.0016_moderators_scan_run_permissions")
     migration.grant(apps, None)
 
 

@@ -1,5 +1,5 @@
 """Who reaches which admin page: moderators hold exactly what they need
-(migration 0008), admins everything; pen pals and staff without MFA none."""
+(migrations 0008 and 0016), admins everything; pen pals and staff without MFA none."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 
-GRANT = importlib.import_module("moderation.migrations.0008_moderators_safety_permissions")
+GRANT = importlib.import_module("moderation.migrations.0016_moderators_scan_run_permissions")
 
 
 @pytest.fixture

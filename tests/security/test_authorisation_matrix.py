@@ -223,8 +223,8 @@ TABLE: dict[str, dict[str, int | str]] = {
     "admin:messaging_letter_scan_image": STAFF,  # 404 when the scan has no page image
     "admin:messaging_letter_scan_redact": STAFF,
     "admin:messaging_letter_transcription": STAFF,
-    # Runs of replies that came by post: staff who may add runs (admins, for now).
-    "admin:messaging_scanrun_upload":             row(*NOT_STAFF,                           FORBIDDEN, OK,        MFA),
+    # Runs of replies that came by post: staff who handle the post (add_scanrun).
+    "admin:messaging_scanrun_upload": STAFF,
     "admin:moderation_moderationitem_decide":     row(*NOT_STAFF,                           NOT_ALLOWED, NOT_ALLOWED, MFA),
     "admin:moderation_moderationitem_next":       row(*NOT_STAFF,                           NOT_ALLOWED, NOT_ALLOWED, MFA),
     "admin:moderation_screeningrule_try":         row(*NOT_STAFF,                           FORBIDDEN, OK,        MFA),
@@ -276,8 +276,8 @@ ADMIN_MODELS: dict[str, AdminRights] = {
     "messaging.letter": AdminRights(lambda w: w.outbound, view=BOTH),
     "messaging.printbatch": AdminRights(lambda w: w.batch, view=BOTH),
     "messaging.notification": AdminRights(lambda w: w.notification, view=ADMIN_ONLY),
-    # Scanning runs of every facility (their pages are private): admins.
-    "messaging.scanrun": AdminRights(lambda w: w.scan_run, view=ADMIN_ONLY),
+    # Scanning runs: staff who handle replies that came by post (moderators too).
+    "messaging.scanrun": AdminRights(lambda w: w.scan_run, view=BOTH),
     # Moderators see what they review; only admins change facilities and profiles.
     "profiles.inmateprofile": AdminRights(
         lambda w: w.profile, view=BOTH, add=ADMIN_ONLY, change=ADMIN_ONLY, delete=ADMIN_ONLY
