@@ -45,7 +45,9 @@ def ensure_moderator_permissions() -> None:
     from django.apps import apps
 
     # 0016 grants the whole current set (it runs the earlier grants first).
-    migration = importlib.import_module("moderation.migrations.0016_moderators_scan_run_permissions")
+    migration = importlib.import_module(
+        "moderation.migrations.0016_moderators_scan_run_permissions"
+    )
     migration.grant(apps, None)
 
 
