@@ -542,3 +542,9 @@ LOGGING = {
         "django.security.DisallowedHost": {"level": "ERROR"},
     },
 }
+
+# --- Operations: backups (penpals.backup) ------------------------------------------------
+
+# --- Operations: error reports and request ids -------------------------------------------
+
+# --- Operations: metrics -----------------------------------------------------------------
