@@ -14,10 +14,11 @@ class MessagingConfig(AppConfig):
 
     def ready(self) -> None:
         # Importing the tasks registers them: services enqueue them by name.
-        from messaging import review, services, tasks  # noqa: F401
+        from messaging import metrics, review, services, tasks  # noqa: F401
         from moderation import registry
         from moderation.models import ModerationItem
         from moderation.signals import no_contact_order_recorded
+        from penpals.metrics import register_collector
         from profiles.signals import profile_left
 
         # A letter out is written once; a reply can change under review (its
@@ -38,6 +39,7 @@ class MessagingConfig(AppConfig):
         no_contact_order_recorded.connect(
             services.on_no_contact_order_recorded, dispatch_uid="messaging-no-contact-order"
         )
+        register_collector("messaging", metrics.collect)
 
     def on_account_deleted(self, user) -> None:
         """Letters stay for the audit trail (under the anonymous author), but nothing

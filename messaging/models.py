@@ -646,6 +646,12 @@ class Notification(models.Model):
                 condition=Q(state__in=["pending", "sending"]),
             ),
             models.Index(fields=["recipient", "-created_at"], name="messaging_outbox_recipient"),
+            # /metrics: emails given up on, in all and lately (messaging.metrics).
+            models.Index(
+                fields=["attempted_at"],
+                name="messaging_outbox_failed",
+                condition=Q(state="failed"),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -6,11 +6,13 @@ from __future__ import annotations
 from celery import shared_task
 
 from messaging import intake, notifications, printing, reading, retention, services
+from messaging.metrics import REPLY_READING, SCAN_RUN, SCREENING
 
 
 @shared_task
 def screen_letter(letter_id: int) -> None:
-    services.screen_letter(letter_id)
+    with SCREENING.time():
+        services.screen_letter(letter_id)
 
 
 @shared_task
@@ -66,7 +68,8 @@ def enforce_no_contact_order(order_id: int) -> int:
 @shared_task(soft_time_limit=900, time_limit=960)
 def read_reply(letter_id: int) -> None:
     """OCR an inbound letter's scans, then screen it (messaging.reading)."""
-    reading.read_reply(letter_id)
+    with REPLY_READING.time():
+        reading.read_reply(letter_id)
 
 
 # A run of 500 pages takes minutes; a run cut short by the limit carries on
@@ -74,7 +77,8 @@ def read_reply(letter_id: int) -> None:
 @shared_task(soft_time_limit=1800, time_limit=1860)
 def process_scan_run(run_id: int) -> str:
     """Read a scanning run and split it into replies (messaging.intake)."""
-    return intake.process_run(run_id)
+    with SCAN_RUN.time():
+        return intake.process_run(run_id)
 
 
 @shared_task

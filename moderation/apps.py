@@ -9,8 +9,9 @@ class ModerationConfig(AppConfig):
 
     def ready(self) -> None:
         # Importing admin_safety registers its admins; checks registers the start-up check.
-        from moderation import admin_safety, checks, registry, reports  # noqa: F401
+        from moderation import admin_safety, checks, metrics, registry, reports  # noqa: F401
         from moderation.models import ModerationItem
+        from penpals.metrics import register_collector
 
         # Reports: a decision is recorded on the item; the actions on the
         # reported thing come with the moderation work (see moderation.reports).
@@ -20,6 +21,7 @@ class ModerationConfig(AppConfig):
             on_reject=reports.report_dismissed,
         )
         reports.register()
+        register_collector("moderation", metrics.collect)
 
     def on_account_deleted(self, user) -> None:
         """Reports stay for moderation, but are no longer linked to the person

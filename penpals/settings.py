@@ -121,6 +121,9 @@ INSTALLED_APPS = [
     "allauth.mfa",
     "csp",
     "storages",
+    # Request metrics for /metrics (penpals.metrics); its database and cache
+    # wrappers are not used: the cache is penpals.cache's resilient one.
+    "django_prometheus",
 ]
 # Demo data, benchmarks and their commands (seed_demo, bench, ...): for
 # development, test and bench runs only, which all set DJANGO_DEBUG (scripts/).
@@ -129,6 +132,8 @@ if DEBUG and importlib.util.find_spec("devtools") is not None:
     INSTALLED_APPS.append("devtools.apps.DevtoolsConfig")
 
 MIDDLEWARE = [
+    # First and last: a request's latency includes every other middleware.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -147,6 +152,7 @@ MIDDLEWARE = [
     "penpals.middleware.RequireMFAMiddleware",
     "penpals.middleware.RefuseNulInAdminQueryMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "penpals.urls"
@@ -548,3 +554,40 @@ LOGGING = {
 # --- Operations: error reports and request ids -------------------------------------------
 
 # --- Operations: metrics -----------------------------------------------------------------
+
+
+def env_networks(name: str, default: list[str]) -> list[str]:
+    """Comma-separated addresses or CIDR networks (10.0.0.0/8, ::1)."""
+    # Imported here: this section is the metrics' own, the file's top is shared.
+    import ipaddress
+
+    networks = env_list(name, default)
+    for network in networks:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name} must list IP addresses or networks, not {network!r}"
+            ) from None
+    return networks
+
+
+# /metrics (penpals.metrics) answers an address in METRICS_ALLOWED_IPS, or a
+# caller sending `Authorization: Bearer <METRICS_TOKEN>`; anyone else gets 403.
+METRICS_TOKEN = env_secret("METRICS_TOKEN")
+# Behind a proxy that is not counted in ALLAUTH_TRUSTED_PROXY_COUNT, every
+# request seems to come from the proxy (often 127.0.0.1): trust no address then.
+METRICS_ALLOWED_IPS = env_networks(
+    "METRICS_ALLOWED_IPS",
+    [] if BEHIND_PROXY and ALLAUTH_TRUSTED_PROXY_COUNT <= 0 else ["127.0.0.1/32", "::1/128"],
+)
+# Prometheus may scrape a web process over plain HTTP on a private network.
+SECURE_REDIRECT_EXEMPT = [*SECURE_REDIRECT_EXEMPT, r"^(?:[^/]+/)*metrics$"]
+# gunicorn's processes each count their own requests; with this folder set
+# (in the environment, before the process starts) prometheus_client keeps the
+# counts in files there and /metrics adds them up. README "Metrics".
+PROMETHEUS_MULTIPROC_DIR = env_str("PROMETHEUS_MULTIPROC_DIR")
+if PROMETHEUS_MULTIPROC_DIR and not Path(PROMETHEUS_MULTIPROC_DIR).is_dir():
+    raise ImproperlyConfigured(
+        f"PROMETHEUS_MULTIPROC_DIR must be an existing folder, not {PROMETHEUS_MULTIPROC_DIR!r}"
+    )

@@ -5,7 +5,7 @@ from django.urls import include, path, re_path
 from django.utils.translation import gettext_lazy as _
 from django.views.static import serve
 
-from penpals import views
+from penpals import metrics, views
 
 # The admin login goes through allauth, so its rate limits and MFA apply.
 # Replacing the bound method is allauth's documented way; mypy forbids it.
@@ -24,6 +24,7 @@ urlpatterns = [
     path("privacy/", views.page("pages/privacy.html"), name="privacy"),
     path("terms/", views.page("pages/terms.html"), name="terms"),
     path("healthz", views.healthz, name="healthz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
     # Django's set_language (POST, from the switcher in base.html): sets the
     # language cookie; penpals.middleware saves a signed-in person's choice.
     path("i18n/", include("django.conf.urls.i18n")),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from profiles import photos, retention, search_words, services
+from profiles.metrics import PHOTO_PROCESSING
 from profiles.photos import RETRYABLE_ERRORS
 
 
@@ -12,7 +13,8 @@ from profiles.photos import RETRYABLE_ERRORS
 # retried: the task is idempotent, and the photo keeps its place meanwhile.
 @shared_task(autoretry_for=RETRYABLE_ERRORS)
 def process_photo(photo_id: int) -> str:
-    return photos.run_photo_processing(photo_id)
+    with PHOTO_PROCESSING.time():
+        return photos.run_photo_processing(photo_id)
 
 
 @shared_task

@@ -119,6 +119,9 @@ TABLE: dict[str, dict[str, int | str]] = {
     "privacy": EVERYONE,
     "terms": EVERYONE,
     "healthz": EVERYONE,
+    # By address, not by account: the test client is loopback, which may
+    # scrape (tests/penpals/test_metrics.py covers other addresses and tokens).
+    "metrics": EVERYONE,
     "set_language":                row(*[ELSEWHERE] * 8),  # POST-only in effect: a GET goes back
     "protection:request": EVERYONE,
     "protection:sent": EVERYONE,
