@@ -130,10 +130,25 @@ INSTALLED_APPS = [
 # The production image leaves the package out (.dockerignore).
 if DEBUG and importlib.util.find_spec("devtools") is not None:
     INSTALLED_APPS.append("devtools.apps.DevtoolsConfig")
+# django-migration-linter (`manage.py lintmigrations`) is a dev dependency, absent
+# from the production image. `make migrations-check` runs its tests through
+# devtools/migration_safety.py, which does the index and column-type tests
+# itself (it knows which tables are new and which type changes rewrite).
+if DEBUG and importlib.util.find_spec("django_migration_linter") is not None:
+    INSTALLED_APPS.append("django_migration_linter")
+MIGRATION_LINTER_OPTIONS = {
+    "sql_analyser": "postgresql",
+    "exclude_migration_tests": ["CREATE_INDEX", "CREATE_INDEX_EXCLUSIVE", "ALTER_COLUMN"],
+    # Both take an ACCESS EXCLUSIVE lock; the CONCURRENTLY forms do not.
+    "warnings_as_errors": ["DROP_INDEX", "REINDEX"],
+}
 
 MIDDLEWARE = [
     # First and last: a request's latency includes every other middleware.
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # Before anything that may answer early (the HTTPS redirect) or log: every
+    # response and log line of the request carries its id (penpals.request_ids).
+    "penpals.request_ids.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -528,22 +543,44 @@ LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {
+        # Every line names the request or task it was written for.
+        "request_id": {"()": "penpals.request_ids.RequestIdLogFilter"},
+        "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
+    },
     "formatters": {
         "json": {
             "()": "pythonjsonlogger.json.JsonFormatter",
-            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "format": "%(asctime)s %(levelname)s %(name)s %(request_id)s %(message)s",
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
         },
+        "admin_email": {"format": "%(message)s\n\nRequest id: %(request_id)s"},
     },
     "handlers": {
         "stdout": {
             "class": "logging.StreamHandler",
             "stream": "ext://sys.stdout",
             "formatter": "json",
+            "filters": ["request_id"],
+        },
+        # Errors reach a person: request errors and tasks that failed for good,
+        # without private data (penpals.error_reports). Off while debugging.
+        "mail_admins": {
+            "class": "django.utils.log.AdminEmailHandler",
+            "level": "ERROR",
+            "filters": ["require_debug_false", "request_id"],
+            "formatter": "admin_email",
+            "include_html": False,
+            "reporter_class": "penpals.error_reports.PrivateExceptionReporter",
         },
     },
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
     "loggers": {
+        # Django's defaults give "django" a console handler and a mail_admins of
+        # their own: its lines go to the root's JSON handler, errors to ours.
+        "django": {"handlers": []},
+        "django.request": {"handlers": ["mail_admins"]},
+        "penpals.task_failures": {"handlers": ["mail_admins"]},
         "django.db.backends": {"level": "WARNING"},
         "django.security.DisallowedHost": {"level": "ERROR"},
     },
@@ -551,7 +588,77 @@ LOGGING = {
 
 # --- Operations: backups (penpals.backup) ------------------------------------------------
 
+# A folder or s3://bucket/prefix (with the S3_* endpoint and credentials of media).
+BACKUP_TARGET = env_str("BACKUP_TARGET")
+# Base64 of 32 random bytes; snapshots are encrypted when set (README).
+BACKUP_ENCRYPTION_KEY = env_secret("BACKUP_ENCRYPTION_KEY")
+if BACKUP_ENCRYPTION_KEY:
+    import base64 as _base64
+    import binascii as _binascii
+
+    try:
+        _backup_key_bytes = len(_base64.urlsafe_b64decode(BACKUP_ENCRYPTION_KEY.strip() + "=="))
+    except (_binascii.Error, ValueError):
+        _backup_key_bytes = 0
+    if _backup_key_bytes != 32:
+        raise ImproperlyConfigured("BACKUP_ENCRYPTION_KEY must be the base64 of 32 bytes.")
+BACKUP_KEEP_DAYS = env_days("BACKUP_KEEP_DAYS", 7)
+BACKUP_KEEP_WEEKS = env_int("BACKUP_KEEP_WEEKS", 5)
+BACKUP_KEEP_MONTHS = env_int("BACKUP_KEEP_MONTHS", 12)
+# Hour (UTC) of the daily backup that beat schedules when BACKUP_TARGET is set.
+BACKUP_HOUR = env_int("BACKUP_HOUR", 3)
+# Longest a backup may run in the worker; also how long its lock lasts.
+BACKUP_LOCK_SECONDS = env_int("BACKUP_TIME_LIMIT", 6 * 60 * 60)
+# "AES256" (SSE-S3), "aws:kms", or empty for a store that encrypts by itself.
+BACKUP_S3_SERVER_SIDE_ENCRYPTION = env_str("BACKUP_S3_SERVER_SIDE_ENCRYPTION", "AES256")
+BACKUP_S3_OPTIONS = s3_storage_options("", is_private=True)
+# Folder of pg_dump and pg_restore; empty: found on PATH.
+PG_BIN = env_str("PG_BIN")
+if BACKUP_TARGET:
+    from celery.schedules import crontab as _crontab
+
+    CELERY_BEAT_SCHEDULE["backup"] = {
+        "task": "penpals.tasks.run_daily_backup",
+        "schedule": _crontab(hour=BACKUP_HOUR, minute=15),
+    }
+
 # --- Operations: error reports and request ids -------------------------------------------
+
+
+def env_admins(name: str) -> list[tuple[str, str]]:
+    """People who get error reports: `Name <address>` or bare addresses, by commas."""
+    # Imported here: this section is the error reports' own, the file's top is shared.
+    from email.utils import parseaddr
+
+    admins = []
+    for entry in env_list(name, []):
+        display_name, address = parseaddr(entry)
+        if "@" not in address or " " in address:
+            raise ImproperlyConfigured(
+                f"{name} must list email addresses (Name <a@example.org>), not {entry!r}"
+            )
+        admins.append((display_name or address, address))
+    return admins
+
+
+# Unhandled request errors and tasks that failed for good are mailed to these
+# people (LOGGING's mail_admins), from SERVER_EMAIL, when debug is off.
+ADMINS = env_admins("DJANGO_ADMINS")
+SERVER_EMAIL = env_str("SERVER_EMAIL", SERVER_EMAIL)
+EMAIL_SUBJECT_PREFIX = f"[{SITE_NAME}] "
+# What Django's error reports (the admins' emails) leave out (penpals.error_reports).
+DEFAULT_EXCEPTION_REPORTER_FILTER = "penpals.error_reports.PrivateExceptionReporterFilter"
+# Errors also go to Sentry when a DSN is set, scrubbed (penpals.error_reports).
+SENTRY_DSN = env_secret("SENTRY_DSN")
+SENTRY_ENVIRONMENT = env_str("SENTRY_ENVIRONMENT", "development" if DEBUG else "production")
+SENTRY_RELEASE = env_str("SENTRY_RELEASE")
+if SENTRY_DSN:
+    from penpals.error_reports import init_sentry
+
+    init_sentry(SENTRY_DSN, environment=SENTRY_ENVIRONMENT, release=SENTRY_RELEASE)
+# Take the request id from the X-Request-ID header of the proxy in front
+# (penpals.request_ids); without a proxy anyone could choose the id in our logs.
+REQUEST_ID_TRUST_HEADER = env_bool("REQUEST_ID_TRUST_HEADER", BEHIND_PROXY)
 
 # --- Operations: metrics -----------------------------------------------------------------
 
