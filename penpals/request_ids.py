@@ -22,6 +22,9 @@ from django.http import HttpRequest, HttpResponse
 HEADER = "X-Request-ID"
 # The Celery message header that carries the id to the worker.
 TASK_HEADER = "penpals_request_id"
+# The request's own copy (WSGI environ style), for log lines written after the
+# middleware returned: Django logs "Not Found" and other 4xx there.
+META_KEY = "penpals.request_id"
 # What we accept from the proxy: log- and header-safe, long enough to be unique.
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 
@@ -63,6 +66,7 @@ class RequestIdMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request_id = request_id_for(request)
+        request.META[META_KEY] = request_id
         token = _current.set(request_id)
         try:
             response = self.get_response(request)
@@ -78,7 +82,12 @@ class RequestIdLogFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, "request_id", None) is None:
-            record.request_id = _current.get()
+            request_id = _current.get()
+            if request_id is None:
+                # django.request's records carry the request they are about.
+                meta = getattr(getattr(record, "request", None), "META", None)
+                request_id = meta.get(META_KEY) if isinstance(meta, dict) else None
+            record.request_id = request_id
         return True
 
 
