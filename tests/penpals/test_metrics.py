@@ -100,6 +100,26 @@ def test_it_allows_only_loopback_unless_configured():
     assert settings.METRICS_ALLOWED_IPS == ["127.0.0.1/32", "::1/128"]
 
 
+def test_it_trusts_no_address_behind_an_uncounted_proxy_and_refuses_bad_networks():
+    from tests.penpals.test_settings import run_python
+
+    code = "from django.conf import settings; print(settings.METRICS_ALLOWED_IPS)"
+    behind = run_python(code, DJANGO_DEBUG="true", DJANGO_BEHIND_PROXY="true")
+    assert behind.stdout.strip() == "[]", behind.stderr
+    counted = run_python(
+        code, DJANGO_DEBUG="true", DJANGO_BEHIND_PROXY="true", ALLAUTH_TRUSTED_PROXY_COUNT="1"
+    )
+    assert counted.stdout.strip() == "['127.0.0.1/32', '::1/128']", counted.stderr
+    malformed = run_python(code, DJANGO_DEBUG="true", METRICS_ALLOWED_IPS="10.0.0.0/8,10.0.0.300")
+    assert malformed.returncode != 0
+    assert "METRICS_ALLOWED_IPS must list IP addresses or networks, not '10.0.0.300'" in (
+        malformed.stderr
+    )
+    missing = run_python(code, DJANGO_DEBUG="true", PROMETHEUS_MULTIPROC_DIR="/nonexistent/x")
+    assert missing.returncode != 0
+    assert "PROMETHEUS_MULTIPROC_DIR must be an existing folder" in missing.stderr
+
+
 @pytest.mark.django_db
 def test_it_refuses_an_address_outside_the_allowed_networks(client):
     assert_refused(client.get("/metrics", REMOTE_ADDR=OUTSIDE))
@@ -474,3 +494,102 @@ def test_a_real_worker_s_screening_and_photo_timings_reach_the_scrape(
     assert after[("penpals_photo_processing_seconds_count", ())] == 1
     assert after[("penpals_photo_processing_seconds_sum", ())] > 0
     assert after[("penpals_letter_screening_seconds_bucket", (("le", "+Inf"),))] == 1
+
+
+@pytest.mark.django_db
+def test_every_scrape_query_can_use_its_index(client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as scrape_queries:
+        scrape(client)
+    plans = []
+    with connection.cursor() as cursor:
+        # The test tables are tiny, where a sequential scan is cheaper: forbid
+        # it, so the plan shows which index the query can use.
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        for query in scrape_queries.captured_queries:
+            cursor.execute(f"EXPLAIN {query['sql']}")
+            plans.append("\n".join(row[0] for row in cursor.fetchall()))
+    expected = [
+        "moderation_pending_",  # the kind's partial index, or the age one
+        "messaging_letter_print_queue",
+        "messaging_outbox_unsent",
+        "messaging_outbox_failed",
+    ]
+    assert len(plans) == len(expected), plans
+    # Each query on its own index (the sources' order is the apps').
+    assert sorted(index for plan in plans for index in expected if index in plan) == sorted(
+        expected
+    ), plans
+    for plan in plans:
+        assert "Seq Scan on moderation_moderationitem" not in plan
+        assert "Seq Scan on messaging_letter" not in plan
+        assert "Seq Scan on messaging_notification" not in plan
+
+
+# --- Several gunicorn processes ----------------------------------------------------------
+
+
+def get(url: str) -> bytes:
+    from urllib.request import urlopen
+
+    with urlopen(url, timeout=10) as response:  # noqa: S310 (a local http:// URL)
+        return response.read()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_gunicorn_processes_add_up_their_requests_in_multiprocess_mode(
+    _celery_worker_env, tmp_path
+):
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    _log, env = _celery_worker_env
+    folder = tmp_path / "prometheus"
+    folder.mkdir()
+    port = closed_port()
+    base = f"http://127.0.0.1:{port}"
+    log = tmp_path / "gunicorn.log"
+    with open(log, "w") as out:
+        # Each process serves 5 requests, then gunicorn replaces it: 20
+        # requests pass through at least 4 processes, most of them gone by
+        # the time of the scrape.
+        gunicorn = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "penpals.wsgi:application",
+             "--bind", f"127.0.0.1:{port}", "--workers", "2", "--max-requests", "5"],
+            cwd=ROOT, env={**env, "PROMETHEUS_MULTIPROC_DIR": str(folder)},
+            stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                get(f"{base}/healthz")
+                break
+            except OSError:
+                assert gunicorn.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.2)
+        for _ in range(20):
+            get(f"{base}/about/")
+        for _ in range(3):
+            text = get(f"{base}/metrics").decode()
+            scraped = {
+                (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+                for family in text_string_to_metric_families(text)
+                for sample in family.samples
+            }
+            key = (
+                "django_http_requests_latency_seconds_by_view_method_count",
+                (("method", "GET"), ("view", "about")),
+            )
+            assert scraped[key] == 20
+        # The counts of processes that ended are kept in their files.
+        pids = {path.stem.rsplit("_", 1)[-1] for path in folder.glob("*.db")}
+        assert len(pids) >= 4, sorted(pids)
+    finally:
+        gunicorn.terminate()
+        gunicorn.wait(timeout=20)
