@@ -6,10 +6,11 @@ import logging
 import socket
 
 from celery import Task, current_app, shared_task
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from penpals import health
+from penpals import backup, health
 from penpals.models import WorkerHeartbeat
 
 logger = logging.getLogger(__name__)
@@ -58,3 +59,16 @@ def check_storage() -> str:
     """Write and delete a tiny file in both storages and record the result,
     which the public /healthz reports with its age (scheduled by beat)."""
     return health.record_storage_check()
+
+
+@shared_task(
+    # Not acknowledged late: Redis would hand a backup running past its
+    # visibility timeout to a second worker. A lost run is caught next day.
+    acks_late=False,
+    soft_time_limit=settings.BACKUP_LOCK_SECONDS,
+    time_limit=settings.BACKUP_LOCK_SECONDS + 60,
+)
+def run_daily_backup() -> str:
+    """Take today's snapshot and prune old ones (beat, daily, when BACKUP_TARGET
+    is set). Failures raise, so they are reported like any failed task."""
+    return backup.run_scheduled_backup()
