@@ -39,7 +39,9 @@ from django.conf import settings
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.migrations import Migration, RunPython
 from django.db.migrations.executor import MigrationExecutor
+from django.db.migrations.operations.base import Operation
 from django.db.migrations.state import ProjectState
+from django.db.models import Field
 from django_migration_linter.migration_linter import MigrationLinter
 from django_migration_linter.sql_analyser import PostgresqlAnalyser, analyse_sql_statements
 
@@ -62,6 +64,8 @@ class Finding:
 
 @dataclass
 class Report:
+    """What `check_new_migrations` found, by "app_label.migration_name"."""
+
     checked: list[str] = field(default_factory=list)
     baseline: list[str] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
@@ -86,8 +90,8 @@ class StateTables:
         self.state = state
 
     @cached_property
-    def columns(self) -> dict[str, dict[str, object]]:
-        tables: dict[str, dict[str, object]] = {}
+    def columns(self) -> dict[str, dict[str, Field]]:
+        tables: dict[str, dict[str, Field]] = {}
         for model in self.state.apps.get_models(include_auto_created=True):
             fields = tables.setdefault(model._meta.db_table, {})
             for model_field in model._meta.local_concrete_fields:
@@ -102,8 +106,7 @@ class StateTables:
 
     def column_type(self, table: str, column: str, connection: BaseDatabaseWrapper) -> str:
         model_field = self.columns.get(table, {}).get(column)
-        db_type = getattr(model_field, "db_type", None)
-        return (db_type(connection) if db_type else None) or "?"
+        return (model_field.db_type(connection) if model_field else None) or "?"
 
 
 # --- The SQL of one migration ----------------------------------------------------------
@@ -111,7 +114,7 @@ class StateTables:
 
 @dataclass
 class OperationSQL:
-    operation: object
+    operation: Operation
     before: ProjectState
     statements: list[str]
 
@@ -588,7 +591,7 @@ def check_new_migrations(
             "The migrations check applies migrations one by one and needs an empty database; "
             "this one has migrations applied. `make migrations-check` starts an empty one."
         )
-    linter = LinterTests(connection)
+    linter = LinterTests(connection) if new else None
     state = ProjectState(real_apps=loader.unmigrated_apps)
     found: list[Finding] = []
     for migration, _ in full_plan if new else []:
@@ -606,8 +609,7 @@ def check_new_migrations(
     for name, codes in acknowledged.items():
         for code in codes:
             if name in report.checked and not any(
-                finding.migration == name and finding.code == code
-                for finding, _ in report.acknowledged
+                finding.migration == name and finding.code == code for finding in found
             ):
                 report.findings.append(
                     Finding(
