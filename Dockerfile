@@ -16,11 +16,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 # WeasyPrint (print-batch PDFs) needs Pango, HarfBuzz and a font; Tesseract
 # reads scanned replies; gettext compiles the translation catalogues in
-# locale/ (as scripts/lib.sh).
+# locale/ (as scripts/lib.sh); postgresql-client has pg_dump and pg_restore
+# for `manage.py backup` and `restore`.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
         libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b fonts-dejavu-core gettext \
-        tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa \
+        tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa postgresql-client \
     && rm -rf /var/lib/apt/lists/*
 
 RUN pip install "uv==0.13.9"

@@ -589,7 +589,8 @@ LOGGING = {
 # --- Operations: backups (penpals.backup) ------------------------------------------------
 
 # A folder or s3://bucket/prefix (with the S3_* endpoint and credentials of media).
-BACKUP_TARGET = env_str("BACKUP_TARGET")
+# Development keeps them beside `make run`'s data, for `make manage ARGS=backup`.
+BACKUP_TARGET = env_str("BACKUP_TARGET", str(BASE_DIR / ".data" / "backups") if DEBUG else "")
 # Base64 of 32 random bytes; snapshots are encrypted when set (README).
 BACKUP_ENCRYPTION_KEY = env_secret("BACKUP_ENCRYPTION_KEY")
 if BACKUP_ENCRYPTION_KEY:
@@ -614,7 +615,8 @@ BACKUP_S3_SERVER_SIDE_ENCRYPTION = env_str("BACKUP_S3_SERVER_SIDE_ENCRYPTION", "
 BACKUP_S3_OPTIONS = s3_storage_options("", is_private=True)
 # Folder of pg_dump and pg_restore; empty: found on PATH.
 PG_BIN = env_str("PG_BIN")
-if BACKUP_TARGET:
+# Only a target set on purpose gets the daily job, not the development default.
+if env_str("BACKUP_TARGET"):
     from celery.schedules import crontab as _crontab
 
     CELERY_BEAT_SCHEDULE["backup"] = {

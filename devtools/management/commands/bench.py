@@ -16,6 +16,7 @@ BENCHMARK_MODULES = (
     "devtools.benchmarks.load",
     "devtools.benchmarks.pages",
     "devtools.benchmarks.directory",
+    "devtools.benchmarks.backup",
     "devtools.benchmarks.moderation_queue",
     "devtools.benchmarks.screening",
     "devtools.benchmarks.printing",
