@@ -108,10 +108,12 @@ def test_it_records_who_did_what_and_when_for_every_kind_of_action(
 
     actions = list(LiaisonAction.objects.all())
     # Letter kinds are recorded by the letters portal; tests/messaging checks each
-    # of them. No-contact orders: tests/moderation/test_reports_and_orders.py.
+    # of them (scanning runs and triage: test_intake.py; returns: test_returns.py).
+    # No-contact orders: tests/moderation/test_reports_and_orders.py.
     elsewhere = {
         Kind.LETTERS_PRINTED, Kind.LETTERS_DELIVERED, Kind.REPLY_UPLOADED, Kind.SCAN_DOWNLOADED,
-        Kind.NO_CONTACT_ORDER,
+        Kind.SCAN_RUN_UPLOADED, Kind.SCAN_PAGE_ASSIGNED, Kind.SCAN_PAGE_DISCARDED,
+        Kind.LETTER_RETURNED, Kind.NO_CONTACT_ORDER,
     }  # fmt: skip
     assert {action.kind for action in actions} == set(Kind.values) - elsewhere
     for action in actions:

@@ -178,7 +178,8 @@ TABLE: dict[str, dict[str, int | str]] = {
     "liaison_letters:triage": X_ONLY,
     "liaison_letters:triage_page": X_ONLY_POST,
     # A page of X's run: X's liaison, and staff who may view scanned pages (admins).
-    "liaison_letters:scan_page_image": X_AND_SUPERUSERS,
+    # Moderators work the runs staff upload for replies that came by post.
+    "liaison_letters:scan_page_image": X_AND_STAFF,
     "liaison_letters:letter_return": X_ONLY,
     "liaison_letters:return_find": X_ONLY,
     "liaison_letters:return_choose": X_ONLY,
@@ -495,7 +496,7 @@ PRIVATE_FILES = {
     ORIGINAL_MARKER.encode(): ("liaison:photo_original", {X, MOD, ADM}),
     SCAN_MARKER: ("letters:scan", {A, X, MOD, ADM}),
     PAGE_IMAGE_MARKER: ("admin:messaging_letter_scan_image", {MOD, ADM}),
-    RUN_PAGE_MARKER: ("liaison_letters:scan_page_image", {X, ADM}),
+    RUN_PAGE_MARKER: ("liaison_letters:scan_page_image", {X, MOD, ADM}),
 }
 
 
