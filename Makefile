@@ -24,6 +24,7 @@ format:
 	.venv/bin/ruff format .
 	.venv/bin/ruff check --fix .
 
-# Every model change has its migration (no database needed).
+# Every model change has its migration, and new migrations are safe on a full
+# database (a throwaway Postgres; README "Safe migrations").
 migrations-check:
 	bash scripts/migrations_check.sh

@@ -8,8 +8,10 @@ own, or a closed port standing for Redis stopped.
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import redis
@@ -548,8 +550,9 @@ def test_gunicorn_processes_add_up_their_requests_in_multiprocess_mode(
     from tests.conftest import ROOT
 
     _log, env = _celery_worker_env
-    folder = tmp_path / "prometheus"
-    folder.mkdir()
+    # No folder named: gunicorn.conf.py (read from the working folder, as
+    # `make run` and the Docker image start gunicorn) makes one.
+    env = {name: value for name, value in env.items() if name != "PROMETHEUS_MULTIPROC_DIR"}
     port = closed_port()
     base = f"http://127.0.0.1:{port}"
     log = tmp_path / "gunicorn.log"
@@ -560,7 +563,7 @@ def test_gunicorn_processes_add_up_their_requests_in_multiprocess_mode(
         gunicorn = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "penpals.wsgi:application",
              "--bind", f"127.0.0.1:{port}", "--workers", "2", "--max-requests", "5"],
-            cwd=ROOT, env={**env, "PROMETHEUS_MULTIPROC_DIR": str(folder)},
+            cwd=ROOT, env=env,
             stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
@@ -588,8 +591,13 @@ def test_gunicorn_processes_add_up_their_requests_in_multiprocess_mode(
             )
             assert scraped[key] == 20
         # The counts of processes that ended are kept in their files.
+        named = re.search(r"Request metrics of all processes in (\S+)", log.read_text())
+        assert named, log.read_text()
+        folder = Path(named.group(1))
         pids = {path.stem.rsplit("_", 1)[-1] for path in folder.glob("*.db")}
         assert len(pids) >= 4, sorted(pids)
     finally:
         gunicorn.terminate()
         gunicorn.wait(timeout=20)
+    # gunicorn removes the folder it made when it stops.
+    assert not folder.exists()
