@@ -207,9 +207,10 @@ def database_fingerprints(database: dict | None = None) -> dict[str, dict[str, A
 # --- Media --------------------------------------------------------------------------
 
 
-def iter_storage_files(storage: Storage) -> Iterator[str]:
-    """Every file name in `storage`: an S3 bucket by listing its keys (one
-    request per thousand), any other storage through listdir."""
+def iter_storage_entries(storage: Storage) -> Iterator[tuple[str, int | None]]:
+    """Every file name in `storage`, with its size when the listing gives it:
+    an S3 bucket by listing its keys (one request per thousand, no request
+    per file), any other storage through listdir."""
     if isinstance(storage, S3Storage):
         location = storage.location.strip("/")
         prefix = f"{location}/" if location else ""
@@ -217,9 +218,15 @@ def iter_storage_files(storage: Storage) -> Iterator[str]:
         for page in paginator.paginate(Bucket=storage.bucket_name, Prefix=prefix):
             for item in page.get("Contents", []):
                 if not item["Key"].endswith("/"):
-                    yield item["Key"][len(prefix) :]
+                    yield item["Key"][len(prefix) :], item["Size"]
         return
-    yield from _walk(storage, "")
+    for name in _walk(storage, ""):
+        yield name, None
+
+
+def iter_storage_files(storage: Storage) -> Iterator[str]:
+    for name, _size in iter_storage_entries(storage):
+        yield name
 
 
 def _walk(storage: Storage, folder: str) -> Iterator[str]:
@@ -257,10 +264,10 @@ class _HashingReader:
 def _archive_storage(storage: Storage, sink: _Sink) -> dict[str, dict[str, Any]]:
     files: dict[str, dict[str, Any]] = {}
     with tarfile.open(fileobj=sink, mode="w|", format=tarfile.PAX_FORMAT) as archive:  # type: ignore[call-overload]
-        for name in iter_storage_files(storage):
+        for name, listed_size in iter_storage_entries(storage):
             try:
                 handle = storage.open(name, "rb")
-                size = storage.size(name)
+                size = storage.size(name) if listed_size is None else listed_size
             except FileNotFoundError:
                 # Deleted since it was listed (retention): the database snapshot
                 # may still name it, as it would have a moment later anyway.
