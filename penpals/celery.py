@@ -24,7 +24,11 @@ from django.db import InterfaceError, OperationalError
 from kombu.exceptions import OperationalError as BrokerOperationalError
 from redis.exceptions import ConnectionError as RedisConnectionError
 
-from penpals import request_ids
+from penpals.request_ids import (
+    add_request_id_to_task,
+    end_task_request_id,
+    start_task_request_id,
+)
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "penpals.settings")
 
@@ -68,6 +72,6 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 # weak=False: the receivers are module functions, kept for the process's life.
-signals.before_task_publish.connect(request_ids.add_request_id_to_task, weak=False)
-signals.task_prerun.connect(request_ids.start_task_request_id, weak=False)
-signals.task_postrun.connect(request_ids.end_task_request_id, weak=False)
+signals.before_task_publish.connect(add_request_id_to_task, weak=False)
+signals.task_prerun.connect(start_task_request_id, weak=False)
+signals.task_postrun.connect(end_task_request_id, weak=False)

@@ -10,7 +10,6 @@ check_storage) and for a caller who presents HEALTHZ_DEEP_TOKEN.
 
 from __future__ import annotations
 
-import hmac
 import logging
 import uuid
 from datetime import datetime, timedelta
@@ -19,13 +18,13 @@ from typing import SupportsFloat, cast
 import redis
 from django.conf import settings
 from django.core.cache import cache
-from django.core.exceptions import PermissionDenied
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.db import connection
 from django.http import HttpRequest
 from django.utils import timezone
 
+from penpals.http import has_bearer_token
 from penpals.models import WorkerHeartbeat
 
 logger = logging.getLogger(__name__)
@@ -113,18 +112,7 @@ def is_deep_check_requested(request: HttpRequest) -> bool:
     not a query parameter, so the token stays out of access logs. Loopback
     addresses get nothing special: behind a proxy on the same host every
     request comes from 127.0.0.1."""
-    header = request.headers.get("Authorization", "")
-    if not header:
-        return False
-    scheme, _, presented = header.partition(" ")
-    expected = settings.HEALTHZ_DEEP_TOKEN
-    if (
-        scheme.lower() != "bearer"
-        or not expected
-        or not hmac.compare_digest(presented.strip().encode(), expected.encode())
-    ):
-        raise PermissionDenied("Wrong health check token.")
-    return True
+    return has_bearer_token(request, settings.HEALTHZ_DEEP_TOKEN, "health check")
 
 
 def _checks(deep: bool) -> dict:

@@ -19,7 +19,6 @@ A source that fails (the database, Redis) leaves its metrics out and sets
 
 from __future__ import annotations
 
-import hmac
 import ipaddress
 import logging
 import time
@@ -39,6 +38,8 @@ from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily, Met
 from prometheus_client.utils import floatToGoString
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+
+from penpals.http import has_bearer_token
 
 logger = logging.getLogger(__name__)
 
@@ -100,16 +101,7 @@ def check_scrape_access(request: HttpRequest) -> None:
     secret is misconfigured and should hear so). Without one, the client
     address must be in METRICS_ALLOWED_IPS.
     """
-    header = request.headers.get("Authorization", "")
-    if header:
-        scheme, _, presented = header.partition(" ")
-        expected = settings.METRICS_TOKEN
-        if (
-            scheme.lower() != "bearer"
-            or not expected
-            or not hmac.compare_digest(presented.strip().encode(), expected.encode())
-        ):
-            raise PermissionDenied("Wrong metrics token.")
+    if has_bearer_token(request, settings.METRICS_TOKEN, "metrics"):
         return
     if not _is_allowed_address(client_address(request)):
         raise PermissionDenied("Metrics are not served to this address.")
